@@ -1,0 +1,313 @@
+// The message parser (RFC 3261 §7, §25): start line, header section, body.
+//
+// One pass over the buffer: memchr finds line ends, header names are looked up once, folded lines are
+// unfolded in place (the CRLF of a fold becomes two spaces, which RFC 3261 §7.3.1 says is equivalent),
+// and each header is recorded as offsets. Typed values are parsed later, on access.
+#include "sipvoice/sip/message.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "charset.hpp"
+
+namespace sipvoice::sip {
+
+namespace {
+using namespace detail;
+
+constexpr std::string_view method_names[] = {"",          "INVITE",    "ACK",    "BYE",   "CANCEL",
+                                             "OPTIONS",   "REGISTER",  "INFO",   "UPDATE", "PRACK",
+                                             "SUBSCRIBE", "NOTIFY",    "REFER",  "MESSAGE", "PUBLISH"};
+
+// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; "SIP" is case-insensitive (RFC 3261 §7.1).
+bool valid_version(std::string_view v) noexcept {
+    if (v.size() < 7 || !iequals(v.substr(0, 4), "SIP/")) return false;
+    const std::size_t dot = v.find('.', 4);
+    if (dot == std::string_view::npos || dot == 4 || dot + 1 == v.size()) return false;
+    for (std::size_t i = 4; i < v.size(); ++i)
+        if (i != dot && !is_digit(v[i])) return false;
+    return true;
+}
+
+}  // namespace
+
+method lookup_method(std::string_view name) noexcept {
+    for (std::size_t i = 1; i < std::size(method_names); ++i)
+        if (method_names[i] == name) return static_cast<method>(i);
+    return method::other;
+}
+
+std::string_view method_name(method m) noexcept { return method_names[static_cast<std::size_t>(m)]; }
+
+class message_parser {
+public:
+    static sipvoice::result<message, parse_error> run(std::string&& bytes, const parse_options& options);
+};
+
+sipvoice::result<message, parse_error> message::parse(std::string bytes, const parse_options& options) {
+    return message_parser::run(std::move(bytes), options);
+}
+
+sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, const parse_options& options) {
+    message m;
+    m.buf_ = std::move(bytes);
+    char* const b = m.buf_.data();
+    const std::size_t n = m.buf_.size();
+    auto fail = [&m](errc code, std::size_t offset) -> sipvoice::result<message, parse_error> {
+        return m.locate({code, static_cast<std::uint32_t>(offset)});
+    };
+    if (n > options.max_message_size || n > UINT32_MAX / 2) return fail(errc::message_too_large, 0);
+
+    // RFC 3261 §7.5: CRLFs before the start line are ignored.
+    std::size_t pos = 0;
+    while (pos < n && (b[pos] == '\r' || b[pos] == '\n')) ++pos;
+    if (pos == n) return fail(errc::empty_message, 0);
+
+    // ---- start line
+    const auto* nl = static_cast<const char*>(std::memchr(b + pos, '\n', n - pos));
+    if (nl == nullptr) return fail(errc::no_end_of_headers, n);
+    std::size_t line_end = static_cast<std::size_t>(nl - b);
+    std::size_t content_end = (line_end > pos && b[line_end - 1] == '\r') ? line_end - 1 : line_end;
+    const std::string_view line(b + pos, content_end - pos);
+    m.start_line_ = {static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(line.size())};
+    auto slice_of = [&](std::string_view v) {
+        return message::slice{static_cast<std::uint32_t>(v.data() - b), static_cast<std::uint32_t>(v.size())};
+    };
+    const std::size_t sp1 = line.find(' ');
+    if (sp1 == std::string_view::npos) return fail(errc::bad_start_line, pos + line.size());
+    if (line.size() > 4 && iequals(line.substr(0, 4), "SIP/")) {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        const std::string_view version = line.substr(0, sp1);
+        if (!valid_version(version)) return fail(errc::bad_version, pos);
+        const std::size_t code_at = sp1 + 1;
+        std::size_t k = code_at;
+        while (k < line.size() && is_digit(line[k])) ++k;
+        if (k - code_at != 3 || (k < line.size() && line[k] != ' ')) return fail(errc::bad_status_code, pos + code_at);
+        const int code = (line[code_at] - '0') * 100 + (line[code_at + 1] - '0') * 10 + (line[code_at + 2] - '0');
+        if (code < 100 || code > 699) return fail(errc::bad_status_code, pos + code_at);
+        const std::string_view reason = k < line.size() ? line.substr(k + 1) : line.substr(k);
+        for (std::size_t r = 0; r < reason.size(); ++r) {
+            const auto c = static_cast<unsigned char>(reason[r]);
+            if ((c < 0x20 && c != '\t') || c == 0x7f) return fail(errc::bad_reason_phrase, pos + k + 1 + r);
+        }
+        m.version_ = slice_of(version);
+        m.reason_ = slice_of(reason);
+        m.status_ = code;
+    } else {
+        // Request-Line = Method SP Request-URI SP SIP-Version (exactly one SP each, RFC 3261 §7.1)
+        const std::string_view method = line.substr(0, sp1);
+        if (!is_token(method)) return fail(errc::bad_method, pos);
+        const std::size_t uri_at = sp1 + 1;
+        const std::size_t sp2 = line.find(' ', uri_at);
+        if (sp2 == std::string_view::npos || sp2 == uri_at) return fail(errc::bad_request_uri, pos + uri_at);
+        const std::string_view uri_text = line.substr(uri_at, sp2 - uri_at);
+        auto u = parse_uri(uri_text);
+        if (!u) return fail(errc::bad_request_uri, pos + uri_at + u.error().offset);
+        const std::string_view version = line.substr(sp2 + 1);
+        if (!valid_version(version)) return fail(errc::bad_version, pos + sp2 + 1);
+        m.method_ = slice_of(method);
+        m.method_id_ = lookup_method(method);
+        m.request_uri_ = *u;
+        m.version_ = slice_of(version);
+    }
+    pos = line_end + 1;
+
+    // ---- header section
+    m.fields_.reserve(24);
+    for (;;) {
+        if (pos >= n) {
+            // A datagram is complete by itself: one whose last header line is not followed by the
+            // empty line is taken as having no body (seen from real UAs, and RFC 4475's baddn.dat).
+            if (options.transport == transport_kind::datagram) break;
+            return fail(errc::no_end_of_headers, n);
+        }
+        if (b[pos] == '\n') {
+            ++pos;
+            break;
+        }
+        if (b[pos] == '\r' && pos + 1 < n && b[pos + 1] == '\n') {
+            pos += 2;
+            break;
+        }
+        if (m.fields_.size() >= options.max_headers) return fail(errc::header_too_large, pos);
+        const std::size_t name_at = pos;
+        std::size_t k = pos;
+        while (k < n && is_token_char(b[k])) ++k;
+        if (k == name_at) return fail(errc::bad_header_name, pos);
+        const std::size_t name_end = k;
+        while (k < n && (b[k] == ' ' || b[k] == '\t')) ++k;
+        if (k >= n || b[k] != ':') {
+            return fail((k < n && (b[k] == '\r' || b[k] == '\n')) ? errc::missing_colon : errc::bad_header_name, k);
+        }
+        ++k;
+        // Value: to the end of the line, joining folded continuation lines.
+        std::size_t value_at = k;
+        std::size_t end = 0;
+        for (;;) {
+            const auto* e = static_cast<const char*>(std::memchr(b + k, '\n', n - k));
+            if (e == nullptr) return fail(errc::no_end_of_headers, n);
+            const std::size_t le = static_cast<std::size_t>(e - b);
+            if (le + 1 < n && (b[le + 1] == ' ' || b[le + 1] == '\t')) {
+                m.folds_.push_back(static_cast<std::uint32_t>(le));
+                b[le] = ' ';
+                if (le > k && b[le - 1] == '\r') b[le - 1] = ' ';
+                k = le + 1;
+                continue;
+            }
+            end = le;
+            pos = le + 1;
+            break;
+        }
+        std::size_t value_end = end;
+        while (value_at < value_end && (b[value_at] == ' ' || b[value_at] == '\t')) ++value_at;
+        while (value_end > value_at && (b[value_end - 1] == ' ' || b[value_end - 1] == '\t' || b[value_end - 1] == '\r'))
+            --value_end;
+        header_field f;
+        f.id = lookup_header(std::string_view(b + name_at, name_end - name_at));
+        f.name_offset = static_cast<std::uint32_t>(name_at);
+        f.name_length = static_cast<std::uint32_t>(name_end - name_at);
+        f.value_offset = static_cast<std::uint32_t>(value_at);
+        f.value_length = static_cast<std::uint32_t>(value_end - value_at);
+        auto& first = m.first_[static_cast<std::size_t>(f.id)];
+        if (first == 0) first = static_cast<std::uint16_t>(m.fields_.size() + 1);
+        m.fields_.push_back(f);
+    }
+
+    // ---- body (RFC 3261 §18.3, §20.14)
+    const std::size_t available = n - pos;
+    std::size_t body_len = options.transport == transport_kind::datagram ? available : 0;
+    bool seen_length = false;
+    for (const header_field& f : m.fields_) {
+        if (f.id != header_id::content_length) continue;
+        std::uint32_t cl = 0;
+        const error e = parse_number(m.value(f), max_delta_seconds, cl);
+        if (e.failed()) return fail(errc::bad_content_length, f.value_offset + e.offset);
+        if (seen_length && cl != body_len) return fail(errc::bad_content_length, f.value_offset);
+        if (cl > available) return fail(errc::content_length_mismatch, f.value_offset);
+        body_len = cl;
+        seen_length = true;
+    }
+    m.body_ = {static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(body_len)};
+    m.trailing_ = available - body_len;
+    // Line numbers of the headers, for diagnostics: counted once here, cheaply, from the offsets.
+    {
+        std::uint32_t line_no = 1;
+        std::size_t scan = 0;
+        std::size_t fold = 0;
+        for (header_field& f : m.fields_) {
+            const char* s = b + scan;
+            std::size_t len = f.name_offset - scan;
+            while (len > 0) {
+                const auto* hit = static_cast<const char*>(std::memchr(s, '\n', len));
+                if (hit == nullptr) break;
+                ++line_no;
+                len -= static_cast<std::size_t>(hit + 1 - s);
+                s = hit + 1;
+            }
+            while (fold < m.folds_.size() && m.folds_[fold] < f.name_offset) {
+                ++line_no;
+                ++fold;
+            }
+            f.line = line_no;
+            scan = f.name_offset;
+        }
+    }
+    return m;
+}
+
+parse_error message::locate(error e) const noexcept {
+    parse_error out;
+    out.code = e.code;
+    out.offset = std::min<std::uint32_t>(e.offset, static_cast<std::uint32_t>(buf_.size()));
+    std::uint32_t line = 1;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < out.offset; ++i) {
+        if (buf_[i] == '\n') {
+            ++line;
+            line_start = i + 1;
+        }
+    }
+    for (std::uint32_t f : folds_) {
+        if (f < out.offset) {
+            ++line;
+            line_start = std::max<std::size_t>(line_start, f + 1);
+        }
+    }
+    out.line = line;
+    out.column = static_cast<std::uint32_t>(out.offset - line_start + 1);
+    return out;
+}
+
+const header_field* message::find(header_id id) const noexcept {
+    if (id == header_id::other) return nullptr;
+    const std::uint16_t i = first_[static_cast<std::size_t>(id)];
+    return i == 0 ? nullptr : &fields_[i - 1U];
+}
+
+std::string_view message::header(header_id id) const noexcept {
+    const header_field* f = find(id);
+    return f == nullptr ? std::string_view{} : value(*f);
+}
+
+std::string_view message::header(std::string_view name) const noexcept {
+    const header_id id = lookup_header(name);
+    if (id != header_id::other) return header(id);
+    for (const header_field& f : fields_)
+        if (f.id == header_id::other && iequals(this->name(f), name)) return value(f);
+    return {};
+}
+
+std::size_t message::count(header_id id) const noexcept {
+    return static_cast<std::size_t>(std::count_if(fields_.begin(), fields_.end(), [id](const header_field& f) { return f.id == id; }));
+}
+
+result<std::string_view> message::call_id() const noexcept {
+    const header_field* f = find(header_id::call_id);
+    if (f == nullptr) return error{errc::missing_header, 0};
+    error e = parse_call_id(value(*f));
+    if (e.failed()) {
+        e.offset += f->value_offset;
+        return e;
+    }
+    return value(*f);
+}
+
+result<std::uint32_t> message::number(header_id id, std::uint32_t max) const noexcept {
+    const header_field* f = find(id);
+    if (f == nullptr) return error{errc::missing_header, 0};
+    std::uint32_t v = 0;
+    error e = parse_number(value(*f), max, v);
+    if (e.failed()) {
+        e.offset += f->value_offset;
+        return e;
+    }
+    return v;
+}
+
+bool operator==(const message& a, const message& b) noexcept {
+    if (a.status_ != b.status_ || a.version() != b.version()) return false;
+    if (a.is_request()) {
+        if (a.method_name() != b.method_name() || a.request_uri_.text != b.request_uri_.text) return false;
+    } else if (a.reason_phrase() != b.reason_phrase()) {
+        return false;
+    }
+    if (a.body() != b.body()) return false;
+    // Content-Length is derived from the body (a serializer writes its own), so it is not compared.
+    auto next = [](const message& m, std::size_t i) {
+        while (i < m.fields_.size() && m.fields_[i].id == header_id::content_length) ++i;
+        return i;
+    };
+    std::size_t i = next(a, 0);
+    std::size_t j = next(b, 0);
+    for (; i < a.fields_.size() && j < b.fields_.size(); i = next(a, i + 1), j = next(b, j + 1)) {
+        const header_field& fa = a.fields_[i];
+        const header_field& fb = b.fields_[j];
+        if (fa.id != fb.id) return false;
+        if (fa.id == header_id::other && !iequals(a.name(fa), b.name(fb))) return false;
+        if (a.value(fa) != b.value(fb)) return false;
+    }
+    if (i != a.fields_.size() || j != b.fields_.size()) return false;
+    return true;
+}
+
+}  // namespace sipvoice::sip

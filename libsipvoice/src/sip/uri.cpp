@@ -1,0 +1,358 @@
+// URIs: sip/sips (RFC 3261 §19.1, §25.1), tel (RFC 3966), everything else opaque (RFC 3986 §3).
+#include "sipvoice/sip/uri.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "charset.hpp"
+
+namespace sipvoice::sip {
+namespace {
+
+using namespace detail;
+
+error fail(errc code, std::size_t offset) noexcept { return {code, static_cast<std::uint32_t>(offset)}; }
+
+bool is_all_digits_and_dots(std::string_view s) noexcept {
+    return std::all_of(s.begin(), s.end(), [](char c) { return is_digit(c) || c == '.'; });
+}
+
+bool is_hostname(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    if (s.back() == '.') s.remove_suffix(1);  // a fully qualified name may end in a dot
+    if (s.empty()) return false;
+    std::size_t label_start = 0;
+    for (std::size_t i = 0; i <= s.size(); ++i) {
+        if (i == s.size() || s[i] == '.') {
+            if (i == label_start) return false;  // empty label
+            label_start = i + 1;
+            continue;
+        }
+        if (!is(s[i], c_hostchar)) return false;
+    }
+    // toplabel starts with ALPHA (RFC 3261 §25.1); an all-numeric name must be an IPv4 address.
+    const std::string_view top = s.substr(s.rfind('.') == std::string_view::npos ? 0 : s.rfind('.') + 1);
+    return !std::all_of(top.begin(), top.end(), [](char c) { return is_digit(c); });
+}
+
+// Host, then optional ":port"; returns the length consumed or sets err.
+std::size_t parse_hostport(std::string_view s, uri& u, error& err) noexcept {
+    std::size_t i = 0;
+    if (!s.empty() && s[0] == '[') {
+        const std::size_t close = s.find(']');
+        if (close == std::string_view::npos) {
+            err = fail(errc::bad_host, 0);
+            return 0;
+        }
+        i = close + 1;
+    } else {
+        while (i < s.size() && is(s[i], c_hostchar)) ++i;
+    }
+    u.host = s.substr(0, i);
+    u.host_kind = classify_host(u.host);
+    if (u.host_kind == host_type::none) {
+        err = fail(errc::bad_host, 0);
+        return 0;
+    }
+    if (i < s.size() && s[i] == ':') {
+        const std::size_t p = i + 1;
+        std::size_t j = p;
+        while (j < s.size() && is_digit(s[j])) ++j;
+        std::uint64_t port = 0;
+        bool overflow = false;
+        if (!parse_uint(s.substr(p, j - p), 65535, port, overflow) || overflow) {
+            err = fail(errc::bad_port, p);
+            return 0;
+        }
+        u.port = static_cast<std::uint16_t>(port);
+        u.has_port = true;
+        i = j;
+    }
+    return i;
+}
+
+// hname "=" hvalue *( "&" hname "=" hvalue ), RFC 3261 §25.1.
+error validate_uri_headers(std::string_view h) noexcept {
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t amp = h.find('&', start);
+        const std::string_view one = h.substr(start, amp == std::string_view::npos ? h.size() - start : amp - start);
+        const std::size_t eq = one.find('=');
+        if (one.empty() || eq == 0 || eq == std::string_view::npos) return fail(errc::bad_uri, start);
+        const std::size_t bad_name = find_invalid_escaped(one.substr(0, eq), c_hnvchar);
+        if (bad_name != std::string_view::npos) return fail(errc::bad_uri, start + bad_name);
+        const std::size_t bad_value = find_invalid_escaped(one.substr(eq + 1), c_hnvchar);
+        if (bad_value != std::string_view::npos) return fail(errc::bad_uri, start + eq + 1 + bad_value);
+        if (amp == std::string_view::npos) return {};
+        start = amp + 1;
+    }
+}
+
+error parse_sip_uri(std::string_view s, std::size_t base, uri& u) noexcept {
+    // userinfo: an '@' can only be the userinfo separator in a valid SIP URI (escaped everywhere else),
+    // and the user part may itself hold '?', ';' and '/' (RFC 3261 §25.1 user-unreserved).
+    std::size_t host_start = 0;
+    const std::size_t at = s.find('@');
+    if (at != std::string_view::npos) {
+        const std::string_view userinfo = s.substr(0, at);
+        const std::size_t colon = userinfo.find(':');
+        u.user = userinfo.substr(0, colon);
+        u.has_user = true;
+        if (u.user.empty()) return fail(errc::bad_uri, base);
+        const std::size_t bad_user = find_invalid_escaped(u.user, c_user);
+        if (bad_user != std::string_view::npos) return fail(errc::bad_uri, base + bad_user);
+        if (colon != std::string_view::npos) {
+            u.password = userinfo.substr(colon + 1);
+            u.has_password = true;
+            const std::size_t bad_pw = find_invalid_escaped(u.password, c_password);
+            if (bad_pw != std::string_view::npos) return fail(errc::bad_uri, base + colon + 1 + bad_pw);
+        }
+        host_start = at + 1;
+    }
+    // headers: after the first '?' that follows the host
+    const std::size_t q = s.find('?', host_start);
+    std::string_view main = s;
+    if (q != std::string_view::npos) {
+        u.headers = s.substr(q + 1);
+        main = s.substr(0, q);
+        const error e = validate_uri_headers(u.headers);
+        if (e.failed()) return fail(e.code, base + q + 1 + e.offset);
+    }
+    error err;
+    const std::size_t hp = parse_hostport(main.substr(host_start), u, err);
+    if (err.failed()) return fail(err.code, base + host_start + err.offset);
+    const std::size_t params_start = host_start + hp;
+    const std::string_view params = main.substr(params_start);
+    if (!params.empty() && params[0] != ';') return fail(errc::bad_uri, base + params_start);
+    const error pe = validate_params(params, param_syntax::uri);
+    if (pe.failed()) return fail(pe.code, base + params_start + pe.offset);
+    u.params = param_list(params, param_syntax::uri);
+    return {};
+}
+
+error parse_tel_uri(std::string_view s, std::size_t base, uri& u) noexcept {
+    // telephone-subscriber (RFC 3966 §3): global "+digits" or local digits with visual separators,
+    // then ;parameters.
+    const std::size_t semi = s.find(';');
+    const std::string_view number = s.substr(0, semi);
+    if (number.empty()) return fail(errc::bad_uri, base);
+    for (std::size_t i = 0; i < number.size(); ++i) {
+        const char c = number[i];
+        const bool ok = is(c, c_hex) || c == '-' || c == '.' || c == '(' || c == ')' || c == '*' || c == '#' ||
+                        (c == '+' && i == 0);
+        if (!ok) return fail(errc::bad_uri, base + i);
+    }
+    u.user = number;
+    u.has_user = true;
+    if (semi != std::string_view::npos) {
+        const std::string_view params = s.substr(semi);
+        const error pe = validate_params(params, param_syntax::uri);
+        if (pe.failed()) return fail(pe.code, base + semi + pe.offset);
+        u.params = param_list(params, param_syntax::uri);
+    }
+    return {};
+}
+
+}  // namespace
+
+bool is_ipv4_address(std::string_view s) noexcept {
+    int parts = 0;
+    std::size_t i = 0;
+    while (parts < 4) {
+        std::size_t j = i;
+        while (j < s.size() && is_digit(s[j]) && j - i < 4) ++j;
+        if (j == i || j - i > 3) return false;
+        std::uint64_t v = 0;
+        bool overflow = false;
+        if (!parse_uint(s.substr(i, j - i), 255, v, overflow) || overflow) return false;
+        ++parts;
+        if (parts == 4) return j == s.size();
+        if (j >= s.size() || s[j] != '.') return false;
+        i = j + 1;
+    }
+    return false;
+}
+
+bool is_ipv6_address(std::string_view s) noexcept {
+    // RFC 4291 §2.2 text forms, incl. "::" once and a trailing dotted IPv4 address.
+    if (s.size() < 2) return false;
+    int groups = 0;
+    bool compressed = false;
+    std::size_t i = 0;
+    if (s.substr(0, 2) == "::") {
+        compressed = true;
+        i = 2;
+        if (i == s.size()) return true;
+    } else if (s[0] == ':') {
+        return false;
+    }
+    while (i < s.size()) {
+        std::size_t j = i;
+        while (j < s.size() && is(s[j], c_hex) && j - i < 5) ++j;
+        if (j < s.size() && s[j] == '.') {  // embedded IPv4 as the last 32 bits
+            if (!is_ipv4_address(s.substr(i))) return false;
+            groups += 2;
+            i = s.size();
+            break;
+        }
+        if (j == i || j - i > 4) return false;
+        ++groups;
+        if (j == s.size()) {
+            i = j;
+            break;
+        }
+        if (s[j] != ':') return false;
+        if (j + 1 < s.size() && s[j + 1] == ':') {
+            if (compressed) return false;  // "::" only once; ":::" never
+            compressed = true;
+            i = j + 2;
+            if (i == s.size()) break;
+            if (s[i] == ':') return false;
+        } else {
+            i = j + 1;
+            if (i == s.size()) return false;  // trailing single ':'
+        }
+    }
+    return compressed ? groups < 8 : groups == 8;
+}
+
+host_type classify_host(std::string_view h) noexcept {
+    if (h.empty()) return host_type::none;
+    if (h.front() == '[') {
+        if (h.size() < 3 || h.back() != ']') return host_type::none;
+        return is_ipv6_address(h.substr(1, h.size() - 2)) ? host_type::ipv6 : host_type::none;
+    }
+    if (is_all_digits_and_dots(h)) return is_ipv4_address(h) ? host_type::ipv4 : host_type::none;
+    return is_hostname(h) ? host_type::name : host_type::none;
+}
+
+std::string_view uri::host_address() const noexcept {
+    if (host_kind == host_type::ipv6 && host.size() >= 2) return host.substr(1, host.size() - 2);
+    return host;
+}
+
+result<uri> parse_uri(std::string_view text) noexcept {
+    uri u;
+    u.text = text;
+    const std::size_t colon = text.find(':');
+    if (colon == std::string_view::npos || colon == 0) return fail(errc::bad_uri, 0);
+    const std::string_view scheme = text.substr(0, colon);
+    if (!is(scheme[0], c_alpha)) return fail(errc::bad_uri, 0);
+    for (std::size_t i = 0; i < scheme.size(); ++i)
+        if (!is(scheme[i], c_scheme)) return fail(errc::bad_uri, i);
+    u.scheme_name = scheme;
+    const std::string_view rest = text.substr(colon + 1);
+    const std::size_t base = colon + 1;
+    error e;
+    if (iequals(scheme, "sip") || iequals(scheme, "sips")) {
+        u.scheme = scheme.size() == 3 ? uri_scheme::sip : uri_scheme::sips;
+        e = parse_sip_uri(rest, base, u);
+    } else if (iequals(scheme, "tel")) {
+        u.scheme = uri_scheme::tel;
+        e = parse_tel_uri(rest, base, u);
+    } else {
+        u.scheme = uri_scheme::other;
+        u.opaque = rest;
+        if (rest.empty()) return fail(errc::bad_uri, base);
+        for (std::size_t i = 0; i < rest.size(); ++i)
+            if (!is(rest[i], c_uric)) return fail(errc::bad_uri, base + i);
+    }
+    if (e.failed()) return e;
+    return u;
+}
+
+bool valid_escapes(std::string_view text) noexcept {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') continue;
+        if (text.size() - i < 3 || hex_value(text[i + 1]) < 0 || hex_value(text[i + 2]) < 0) return false;
+        i += 2;
+    }
+    return true;
+}
+
+std::string unescape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && text.size() - i >= 3 && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
+}
+
+std::string escape(std::string_view text, uri_component component) {
+    std::uint16_t allowed = c_user;
+    switch (component) {
+        case uri_component::user: allowed = c_user; break;
+        case uri_component::password: allowed = c_password; break;
+        case uri_component::param: allowed = c_paramchar; break;
+        case uri_component::header: allowed = c_hnvchar; break;
+    }
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (is(c, allowed)) {
+            out.push_back(c);
+        } else {
+            const auto b = static_cast<unsigned char>(c);
+            out.push_back('%');
+            out.push_back(hex[b >> 4]);
+            out.push_back(hex[b & 15]);
+        }
+    }
+    return out;
+}
+
+bool uri_equivalent(const uri& a, const uri& b) {
+    if (a.scheme != b.scheme) return false;
+    if (a.scheme == uri_scheme::other) return iequals(a.scheme_name, b.scheme_name) && a.opaque == b.opaque;
+    if (a.has_user != b.has_user || unescape(a.user) != unescape(b.user)) return false;
+    if (a.scheme == uri_scheme::tel) {
+        // RFC 3966 §4: numbers compare with visual separators ignored.
+        auto digits = [](std::string_view s) {
+            std::string d;
+            for (char c : s)
+                if (c != '-' && c != '.' && c != '(' && c != ')') d.push_back(to_lower(c));
+            return d;
+        };
+        return digits(a.user) == digits(b.user);
+    }
+    if (a.has_password != b.has_password || unescape(a.password) != unescape(b.password)) return false;
+    if (!iequals(a.host, b.host)) return false;
+    if (a.has_port != b.has_port || a.port != b.port) return false;
+    // RFC 3261 §19.1.4: user, ttl, method, maddr and transport must match when either URI has them;
+    // other parameters only when both have them.
+    static constexpr std::string_view strict[] = {"user", "ttl", "method", "maddr", "transport"};
+    for (std::string_view name : strict) {
+        const auto pa = a.params.find(name);
+        const auto pb = b.params.find(name);
+        if (pa.has_value() != pb.has_value()) return false;
+        if (pa && !iequals(unescape(pa->value), unescape(pb->value))) return false;
+    }
+    for (const param& pa : a.params) {
+        const auto pb = b.params.find(pa.name);
+        if (pb && !iequals(unescape(pa.value), unescape(pb->value))) return false;
+    }
+    // Headers: the same set of hname=hvalue pairs.
+    auto split = [](std::string_view h) {
+        std::vector<std::string> items;
+        std::size_t start = 0;
+        while (!h.empty() && start <= h.size()) {
+            const std::size_t amp = h.find('&', start);
+            items.push_back(unescape(h.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start)));
+            if (amp == std::string_view::npos) break;
+            start = amp + 1;
+        }
+        std::sort(items.begin(), items.end());
+        return items;
+    };
+    return split(a.headers) == split(b.headers);
+}
+
+}  // namespace sipvoice::sip
