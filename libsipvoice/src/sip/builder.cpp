@@ -14,7 +14,7 @@ void append_value(std::string& out, std::string_view value) {
 }
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
-    out.append(name);
+    append_value(out, name);  // names too: "X\r\nVia" would inject a header (RFC 3261 §7.3.1 field-name is a token)
     out.append(": ");
     append_value(out, value);
     out.append("\r\n");
@@ -24,14 +24,18 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 
 message_builder message_builder::request(std::string_view method, std::string_view request_uri) {
     message_builder b;
-    b.start_line_.append(method).append(" ").append(request_uri).append(" SIP/2.0");
+    // RFC 3261 §7.1: the Request-Line is one line; CR/LF from the caller must not end it early.
+    append_value(b.start_line_, method);
+    b.start_line_.append(" ");
+    append_value(b.start_line_, request_uri);
+    b.start_line_.append(" SIP/2.0");
     return b;
 }
 
 message_builder message_builder::response(int status, std::string_view reason) {
     message_builder b;
     b.start_line_ = "SIP/2.0 " + std::to_string(status) + " ";
-    b.start_line_.append(reason.empty() ? reason_phrase(status) : reason);
+    append_value(b.start_line_, reason.empty() ? reason_phrase(status) : reason);  // Reason-Phrase: no CR/LF (§25.1)
     return b;
 }
 

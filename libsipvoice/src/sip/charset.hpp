@@ -7,6 +7,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "sipvoice/sip/error.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sipvoice::sip::detail {
 
 enum : std::uint16_t {
@@ -25,6 +31,7 @@ enum : std::uint16_t {
     c_hostchar = 1U << 12,   // alphanum / "-" / "." / "_" (underscore tolerated in the wild)
     c_scheme = 1U << 13,     // alphanum / "+" / "-" / "."
     c_uric = 1U << 14,       // characters of an opaque URI (RFC 3986 reserved / unreserved / "%")
+    c_genvalue = 1U << 15,   // gen-value outside quotes: token / host (":" "[" "]" for IPv6)
 };
 
 consteval std::array<std::uint16_t, 256> make_char_table() {
@@ -51,10 +58,16 @@ consteval std::array<std::uint16_t, 256> make_char_table() {
     set("+-.", c_scheme);
     set(";/?:@&=+$,[]%#", c_uric);
     set(" \t\r\n", c_ws);
+    for (int c = 0; c < 256; ++c)
+        if (t[c] & c_token) t[c] |= c_genvalue;
+    set(":[]", c_genvalue);
     return t;
 }
 
 inline constexpr std::array<std::uint16_t, 256> char_table = make_char_table();
+
+// An error at a byte offset (the common return of every parser here).
+constexpr error fail(errc code, std::size_t offset) noexcept { return {code, static_cast<std::uint32_t>(offset)}; }
 
 constexpr bool is(char c, std::uint16_t flags) noexcept {
     return (char_table[static_cast<unsigned char>(c)] & flags) != 0;
@@ -63,7 +76,9 @@ constexpr bool is_ws(char c) noexcept { return is(c, c_ws); }
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 constexpr bool is_token_char(char c) noexcept { return is(c, c_token); }
 
-constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+constexpr char to_lower(char c) noexcept {
+    return static_cast<char>(c + 32 * (static_cast<unsigned char>(c - 'A') < 26U));
+}
 
 constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
@@ -95,9 +110,12 @@ constexpr std::size_t skip_ws(std::string_view s, std::size_t i) noexcept {
 
 // Length of the quoted-string starting at s[i] == '"' including both quotes, or 0 when unterminated.
 // quoted-pair = "\" %x00-09 / %x0B-0C / %x0E-7F (RFC 3261 §25.1).
-constexpr std::size_t quoted_length(std::string_view s, std::size_t i) noexcept {
+inline std::size_t find_first_of2(const char* p, std::size_t n, char a, char b) noexcept;
+inline std::size_t quoted_length(std::string_view s, std::size_t i) noexcept {
     std::size_t j = i + 1;
     while (j < s.size()) {
+        j += find_first_of2(s.data() + j, s.size() - j, '"', '\\');
+        if (j >= s.size()) break;
         const char c = s[j];
         if (c == '"') return j + 1 - i;
         if (c == '\\') {
@@ -107,7 +125,6 @@ constexpr std::size_t quoted_length(std::string_view s, std::size_t i) noexcept 
             j += 2;
             continue;
         }
-        j += 1;
     }
     return 0;
 }
@@ -132,6 +149,84 @@ constexpr std::size_t find_invalid_escaped(std::string_view s, std::uint16_t fla
         if (!is(c, flags)) return i;
     }
     return std::string_view::npos;
+}
+
+// Offset of the first of the four bytes a, b, c, d in [p, p + n), or n. Header values are scanned
+// with this (16 bytes per step where SSE2 is available) instead of byte by byte.
+inline std::size_t find_first_of4(const char* p, std::size_t n, char a, char b, char c, char d) noexcept {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i va = _mm_set1_epi8(a);
+    const __m128i vb = _mm_set1_epi8(b);
+    const __m128i vc = _mm_set1_epi8(c);
+    const __m128i vd = _mm_set1_epi8(d);
+    for (; i + 16 <= n; i += 16) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+        const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),
+                                         _mm_or_si128(_mm_cmpeq_epi8(x, vc), _mm_cmpeq_epi8(x, vd)));
+        const int mask = _mm_movemask_epi8(hit);
+        if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+#endif
+    for (; i < n; ++i)
+        if (p[i] == a || p[i] == b || p[i] == c || p[i] == d) return i;
+    return n;
+}
+
+// Offset of the first byte a in [p, p + n), or n: memchr without the call, for short lines.
+inline std::size_t find_byte(const char* p, std::size_t n, char a) noexcept {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i va = _mm_set1_epi8(a);
+    for (; i + 16 <= n; i += 16) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+        const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(x, va));
+        if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+#endif
+    for (; i < n; ++i)
+        if (p[i] == a) return i;
+    return n;
+}
+
+// string_view::find(c) without the library call (npos when absent), for the short texts here.
+inline std::size_t find_char(std::string_view s, char c, std::size_t from = 0) noexcept {
+    if (from >= s.size()) return std::string_view::npos;
+    const std::size_t i = from + find_byte(s.data() + from, s.size() - from, c);
+    return i < s.size() ? i : std::string_view::npos;
+}
+
+// Offset of the first byte a or b in [p, p + n), or n.
+inline std::size_t find_first_of2(const char* p, std::size_t n, char a, char b) noexcept {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i va = _mm_set1_epi8(a);
+    const __m128i vb = _mm_set1_epi8(b);
+    for (; i + 16 <= n; i += 16) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+        const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)));
+        if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+#endif
+    for (; i < n; ++i)
+        if (p[i] == a || p[i] == b) return i;
+    return n;
+}
+
+// Length of the run of token characters (or gen-value characters with host_extras) at p. A table
+// lookup per byte: SSE2 has no cheap set-membership test, and most runs here are a few bytes long.
+template <bool host_extras = false>
+inline std::size_t token_run(const char* p, std::size_t n) noexcept {
+    constexpr std::uint16_t flags = host_extras ? c_genvalue : c_token;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        if (!is(p[i], flags)) return i;
+        if (!is(p[i + 1], flags)) return i + 1;
+        if (!is(p[i + 2], flags)) return i + 2;
+        if (!is(p[i + 3], flags)) return i + 3;
+    }
+    while (i < n && is(p[i], flags)) ++i;
+    return i;
 }
 
 // Parses 1*DIGIT (leading zeros allowed) into out, refusing values above max. Returns false for

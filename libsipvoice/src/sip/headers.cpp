@@ -2,15 +2,17 @@
 #include "sipvoice/sip/headers.hpp"
 
 #include <array>
+#include <cstring>
 
 #include "charset.hpp"
+#include "host.hpp"
 #include "params_scan.hpp"
+#include "parse_into.hpp"
 
 namespace sipvoice::sip {
 namespace {
 using namespace detail;
 
-error fail(errc code, std::size_t offset) noexcept { return {code, static_cast<std::uint32_t>(offset)}; }
 
 enum : std::uint8_t { f_list = 1, f_single = 2, f_may_be_empty = 4 };
 
@@ -94,21 +96,63 @@ consteval bool table_in_id_order() {
 }
 static_assert(table_in_id_order(), "header_table rows must follow header_id order");
 
-// Buckets of ids by name length, so a lookup compares against a handful of names at most.
+// Buckets of ids by name length, so a lookup compares against a handful of names at most. Each entry
+// keeps its name lowercased and an OR-mask (0x20 for letters, 0 for '-'): (input | mask) == lower then
+// compares letters case-insensitively and '-' exactly, 4 or 8 bytes at a time.
 constexpr std::size_t max_name_length = 24;
+struct name_key {
+    header_id id = header_id::other;
+    std::size_t length = 0;
+    std::array<char, max_name_length> lower{};
+    std::array<char, max_name_length> mask{};
+};
 struct length_buckets {
-    std::array<std::array<header_id, 8>, max_name_length + 1> ids{};
+    std::array<std::array<name_key, 8>, max_name_length + 1> keys{};
     std::array<std::uint8_t, max_name_length + 1> count{};
 };
 consteval length_buckets make_buckets() {
     length_buckets b{};
     for (const auto& h : header_table) {
         if (h.name.empty() || h.name.size() > max_name_length) continue;
-        b.ids[h.name.size()][b.count[h.name.size()]++] = h.id;
+        name_key k;
+        k.id = h.id;
+        k.length = h.name.size();
+        for (std::size_t i = 0; i < h.name.size(); ++i) {
+            const char c = h.name[i];
+            const bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+            k.lower[i] = letter ? static_cast<char>(c | 0x20) : c;
+            k.mask[i] = letter ? 0x20 : 0;
+        }
+        b.keys[h.name.size()][b.count[h.name.size()]++] = k;
     }
     return b;
 }
 constexpr length_buckets buckets = make_buckets();
+
+template <class W>
+inline bool chunk_equal(const char* name, const name_key& k, std::size_t at) noexcept {
+    W x;
+    W m;
+    W l;
+    std::memcpy(&x, name + at, sizeof(W));
+    std::memcpy(&m, k.mask.data() + at, sizeof(W));
+    std::memcpy(&l, k.lower.data() + at, sizeof(W));
+    return static_cast<W>(x | m) == l;
+}
+
+inline bool key_equal(std::string_view name, const name_key& k) noexcept {
+    const std::size_t n = name.size();
+    const char* p = name.data();
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 <= n; i += 8)
+            if (!chunk_equal<std::uint64_t>(p, k, i)) return false;
+        return chunk_equal<std::uint64_t>(p, k, n - 8);
+    }
+    if (n >= 4) return chunk_equal<std::uint32_t>(p, k, 0) && chunk_equal<std::uint32_t>(p, k, n - 4);
+    for (std::size_t i = 0; i < n; ++i)
+        if (static_cast<char>(p[i] | k.mask[i]) != k.lower[i]) return false;
+    return true;
+}
 
 constexpr std::array<header_id, 26> make_compact() {
     std::array<header_id, 26> c{};
@@ -125,13 +169,12 @@ header_id lookup_header(std::string_view name) noexcept {
         const char c = to_lower(name[0]);
         return (c >= 'a' && c <= 'z') ? compact_ids[static_cast<std::size_t>(c - 'a')] : header_id::other;
     }
-    if (name.size() > max_name_length) return header_id::other;
-    const auto& ids = buckets.ids[name.size()];
-    const char first = to_lower(name[0]);
-    for (std::size_t i = 0; i < buckets.count[name.size()]; ++i) {
-        const std::string_view candidate = header_table[static_cast<std::size_t>(ids[i])].name;
-        if (to_lower(candidate[0]) == first && iequals(candidate, name)) return ids[i];
-    }
+    // An empty name (": value") must not read name[0]: string_view{} has no storage at all.
+    if (name.empty() || name.size() > max_name_length) return header_id::other;
+    const auto& keys = buckets.keys[name.size()];
+    const char first = static_cast<char>(name[0] | 0x20);
+    for (std::size_t i = 0; i < buckets.count[name.size()]; ++i)
+        if (keys[i].lower[0] == first && key_equal(name, keys[i])) return keys[i].id;
     return header_id::other;
 }
 
@@ -144,7 +187,10 @@ bool next_list_element(std::string_view& rest, std::string_view& element) noexce
     const std::string_view s = rest;
     std::size_t i = 0;
     bool in_angle = false;
-    while (i < s.size()) {
+    for (;;) {
+        // Commas inside quoted strings and <...> do not separate elements.
+        i += find_first_of4(s.data() + i, s.size() - i, ',', '"', '<', '>');
+        if (i >= s.size()) break;
         const char c = s[i];
         if (c == '"') {
             const std::size_t q = quoted_length(s, i);
@@ -155,9 +201,8 @@ bool next_list_element(std::string_view& rest, std::string_view& element) noexce
             i += q;
             continue;
         }
-        if (c == '<') in_angle = true;
-        else if (c == '>') in_angle = false;
-        else if (c == ',' && !in_angle) break;
+        if (c == ',' && !in_angle) break;
+        in_angle = c == '<' ? true : c == '>' ? false : in_angle;
         ++i;
     }
     element = trim(s.substr(0, i));
@@ -170,6 +215,28 @@ bool next_list_element(std::string_view& rest, std::string_view& element) noexce
     return false;
 }
 
+bool next_token_element(std::string_view& rest, std::string_view& element) noexcept {
+    const char* const s = rest.data();
+    const std::size_t n = rest.size();
+    std::size_t i = 0;
+    while (i < n && is_ws(s[i])) ++i;
+    const std::size_t b = i;
+    i += token_run(s + i, n - i);
+    const std::size_t e = i;
+    while (i < n && is_ws(s[i])) ++i;
+    if (e > b && i == n) {
+        element = {s + b, e - b};
+        rest = {s + n, 0};
+        return false;
+    }
+    if (e > b && s[i] == ',') {
+        element = {s + b, e - b};
+        rest = {s + i + 1, n - i - 1};
+        return true;
+    }
+    return next_list_element(rest, element);
+}
+
 // ---- Via ------------------------------------------------------------------------------------------
 
 error parse_value(std::string_view s, via& out) noexcept {
@@ -177,7 +244,7 @@ error parse_value(std::string_view s, via& out) noexcept {
     std::size_t i = skip_ws(s, 0);
     auto token_at = [&](std::string_view& dst) {
         const std::size_t b = i;
-        while (i < s.size() && is_token_char(s[i])) ++i;
+        i += token_run(s.data() + i, s.size() - i);
         dst = s.substr(b, i - b);
         return i > b;
     };
@@ -194,14 +261,14 @@ error parse_value(std::string_view s, via& out) noexcept {
     i = skip_ws(s, i);
     const std::size_t host_begin = i;
     if (i < s.size() && s[i] == '[') {
-        const std::size_t close = s.find(']', i);
+        const std::size_t close = find_char(s, ']', i);
         if (close == std::string_view::npos) return fail(errc::bad_host, i);
         i = close + 1;
     } else {
         while (i < s.size() && is(s[i], c_hostchar)) ++i;
     }
     out.host = s.substr(host_begin, i - host_begin);
-    out.host_kind = classify_host(out.host);
+    out.host_kind = host_kind(out.host);
     if (out.host_kind == host_type::none) return fail(errc::bad_host, host_begin);
     std::size_t j = skip_ws(s, i);
     if (j < s.size() && s[j] == ':') {
@@ -230,10 +297,10 @@ error parse_value(std::string_view s, via& out) noexcept {
             // RFC 3261 §20.42 received = IPv4address / IPv6address; RFC 5118 §4.5 tolerates brackets.
             std::string_view addr = p.value;
             if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
-            if (!is_ipv4_address(addr) && !is_ipv6_address(addr)) return fail(errc::bad_param, at);
+            if (!ipv4_address(addr) && !is_ipv6_address(addr)) return fail(errc::bad_param, at);
             out.received = p.value;
         } else if (iequals(p.name, "maddr")) {
-            if (!p.has_value || classify_host(p.value) == host_type::none) return fail(errc::bad_param, at);
+            if (!p.has_value || host_kind(p.value) == host_type::none) return fail(errc::bad_param, at);
             out.maddr = p.value;
         } else if (iequals(p.name, "rport")) {
             out.has_rport = true;
@@ -290,7 +357,7 @@ error parse_call_id(std::string_view text) noexcept {
     const std::string_view s = trim(text);
     const std::size_t b = skip_ws(text, 0);
     if (s.empty()) return fail(errc::bad_header_value, b);
-    const std::size_t at = s.find('@');
+    const std::size_t at = find_char(s, '@');
     const std::string_view w1 = s.substr(0, at);
     if (w1.empty() || !all_of(w1, c_word)) return fail(errc::bad_header_value, b);
     if (at != std::string_view::npos) {
@@ -339,47 +406,47 @@ error parse_date(std::string_view text, std::int64_t& out) noexcept {
 // ---- name-addr based ------------------------------------------------------------------------------
 
 error parse_value(std::string_view text, name_addr& out) noexcept {
-    auto r = parse_name_addr(text);
-    if (!r) return r.error();
-    out = *r;
+    out = name_addr{};
+    return parse_name_addr_into(text, out, nullptr, nullptr);
+}
+
+namespace {
+// Contact's expires and q parameters, checked in the name-addr's own parameter pass.
+error contact_param(const param& p, void* context) noexcept {
+    auto& out = *static_cast<contact*>(context);
+    if (iequals(p.name, "expires")) {
+        std::uint64_t v = 0;
+        bool overflow = false;
+        if (!p.has_value || !parse_uint(p.value, max_delta_seconds, v, overflow)) return {errc::bad_param, 0};
+        if (overflow) return {errc::number_too_large, 0};
+        out.expires = static_cast<std::uint32_t>(v);
+        out.expires_present = true;
+    } else if (iequals(p.name, "q")) {
+        // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+        const std::string_view q = p.value;
+        // "0." and "1." are valid: "." is followed by 0*3DIGIT (RFC 3261 §25.1 qvalue).
+        if (q.empty() || (q[0] != '0' && q[0] != '1') || q.size() > 5 || (q.size() > 1 && q[1] != '.'))
+            return {errc::bad_param, 0};
+        int v = (q[0] - '0') * 1000;
+        int scale = 100;
+        for (std::size_t k = 2; k < q.size(); ++k, scale /= 10) {
+            if (!is_digit(q[k])) return {errc::bad_param, 0};
+            v += (q[k] - '0') * scale;
+        }
+        if (v > 1000) return {errc::bad_param, 0};
+        out.q = v;
+    }
     return {};
 }
+}  // namespace
 
 error parse_value(std::string_view text, contact& out) noexcept {
     out = contact{};
-    const std::string_view s = trim(text);
-    if (s == "*") {
+    if (trim(text) == "*") {
         out.star = true;
         return {};
     }
-    auto r = parse_name_addr(text);
-    if (!r) return r.error();
-    out.address = *r;
-    for (const param& p : out.address.params) {
-        const auto at = static_cast<std::size_t>(p.name.data() - text.data());
-        if (iequals(p.name, "expires")) {
-            std::uint64_t v = 0;
-            bool overflow = false;
-            if (!p.has_value || !parse_uint(p.value, max_delta_seconds, v, overflow)) return fail(errc::bad_param, at);
-            if (overflow) return fail(errc::number_too_large, at);
-            out.expires = static_cast<std::uint32_t>(v);
-        } else if (iequals(p.name, "q")) {
-            // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
-            const std::string_view q = p.value;
-            if (q.empty() || (q[0] != '0' && q[0] != '1') || q.size() == 2 || q.size() > 5 ||
-                (q.size() > 1 && q[1] != '.'))
-                return fail(errc::bad_param, at);
-            int v = (q[0] - '0') * 1000;
-            int scale = 100;
-            for (std::size_t k = 2; k < q.size(); ++k, scale /= 10) {
-                if (!is_digit(q[k])) return fail(errc::bad_param, at);
-                v += (q[k] - '0') * scale;
-            }
-            if (v > 1000) return fail(errc::bad_param, at);
-            out.q = v;
-        }
-    }
-    return {};
+    return parse_name_addr_into(text, out.address, contact_param, &out);
 }
 
 // ---- media types ----------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
     m.buf_ = std::move(bytes);
     char* const b = m.buf_.data();
     const std::size_t n = m.buf_.size();
+    const std::size_t max_headers = std::min<std::size_t>(options.max_headers, UINT16_MAX - 1);
     auto fail = [&m](errc code, std::size_t offset) -> sipvoice::result<message, parse_error> {
         return m.locate({code, static_cast<std::uint32_t>(offset)});
     };
@@ -60,13 +61,13 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
 
     // RFC 3261 §7.5: CRLFs before the start line are ignored.
     std::size_t pos = 0;
-    while (pos < n && (b[pos] == '\r' || b[pos] == '\n')) ++pos;
+    std::uint32_t line_no = 1;  // of the line at pos, for the headers' diagnostics
+    while (pos < n && (b[pos] == '\r' || b[pos] == '\n')) line_no += b[pos++] == '\n' ? 1 : 0;
     if (pos == n) return fail(errc::empty_message, 0);
 
     // ---- start line
-    const auto* nl = static_cast<const char*>(std::memchr(b + pos, '\n', n - pos));
-    if (nl == nullptr) return fail(errc::no_end_of_headers, n);
-    std::size_t line_end = static_cast<std::size_t>(nl - b);
+    const std::size_t line_end = pos + find_byte(b + pos, n - pos, '\n');
+    if (line_end >= n) return fail(errc::no_end_of_headers, n);
     std::size_t content_end = (line_end > pos && b[line_end - 1] == '\r') ? line_end - 1 : line_end;
     const std::string_view line(b + pos, content_end - pos);
     m.start_line_ = {static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(line.size())};
@@ -111,9 +112,28 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
         m.version_ = slice_of(version);
     }
     pos = line_end + 1;
+    ++line_no;
 
-    // ---- header section
-    m.fields_.reserve(24);
+    // ---- header section (collected on the stack; one exact allocation at the end)
+    constexpr std::size_t local_capacity = 48;
+    union local_storage {  // left uninitialised: zeroing it would cost more than the parse of a header
+        local_storage() {}
+        header_field fields[local_capacity];
+    } storage;
+    header_field* const local = storage.fields;
+    std::size_t count = 0;
+    std::size_t content_lengths = 0;
+    std::array<std::uint16_t, header_id_count> last;  // index of the latest field of each id; read only once set
+    auto field_at = [&](std::size_t i) -> header_field& { return count <= local_capacity ? local[i] : m.fields_[i]; };
+    auto add_field = [&](const header_field& f) {
+        if (count < local_capacity) {
+            local[count++] = f;
+            return;
+        }
+        if (count == local_capacity) m.fields_.assign(local, local + local_capacity);
+        m.fields_.push_back(f);
+        ++count;
+    };
     for (;;) {
         if (pos >= n) {
             // A datagram is complete by itself: one whose last header line is not followed by the
@@ -129,24 +149,28 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
             pos += 2;
             break;
         }
-        if (m.fields_.size() >= options.max_headers) return fail(errc::header_too_large, pos);
+        if (count >= max_headers) return fail(errc::header_too_large, pos);
+        // Name: up to the colon (RFC 3261 §7.3.1: name, optional whitespace, ':').
         const std::size_t name_at = pos;
-        std::size_t k = pos;
-        while (k < n && is_token_char(b[k])) ++k;
-        if (k == name_at) return fail(errc::bad_header_name, pos);
-        const std::size_t name_end = k;
-        while (k < n && (b[k] == ' ' || b[k] == '\t')) ++k;
-        if (k >= n || b[k] != ':') {
-            return fail((k < n && (b[k] == '\r' || b[k] == '\n')) ? errc::missing_colon : errc::bad_header_name, k);
+        const std::size_t colon = pos + find_first_of2(b + pos, n - pos, ':', '\n');
+        if (colon >= n || b[colon] != ':') return fail(errc::missing_colon, colon >= n ? n : colon);
+        std::size_t name_end = colon;
+        while (name_end > name_at && (b[name_end - 1] == ' ' || b[name_end - 1] == '\t')) --name_end;
+        if (name_end == name_at) return fail(errc::bad_header_name, name_at);
+        const header_id id = lookup_header(std::string_view(b + name_at, name_end - name_at));
+        if (id == header_id::other) {  // a known name is a token already; check the others
+            for (std::size_t c = name_at; c < name_end; ++c)
+                if (!is_token_char(b[c])) return fail(errc::bad_header_name, c);
         }
-        ++k;
         // Value: to the end of the line, joining folded continuation lines.
+        std::size_t k = colon + 1;
         std::size_t value_at = k;
         std::size_t end = 0;
+        const std::uint32_t header_line = line_no;
         for (;;) {
-            const auto* e = static_cast<const char*>(std::memchr(b + k, '\n', n - k));
-            if (e == nullptr) return fail(errc::no_end_of_headers, n);
-            const std::size_t le = static_cast<std::size_t>(e - b);
+            const std::size_t le = k + find_byte(b + k, n - k, '\n');
+            if (le >= n) return fail(errc::no_end_of_headers, n);
+            ++line_no;
             if (le + 1 < n && (b[le + 1] == ' ' || b[le + 1] == '\t')) {
                 m.folds_.push_back(static_cast<std::uint32_t>(le));
                 b[le] = ' ';
@@ -158,26 +182,27 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
             pos = le + 1;
             break;
         }
-        std::size_t value_end = end;
+        std::size_t value_end = (end > value_at && b[end - 1] == '\r') ? end - 1 : end;
         while (value_at < value_end && (b[value_at] == ' ' || b[value_at] == '\t')) ++value_at;
-        while (value_end > value_at && (b[value_end - 1] == ' ' || b[value_end - 1] == '\t' || b[value_end - 1] == '\r'))
-            --value_end;
-        header_field f;
-        f.id = lookup_header(std::string_view(b + name_at, name_end - name_at));
-        f.name_offset = static_cast<std::uint32_t>(name_at);
-        f.name_length = static_cast<std::uint32_t>(name_end - name_at);
-        f.value_offset = static_cast<std::uint32_t>(value_at);
-        f.value_length = static_cast<std::uint32_t>(value_end - value_at);
-        auto& first = m.first_[static_cast<std::size_t>(f.id)];
-        if (first == 0) first = static_cast<std::uint16_t>(m.fields_.size() + 1);
-        m.fields_.push_back(f);
+        while (value_end > value_at && (b[value_end - 1] == ' ' || b[value_end - 1] == '\t')) --value_end;
+        content_lengths += id == header_id::content_length ? 1 : 0;
+        const auto slot = static_cast<std::size_t>(id);
+        if (m.first_[slot] == 0) m.first_[slot] = static_cast<std::uint16_t>(count + 1);
+        else field_at(last[slot]).next = static_cast<std::uint16_t>(count + 1);
+        last[slot] = static_cast<std::uint16_t>(count);
+        add_field(header_field{id, 0, static_cast<std::uint32_t>(name_at), static_cast<std::uint32_t>(name_end - name_at),
+                               static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value_end - value_at),
+                               header_line});
     }
+    if (count <= local_capacity) m.fields_.assign(local, local + count);
 
     // ---- body (RFC 3261 §18.3, §20.14)
     const std::size_t available = n - pos;
     std::size_t body_len = options.transport == transport_kind::datagram ? available : 0;
     bool seen_length = false;
-    for (const header_field& f : m.fields_) {
+    for (std::size_t i = content_lengths == 0 ? m.fields_.size() : m.first_[static_cast<std::size_t>(header_id::content_length)] - 1U;
+         i < m.fields_.size(); ++i) {
+        const header_field& f = m.fields_[i];
         if (f.id != header_id::content_length) continue;
         std::uint32_t cl = 0;
         const error e = parse_number(m.value(f), max_delta_seconds, cl);
@@ -186,32 +211,10 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
         if (cl > available) return fail(errc::content_length_mismatch, f.value_offset);
         body_len = cl;
         seen_length = true;
+        if (--content_lengths == 0) break;
     }
     m.body_ = {static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(body_len)};
     m.trailing_ = available - body_len;
-    // Line numbers of the headers, for diagnostics: counted once here, cheaply, from the offsets.
-    {
-        std::uint32_t line_no = 1;
-        std::size_t scan = 0;
-        std::size_t fold = 0;
-        for (header_field& f : m.fields_) {
-            const char* s = b + scan;
-            std::size_t len = f.name_offset - scan;
-            while (len > 0) {
-                const auto* hit = static_cast<const char*>(std::memchr(s, '\n', len));
-                if (hit == nullptr) break;
-                ++line_no;
-                len -= static_cast<std::size_t>(hit + 1 - s);
-                s = hit + 1;
-            }
-            while (fold < m.folds_.size() && m.folds_[fold] < f.name_offset) {
-                ++line_no;
-                ++fold;
-            }
-            f.line = line_no;
-            scan = f.name_offset;
-        }
-    }
     return m;
 }
 

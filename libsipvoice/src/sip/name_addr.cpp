@@ -2,15 +2,14 @@
 #include "sipvoice/sip/name_addr.hpp"
 
 #include "charset.hpp"
+#include "params_scan.hpp"
+#include "parse_into.hpp"
 
 namespace sipvoice::sip {
-namespace {
 using namespace detail;
-error fail(errc code, std::size_t offset) noexcept { return {code, static_cast<std::uint32_t>(offset)}; }
-}  // namespace
 
-result<name_addr> parse_name_addr(std::string_view text) noexcept {
-    name_addr out;
+namespace detail {
+error parse_name_addr_into(std::string_view text, name_addr& out, param_visitor visit, void* context) noexcept {
     out.text = text;
     const std::string_view s = text;
     std::size_t i = skip_ws(s, 0);
@@ -38,12 +37,11 @@ result<name_addr> parse_name_addr(std::string_view text) noexcept {
     std::size_t after = 0;
     if (laquot != std::string_view::npos) {
         out.angle_brackets = true;
-        const std::size_t raquot = s.find('>', laquot + 1);
+        const std::size_t raquot = find_char(s, '>', laquot + 1);
         if (raquot == std::string_view::npos) return fail(errc::bad_header_value, laquot);
         // LAQUOT = SWS "<" and RAQUOT = ">" SWS: no whitespace inside the brackets (RFC 4475 §3.1.2.14).
-        auto u = parse_uri(s.substr(laquot + 1, raquot - laquot - 1));
-        if (!u) return fail(u.error().code, laquot + 1 + u.error().offset);
-        out.address = *u;
+        const error ue = parse_uri_into(s.substr(laquot + 1, raquot - laquot - 1), out.address);
+        if (ue.failed()) return fail(ue.code, laquot + 1 + ue.offset);
         after = raquot + 1;
     } else {
         // addr-spec: the URI ends at the first ';' or whitespace; what follows are header params, and
@@ -53,17 +51,33 @@ result<name_addr> parse_name_addr(std::string_view text) noexcept {
         const std::string_view uri_text = s.substr(i, end - i);
         const std::size_t bad = uri_text.find_first_of("?,<>\"");
         if (bad != std::string_view::npos) return fail(errc::bad_uri, i + bad);
-        auto u = parse_uri(uri_text);
-        if (!u) return fail(u.error().code, i + u.error().offset);
-        out.address = *u;
+        const error ue = parse_uri_into(uri_text, out.address);
+        if (ue.failed()) return fail(ue.code, i + ue.offset);
         after = end;
     }
     const std::size_t p = skip_ws(s, after);
     const std::string_view params = s.substr(p);
     if (!params.empty() && params[0] != ';') return fail(errc::bad_header_value, p);
-    const error pe = validate_params(params, param_syntax::header);
-    if (pe.failed()) return fail(pe.code, p + pe.offset);
+    std::string_view rest = params;
+    param prm;
+    error pe;
+    while (next_param(rest, param_syntax::header, prm, pe)) {
+        if (prm.has_value && iequals(prm.name, "tag")) out.tag_value = prm.value;
+        if (visit != nullptr) {
+            const error ve = visit(prm, context);
+            if (ve.failed()) return fail(ve.code, static_cast<std::size_t>(prm.name.data() - s.data()));
+        }
+    }
+    if (pe.failed()) return fail(pe.code, static_cast<std::size_t>(rest.data() - s.data()) + pe.offset);
     out.params = param_list(params, param_syntax::header);
+    return {};
+}
+}  // namespace detail
+
+result<name_addr> parse_name_addr(std::string_view text) noexcept {
+    name_addr out;
+    const error e = detail::parse_name_addr_into(text, out, nullptr, nullptr);
+    if (e.failed()) return e;
     return out;
 }
 

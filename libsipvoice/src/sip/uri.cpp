@@ -6,41 +6,20 @@
 #include <vector>
 
 #include "charset.hpp"
+#include "host.hpp"
+#include "parse_into.hpp"
 
 namespace sipvoice::sip {
 namespace {
 
 using namespace detail;
 
-error fail(errc code, std::size_t offset) noexcept { return {code, static_cast<std::uint32_t>(offset)}; }
-
-bool is_all_digits_and_dots(std::string_view s) noexcept {
-    return std::all_of(s.begin(), s.end(), [](char c) { return is_digit(c) || c == '.'; });
-}
-
-bool is_hostname(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    if (s.back() == '.') s.remove_suffix(1);  // a fully qualified name may end in a dot
-    if (s.empty()) return false;
-    std::size_t label_start = 0;
-    for (std::size_t i = 0; i <= s.size(); ++i) {
-        if (i == s.size() || s[i] == '.') {
-            if (i == label_start) return false;  // empty label
-            label_start = i + 1;
-            continue;
-        }
-        if (!is(s[i], c_hostchar)) return false;
-    }
-    // toplabel starts with ALPHA (RFC 3261 §25.1); an all-numeric name must be an IPv4 address.
-    const std::string_view top = s.substr(s.rfind('.') == std::string_view::npos ? 0 : s.rfind('.') + 1);
-    return !std::all_of(top.begin(), top.end(), [](char c) { return is_digit(c); });
-}
 
 // Host, then optional ":port"; returns the length consumed or sets err.
 std::size_t parse_hostport(std::string_view s, uri& u, error& err) noexcept {
     std::size_t i = 0;
     if (!s.empty() && s[0] == '[') {
-        const std::size_t close = s.find(']');
+        const std::size_t close = find_char(s, ']');
         if (close == std::string_view::npos) {
             err = fail(errc::bad_host, 0);
             return 0;
@@ -50,7 +29,7 @@ std::size_t parse_hostport(std::string_view s, uri& u, error& err) noexcept {
         while (i < s.size() && is(s[i], c_hostchar)) ++i;
     }
     u.host = s.substr(0, i);
-    u.host_kind = classify_host(u.host);
+    u.host_kind = host_kind(u.host);
     if (u.host_kind == host_type::none) {
         err = fail(errc::bad_host, 0);
         return 0;
@@ -93,10 +72,10 @@ error parse_sip_uri(std::string_view s, std::size_t base, uri& u) noexcept {
     // userinfo: an '@' can only be the userinfo separator in a valid SIP URI (escaped everywhere else),
     // and the user part may itself hold '?', ';' and '/' (RFC 3261 §25.1 user-unreserved).
     std::size_t host_start = 0;
-    const std::size_t at = s.find('@');
+    const std::size_t at = find_char(s, '@');
     if (at != std::string_view::npos) {
         const std::string_view userinfo = s.substr(0, at);
-        const std::size_t colon = userinfo.find(':');
+        const std::size_t colon = find_char(userinfo, ':');
         u.user = userinfo.substr(0, colon);
         u.has_user = true;
         if (u.user.empty()) return fail(errc::bad_uri, base);
@@ -111,7 +90,7 @@ error parse_sip_uri(std::string_view s, std::size_t base, uri& u) noexcept {
         host_start = at + 1;
     }
     // headers: after the first '?' that follows the host
-    const std::size_t q = s.find('?', host_start);
+    const std::size_t q = find_char(s, '?', host_start);
     std::string_view main = s;
     if (q != std::string_view::npos) {
         u.headers = s.substr(q + 1);
@@ -134,15 +113,20 @@ error parse_sip_uri(std::string_view s, std::size_t base, uri& u) noexcept {
 error parse_tel_uri(std::string_view s, std::size_t base, uri& u) noexcept {
     // telephone-subscriber (RFC 3966 §3): global "+digits" or local digits with visual separators,
     // then ;parameters.
-    const std::size_t semi = s.find(';');
+    const std::size_t semi = find_char(s, ';');
     const std::string_view number = s.substr(0, semi);
     if (number.empty()) return fail(errc::bad_uri, base);
+    // RFC 3966 §3: global-number-digits = "+" *phonedigit DIGIT *phonedigit and local-number-digits =
+    // *phonedigit-hex (HEXDIG / "*" / "#") *phonedigit-hex: at least one digit besides the separators.
+    bool has_digit = false;
     for (std::size_t i = 0; i < number.size(); ++i) {
         const char c = number[i];
         const bool ok = is(c, c_hex) || c == '-' || c == '.' || c == '(' || c == ')' || c == '*' || c == '#' ||
                         (c == '+' && i == 0);
         if (!ok) return fail(errc::bad_uri, base + i);
+        if (is(c, c_hex) || c == '*' || c == '#') has_digit = true;
     }
+    if (!has_digit) return fail(errc::bad_uri, base);
     u.user = number;
     u.has_user = true;
     if (semi != std::string_view::npos) {
@@ -156,23 +140,7 @@ error parse_tel_uri(std::string_view s, std::size_t base, uri& u) noexcept {
 
 }  // namespace
 
-bool is_ipv4_address(std::string_view s) noexcept {
-    int parts = 0;
-    std::size_t i = 0;
-    while (parts < 4) {
-        std::size_t j = i;
-        while (j < s.size() && is_digit(s[j]) && j - i < 4) ++j;
-        if (j == i || j - i > 3) return false;
-        std::uint64_t v = 0;
-        bool overflow = false;
-        if (!parse_uint(s.substr(i, j - i), 255, v, overflow) || overflow) return false;
-        ++parts;
-        if (parts == 4) return j == s.size();
-        if (j >= s.size() || s[j] != '.') return false;
-        i = j + 1;
-    }
-    return false;
-}
+bool is_ipv4_address(std::string_view s) noexcept { return ipv4_address(s); }
 
 bool is_ipv6_address(std::string_view s) noexcept {
     // RFC 4291 §2.2 text forms, incl. "::" once and a trailing dotted IPv4 address.
@@ -217,25 +185,17 @@ bool is_ipv6_address(std::string_view s) noexcept {
     return compressed ? groups < 8 : groups == 8;
 }
 
-host_type classify_host(std::string_view h) noexcept {
-    if (h.empty()) return host_type::none;
-    if (h.front() == '[') {
-        if (h.size() < 3 || h.back() != ']') return host_type::none;
-        return is_ipv6_address(h.substr(1, h.size() - 2)) ? host_type::ipv6 : host_type::none;
-    }
-    if (is_all_digits_and_dots(h)) return is_ipv4_address(h) ? host_type::ipv4 : host_type::none;
-    return is_hostname(h) ? host_type::name : host_type::none;
-}
+host_type classify_host(std::string_view h) noexcept { return host_kind(h); }
 
 std::string_view uri::host_address() const noexcept {
     if (host_kind == host_type::ipv6 && host.size() >= 2) return host.substr(1, host.size() - 2);
     return host;
 }
 
-result<uri> parse_uri(std::string_view text) noexcept {
-    uri u;
+namespace detail {
+error parse_uri_into(std::string_view text, uri& u) noexcept {
     u.text = text;
-    const std::size_t colon = text.find(':');
+    const std::size_t colon = find_char(text, ':');
     if (colon == std::string_view::npos || colon == 0) return fail(errc::bad_uri, 0);
     const std::string_view scheme = text.substr(0, colon);
     if (!is(scheme[0], c_alpha)) return fail(errc::bad_uri, 0);
@@ -258,6 +218,13 @@ result<uri> parse_uri(std::string_view text) noexcept {
         for (std::size_t i = 0; i < rest.size(); ++i)
             if (!is(rest[i], c_uric)) return fail(errc::bad_uri, base + i);
     }
+    return e;
+}
+}  // namespace detail
+
+result<uri> parse_uri(std::string_view text) noexcept {
+    uri u;
+    const error e = detail::parse_uri_into(text, u);
     if (e.failed()) return e;
     return u;
 }
@@ -312,7 +279,8 @@ std::string escape(std::string_view text, uri_component component) {
 bool uri_equivalent(const uri& a, const uri& b) {
     if (a.scheme != b.scheme) return false;
     if (a.scheme == uri_scheme::other) return iequals(a.scheme_name, b.scheme_name) && a.opaque == b.opaque;
-    if (a.has_user != b.has_user || unescape(a.user) != unescape(b.user)) return false;
+    // tel numbers compare without their visual separators (below), so not as raw user parts.
+    if (a.has_user != b.has_user || (a.scheme != uri_scheme::tel && unescape(a.user) != unescape(b.user))) return false;
     if (a.scheme == uri_scheme::tel) {
         // RFC 3966 §4: numbers compare with visual separators ignored.
         auto digits = [](std::string_view s) {
@@ -321,7 +289,20 @@ bool uri_equivalent(const uri& a, const uri& b) {
                 if (c != '-' && c != '.' && c != '(' && c != ')') d.push_back(to_lower(c));
             return d;
         };
-        return digits(a.user) == digits(b.user);
+        if (digits(a.user) != digits(b.user)) return false;
+        // RFC 3966 §4: parameters compare by name regardless of order, a name present in one URI only
+        // makes them differ, values case-insensitively (phone-context digits without separators).
+        if (a.params.size() != b.params.size()) return false;
+        for (const param& pa : a.params) {
+            const auto pb = b.params.find(pa.name);
+            if (!pb || pa.has_value != pb->has_value) return false;
+            if (iequals(pa.name, "phone-context") && !pa.value.empty() && pa.value[0] == '+') {
+                if (digits(unescape(pa.value)) != digits(unescape(pb->value))) return false;
+            } else if (!iequals(unescape(pa.value), unescape(pb->value))) {
+                return false;
+            }
+        }
+        return true;
     }
     if (a.has_password != b.has_password || unescape(a.password) != unescape(b.password)) return false;
     if (!iequals(a.host, b.host)) return false;

@@ -193,7 +193,9 @@ verdict validate(const message& m, const validation_policy& policy) {
     if (!iequals(m.version(), "SIP/2.0")) return respond(505, "version " + std::string(m.version()));
 
     // ---- 3. method (RFC 3261 §8.2.1)
-    if (!contains_ci(policy.allowed_methods, m.method_name())) {
+    // RFC 3261 §7.1: the method token is case-sensitive, so "invite" is an unknown extension method.
+    const auto& allowed = policy.allowed_methods;
+    if (std::find(allowed.begin(), allowed.end(), m.method_name()) == allowed.end()) {
         const bool known = m.method() != method::other;
         return respond(known ? 405 : 501, "method " + std::string(m.method_name()));
     }

@@ -49,6 +49,9 @@ bool may_be_empty(header_id id) noexcept;
 // `element` is set to the element trimmed of LWS (a view into `rest`); `rest` advances past the element
 // and its comma. Returns true when a comma followed, i.e. another (possibly empty) element is due.
 bool next_list_element(std::string_view& rest, std::string_view& element) noexcept;
+// The same split for lists of tokens (Allow, Supported, Require...), with a fast path for the usual
+// "A, B, C" shape; anything else falls back to next_list_element.
+bool next_token_element(std::string_view& rest, std::string_view& element) noexcept;
 
 // ---- typed values ------------------------------------------------------------------------------
 
@@ -84,8 +87,9 @@ error parse_value(std::string_view text, cseq& out) noexcept;
 struct contact {
     bool star = false;
     name_addr address;
-    [[nodiscard]] bool has_expires() const noexcept { return address.params.contains("expires"); }
+    [[nodiscard]] bool has_expires() const noexcept { return expires_present; }
     std::uint32_t expires = 0;  // valid when has_expires()
+    bool expires_present = false;
     int q = -1;                 // q-value x1000 (0..1000), -1 when absent
 };
 error parse_value(std::string_view text, contact& out) noexcept;

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "sipvoice/sip/error.hpp"
@@ -59,6 +60,7 @@ struct parse_error {
 
 struct header_field {
     header_id id = header_id::other;
+    std::uint16_t next = 0;  // 1 + index of the next field with the same id; 0 = none
     std::uint32_t name_offset = 0;
     std::uint32_t name_length = 0;
     std::uint32_t value_offset = 0;
@@ -89,7 +91,7 @@ public:
         [[nodiscard]] std::uint32_t offset() const noexcept;
 
     private:
-        void next_field(std::size_t from) noexcept;
+        void load(std::size_t index) noexcept;
         void split() noexcept;
         const message* m_ = nullptr;
         header_id id_ = header_id::other;
@@ -220,38 +222,39 @@ error parse_element(std::string_view text, T& out) noexcept { return parse_value
 
 template <class T>
 header_values<T>::iterator::iterator(const message* m, header_id id) noexcept : m_(m), id_(id) {
-    next_field(0);
+    const header_field* f = m_->find(id_);
+    load(f == nullptr ? SIZE_MAX : static_cast<std::size_t>(f - m_->fields().data()));
 }
 
 template <class T>
-void header_values<T>::iterator::next_field(std::size_t from) noexcept {
+void header_values<T>::iterator::load(std::size_t index) noexcept {
+    // Fields with the same id are linked (header_field::next), so iterating costs nothing per other header.
     const auto fields = m_->fields();
-    index_ = from;
-    while (index_ < fields.size() && fields[index_].id != id_) ++index_;
-    if (index_ >= fields.size()) {
-        index_ = SIZE_MAX;
-        element_ = {};
-        rest_ = {};
-        more_ = false;
-        return;
+    for (index_ = index; index_ != SIZE_MAX;) {
+        rest_ = m_->value(fields[index_]);
+        if (!rest_.empty() || !may_be_empty(id_)) {
+            split();
+            return;
+        }
+        // "Supported:" lists nothing: no element; try the next line.
+        index_ = fields[index_].next == 0 ? SIZE_MAX : fields[index_].next - 1U;
     }
-    rest_ = m_->value(fields[index_]);
-    if (rest_.empty() && may_be_empty(id_)) {  // "Supported:" lists nothing: no element
-        next_field(index_ + 1);
-        return;
-    }
-    split();
+    element_ = {};
+    rest_ = {};
+    more_ = false;
 }
 
 template <class T>
 void header_values<T>::iterator::split() noexcept {
     // Non-list headers are one element: their commas belong to the value (RFC 3261 §7.3.1).
-    if (is_list_header(id_)) {
-        more_ = next_list_element(rest_, element_);
-    } else {
+    if (!is_list_header(id_)) {
         element_ = rest_;
         rest_ = rest_.substr(rest_.size());
         more_ = false;
+    } else if constexpr (std::is_same_v<T, token>) {
+        more_ = next_token_element(rest_, element_);
+    } else {
+        more_ = next_list_element(rest_, element_);
     }
 }
 
@@ -261,7 +264,8 @@ auto header_values<T>::iterator::operator++() noexcept -> iterator& {
     if (more_) {
         split();
     } else {
-        next_field(index_ + 1);
+        const std::uint16_t next = m_->fields()[index_].next;
+        load(next == 0 ? SIZE_MAX : next - 1U);
     }
     return *this;
 }

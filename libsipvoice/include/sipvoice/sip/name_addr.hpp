@@ -25,8 +25,9 @@ struct name_addr {
     uri address;
     param_list params{{}, param_syntax::header};  // header parameters (tag, expires, q, lr on Route...)
     std::string_view text;
+    std::string_view tag_value;  // the tag parameter, found while the parameters were validated
 
-    [[nodiscard]] std::string_view tag() const noexcept { return params.get("tag"); }
+    [[nodiscard]] std::string_view tag() const noexcept { return tag_value; }
     // The display name as a user sees it: quotes removed, quoted-pairs decoded, tokens as written.
     [[nodiscard]] std::string display() const;
 };
