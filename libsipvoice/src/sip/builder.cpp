@@ -54,7 +54,7 @@ message_builder message_builder::response_to(const message& req, int status, std
             case header_id::to: {
                 std::string to(req.value(f));
                 auto parsed = parse_name_addr(req.value(f));
-                if (!to_tag.empty() && parsed && parsed->tag().empty()) to.append(";tag=").append(to_tag);
+                if (!to_tag.empty() && parsed && !parsed->params.contains("tag")) to.append(";tag=").append(to_tag);
                 b.add(f.id, to);
                 break;
             }

@@ -10,31 +10,48 @@ namespace sipvoice::sip {
 namespace {
 using namespace detail;
 
-// Finds the Content-Length ("Content-Length" or compact "l") in a header section.
-// Returns false and sets err on an invalid or conflicting value.
+// Finds the Content-Length ("Content-Length" or compact "l") in a header section, reading folded
+// lines (RFC 3261 §7.3.1) the way the message parser does: a line starting with SP/HT continues the
+// header before it. Returns false and sets err on an invalid or conflicting value.
 bool find_content_length(std::string_view head, bool& found, std::size_t& length, error& err) {
     found = false;
-    std::size_t pos = head.find('\n');  // skip the start line
-    while (pos != std::string_view::npos && pos + 1 < head.size()) {
-        const std::size_t line_start = pos + 1;
-        const std::size_t line_end = head.find('\n', line_start);
-        const std::string_view line =
-            head.substr(line_start, (line_end == std::string_view::npos ? head.size() : line_end) - line_start);
-        pos = line_end;
-        const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos) continue;
-        const std::string_view name = trim(line.substr(0, colon));
-        if (lookup_header(name) != header_id::content_length) continue;
+    std::string value;              // the Content-Length value being collected, folds joined
+    std::size_t value_at = 0;       // where it started, for the error offset
+    bool collecting = false;
+    auto finish = [&]() {
+        if (!collecting) return true;
+        collecting = false;
         std::uint32_t v = 0;
-        const error e = parse_number(line.substr(colon + 1), max_delta_seconds, v);
+        const error e = parse_number(value, max_delta_seconds, v);
         if (e.failed() || (found && v != length)) {
-            err = {errc::bad_content_length, static_cast<std::uint32_t>(line_start + colon + 1)};
+            err = {errc::bad_content_length, static_cast<std::uint32_t>(value_at)};
             return false;
         }
         found = true;
         length = v;
+        return true;
+    };
+    std::size_t pos = find_char(head, '\n');  // skip the start line
+    while (pos != std::string_view::npos && pos + 1 < head.size()) {
+        const std::size_t line_start = pos + 1;
+        const std::size_t line_end = find_char(head, '\n', line_start);
+        std::string_view line =
+            head.substr(line_start, (line_end == std::string_view::npos ? head.size() : line_end) - line_start);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        pos = line_end;
+        if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {  // continuation line
+            if (collecting) value.append(" ").append(line);
+            continue;
+        }
+        if (!finish()) return false;
+        const std::size_t colon = find_char(line, ':');
+        if (colon == std::string_view::npos) continue;
+        if (lookup_header(trim(line.substr(0, colon))) != header_id::content_length) continue;
+        value.assign(line.substr(colon + 1));
+        value_at = line_start + colon + 1;
+        collecting = true;
     }
-    return true;
+    return finish();
 }
 
 }  // namespace
@@ -52,6 +69,7 @@ void stream_framer::feed(std::string_view bytes) {
 void stream_framer::reset() {
     buf_.clear();
     pos_ = scanned_ = header_end_ = body_len_ = 0;
+    after_pong_ = false;
     failed_ = {};
 }
 
@@ -72,25 +90,30 @@ frame_event stream_framer::next() {
     const std::size_t avail = buf_.size() - pos_;
 
     if (header_end_ == 0) {
-        // Keep-alives between messages: "\r\n\r\n" is a ping, a lone "\r\n" a pong.
+        // Keep-alives between messages: "\r\n\r\n" is a ping, a lone "\r\n" a pong. A ping split
+        // across two reads shows as a pong, then a ping (so it is still answered).
         if (avail >= 1 && (data[0] == '\r' || data[0] == '\n')) {
             if (avail >= 4 && std::memcmp(data, "\r\n\r\n", 4) == 0) {
                 pos_ += 4;
+                after_pong_ = false;
                 ev.kind = frame_kind::ping;
                 return ev;
             }
             if (avail >= 2 && data[0] == '\r' && data[1] == '\n') {
                 if (avail == 3 && data[2] == '\r') return ev;  // maybe the start of a ping: wait
                 pos_ += 2;
-                ev.kind = frame_kind::pong;
+                ev.kind = after_pong_ ? frame_kind::ping : frame_kind::pong;
+                after_pong_ = !after_pong_;
                 return ev;
             }
             if (data[0] == '\n') {  // bare LF: tolerated and skipped
                 pos_ += 1;
                 return next();
             }
+            if (avail >= 2) return fail(errc::bad_start_line, 0);  // a CR that does not start a CRLF
             return ev;  // a lone '\r': wait for its '\n'
         }
+        after_pong_ = false;
         // End of the header section: an empty line (CRLF CRLF, or LF LF from lenient peers).
         std::size_t from = scanned_;
         std::size_t end = 0;

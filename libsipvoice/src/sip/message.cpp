@@ -153,7 +153,11 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
         // Name: up to the colon (RFC 3261 §7.3.1: name, optional whitespace, ':').
         const std::size_t name_at = pos;
         const std::size_t colon = pos + find_first_of2(b + pos, n - pos, ':', '\n');
-        if (colon >= n || b[colon] != ':') return fail(errc::missing_colon, colon >= n ? n : colon);
+        if (colon >= n || b[colon] != ':') {
+            // Point at the end of the line's text: before the CR of a CRLF.
+            const std::size_t at = colon >= n ? n : (colon > pos && b[colon - 1] == '\r' ? colon - 1 : colon);
+            return fail(errc::missing_colon, at);
+        }
         std::size_t name_end = colon;
         while (name_end > name_at && (b[name_end - 1] == ' ' || b[name_end - 1] == '\t')) --name_end;
         if (name_end == name_at) return fail(errc::bad_header_name, name_at);
@@ -216,6 +220,70 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
     m.body_ = {static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(body_len)};
     m.trailing_ = available - body_len;
     return m;
+}
+
+// ---- copies and moves: every view the message holds is an offset, except the parsed Request-URI.
+namespace {
+std::string_view moved(std::string_view v, const char* old_base, const char* new_base) noexcept {
+    return v.data() == nullptr ? v : std::string_view(new_base + (v.data() - old_base), v.size());
+}
+}  // namespace
+
+void message::rebase(const char* old_base) noexcept {
+    const char* const base = buf_.data();
+    if (old_base == base || !is_request()) return;
+    uri& u = request_uri_;
+    u.scheme_name = moved(u.scheme_name, old_base, base);
+    u.user = moved(u.user, old_base, base);
+    u.password = moved(u.password, old_base, base);
+    u.host = moved(u.host, old_base, base);
+    u.params = param_list(moved(u.params.raw(), old_base, base), u.params.syntax());
+    u.headers = moved(u.headers, old_base, base);
+    u.opaque = moved(u.opaque, old_base, base);
+    u.text = moved(u.text, old_base, base);
+}
+
+message::message(const message& other)
+    : buf_(other.buf_), fields_(other.fields_), first_(other.first_), folds_(other.folds_),
+      start_line_(other.start_line_), method_(other.method_), version_(other.version_), reason_(other.reason_),
+      body_(other.body_), method_id_(other.method_id_), request_uri_(other.request_uri_), status_(other.status_),
+      trailing_(other.trailing_) {
+    rebase(other.buf_.data());
+}
+
+message::message(message&& other) noexcept
+    : fields_(std::move(other.fields_)), first_(other.first_), folds_(std::move(other.folds_)),
+      start_line_(other.start_line_), method_(other.method_), version_(other.version_), reason_(other.reason_),
+      body_(other.body_), method_id_(other.method_id_), request_uri_(other.request_uri_), status_(other.status_),
+      trailing_(other.trailing_) {
+    const char* const old_base = other.buf_.data();
+    buf_ = std::move(other.buf_);
+    rebase(old_base);
+}
+
+message& message::operator=(const message& other) {
+    if (this != &other) *this = message(other);
+    return *this;
+}
+
+message& message::operator=(message&& other) noexcept {
+    if (this == &other) return *this;
+    const char* const old_base = other.buf_.data();
+    buf_ = std::move(other.buf_);
+    fields_ = std::move(other.fields_);
+    first_ = other.first_;
+    folds_ = std::move(other.folds_);
+    start_line_ = other.start_line_;
+    method_ = other.method_;
+    version_ = other.version_;
+    reason_ = other.reason_;
+    body_ = other.body_;
+    method_id_ = other.method_id_;
+    request_uri_ = other.request_uri_;
+    status_ = other.status_;
+    trailing_ = other.trailing_;
+    rebase(old_base);
+    return *this;
 }
 
 parse_error message::locate(error e) const noexcept {

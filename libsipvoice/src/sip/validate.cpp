@@ -105,6 +105,9 @@ error check_field(header_id id, std::string_view value) {
 }
 
 bool is_broadcast_or_multicast(std::string_view host) {
+    if (host.size() > 2 && host.front() == '[') {  // IPv6: ff00::/8 (RFC 4291 §2.7)
+        return host.size() > 3 && (host[1] == 'f' || host[1] == 'F') && (host[2] == 'f' || host[2] == 'F');
+    }
     if (!is_ipv4_address(host)) return false;
     if (host == "255.255.255.255") return true;
     int first = 0;
@@ -112,9 +115,18 @@ bool is_broadcast_or_multicast(std::string_view host) {
     return first >= 224 && first <= 239;  // RFC 5771 multicast
 }
 
+// A qvalue of zero ("0", "0.", "0.0", "0.000") means "not acceptable" (RFC 3261 §20.1).
+bool zero_qvalue(std::string_view q) {
+    if (q.empty() || q[0] != '0') return false;
+    for (std::size_t i = 1; i < q.size(); ++i)
+        if (q[i] != '.' && q[i] != '0') return false;
+    return true;
+}
+
 }  // namespace
 
-verdict validate(const message& m, const validation_policy& policy) {
+namespace {
+verdict judge(const message& m, const validation_policy& policy) {
     verdict v;
     const bool request = m.is_request();
     auto respond = [&](int status, std::string detail) {
@@ -192,7 +204,7 @@ verdict validate(const message& m, const validation_policy& policy) {
     // ---- 2. version (RFC 3261 §8.2, §21.5.6)
     if (!iequals(m.version(), "SIP/2.0")) return respond(505, "version " + std::string(m.version()));
 
-    // ---- 3. method (RFC 3261 §8.2.1)
+    // ---- 3. method (RFC 3261 §8.2.1); a proxy forwards methods it does not know (§16.3)
     // RFC 3261 §7.1: the method token is case-sensitive, so "invite" is an unknown extension method.
     const auto& allowed = policy.allowed_methods;
     if (std::find(allowed.begin(), allowed.end(), m.method_name()) == allowed.end()) {
@@ -205,7 +217,11 @@ verdict validate(const message& m, const validation_policy& policy) {
     if (m.request_uri().scheme == uri_scheme::other)
         return respond(416, "Request-URI scheme " + std::string(m.request_uri().scheme_name));
 
-    // ---- 5. extensions (RFC 3261 §8.2.2.3, §16.3 step 4) and Max-Forwards at a proxy (§16.3 step 3)
+    // ---- 5. Max-Forwards at a proxy (§16.3 step 3), then extensions (RFC 3261 §8.2.2.3, §16.3 step 5)
+    if (policy.role == role::proxy) {
+        auto mf = m.max_forwards();
+        if (mf && *mf == 0 && m.method() != method::options) return respond(483, "Max-Forwards is 0");
+    }
     if (!ack_or_cancel) {
         std::string unsupported;
         auto collect = [&](header_values<token> values) {
@@ -221,10 +237,6 @@ verdict validate(const message& m, const validation_policy& policy) {
             v.unsupported = std::move(unsupported);
             return v;
         }
-    }
-    if (policy.role == role::proxy) {
-        auto mf = m.max_forwards();
-        if (mf && *mf == 0 && m.method() != method::options) return respond(483, "Max-Forwards is 0");
     }
 
     // ---- 6. credentials in a scheme we cannot check (RFC 4475 §3.3.7)
@@ -258,10 +270,19 @@ verdict validate(const message& m, const validation_policy& policy) {
         if (m.method() == method::invite && m.has(header_id::accept)) {
             bool sdp = false;
             for (auto range : m.accept())
-                if (range && range->matches("application", "sdp")) sdp = true;
+                if (range && range->matches("application", "sdp") && !zero_qvalue(range->params.get("q", "1")))
+                    sdp = true;
             if (!sdp) return respond(406, "Accept excludes application/sdp");
         }
     }
+    return v;
+}
+}  // namespace
+
+verdict validate(const message& m, const validation_policy& policy) {
+    verdict v = judge(m, policy);
+    // An ACK is never answered (RFC 3261 §17.2.3 and §12.2.2 absorb or drop it); a bad one is dropped.
+    if (m.is_request() && m.method() == method::ack && v.action == action::respond) v.action = action::drop;
     return v;
 }
 

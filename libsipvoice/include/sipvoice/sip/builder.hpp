@@ -34,8 +34,8 @@ public:
     // Sets the body and its Content-Type; Content-Length is always written by str().
     message_builder& body(std::string_view content_type, std::string_view bytes);
 
-    // The wire form. Content-Length comes last among the headers unless one was added explicitly,
-    // in which case its value is replaced by the body's real length.
+    // The wire form. Content-Length always comes last among the headers, with the body's real length;
+    // a Content-Length passed to add() is ignored.
     [[nodiscard]] std::string str() const;
 
 private:

@@ -36,7 +36,8 @@ enum class frame_kind : std::uint8_t {
     need_more,  // feed more bytes
     message,    // `bytes` holds one whole message
     ping,       // a "\r\n\r\n" keep-alive ping was consumed: answer with "\r\n"
-    pong,       // a lone "\r\n" keep-alive pong was consumed
+    pong,       // a lone "\r\n" keep-alive pong was consumed (a second one right after it is
+                // reported as a ping: the two halves of a ping split across reads)
     error,      // `error` says why; the stream is unusable from here on
 };
 
@@ -65,6 +66,7 @@ private:
     std::size_t scanned_ = 0;    // how far the search for the end of headers got (relative to pos_)
     std::size_t header_end_ = 0; // when non-zero: length of the header section of the pending message
     std::size_t body_len_ = 0;
+    bool after_pong_ = false;    // the last thing consumed was a lone CRLF
     sip::error failed_;
 };
 

@@ -116,6 +116,13 @@ private:
 class message {
 public:
     message() = default;
+    // Copies and moves re-point the parsed Request-URI's views at the new buffer (a short message
+    // lives inside the std::string object itself, so even a move changes its address).
+    message(const message& other);
+    message(message&& other) noexcept;
+    message& operator=(const message& other);
+    message& operator=(message&& other) noexcept;
+    ~message() = default;
 
     // Parses one complete message. For datagrams, bytes after the body are ignored (RFC 4475 §3.1.1.8).
     static sipvoice::result<message, parse_error> parse(std::string bytes, const parse_options& options = {});
@@ -201,6 +208,7 @@ private:
     template <class T>
     [[nodiscard]] result<T> single(header_id id) const noexcept;
     [[nodiscard]] result<std::uint32_t> number(header_id id, std::uint32_t max) const noexcept;
+    void rebase(const char* old_base) noexcept;
     friend class message_parser;
 
     std::string buf_;
