@@ -172,8 +172,15 @@ sipvoice::result<message, parse_error> message_parser::run(std::string&& bytes, 
         std::size_t end = 0;
         const std::uint32_t header_line = line_no;
         for (;;) {
-            const std::size_t le = k + find_byte(b + k, n - k, '\n');
+            // The line ends at LF (CRLF, or a bare LF from lenient peers); a CR anywhere else would be
+            // turned into a line break by the next hop, so it is refused (RFC 3261 §7.3.1, §25.1).
+            std::size_t le = k + find_first_of2(b + k, n - k, '\r', '\n');
             if (le >= n) return fail(errc::no_end_of_headers, n);
+            if (b[le] == '\r') {
+                if (le + 1 >= n) return fail(errc::no_end_of_headers, n);
+                if (b[le + 1] != '\n') return fail(errc::bad_header_value, le);
+                ++le;
+            }
             ++line_no;
             if (le + 1 < n && (b[le + 1] == ' ' || b[le + 1] == '\t')) {
                 m.folds_.push_back(static_cast<std::uint32_t>(le));

@@ -61,8 +61,12 @@ error parse_name_addr_into(std::string_view text, name_addr& out, param_visitor 
     std::string_view rest = params;
     param prm;
     error pe;
+    bool seen_tag = false;
     while (next_param(rest, param_syntax::header, prm, pe)) {
-        if (prm.has_value && iequals(prm.name, "tag")) out.tag_value = prm.value;
+        if (!seen_tag && iequals(prm.name, "tag")) {  // the first tag counts, as for params.get("tag")
+            seen_tag = true;
+            out.tag_value = prm.has_value ? prm.value : std::string_view{};
+        }
         if (visit != nullptr) {
             const error ve = visit(prm, context);
             if (ve.failed()) return fail(ve.code, static_cast<std::size_t>(prm.name.data() - s.data()));

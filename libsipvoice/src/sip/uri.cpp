@@ -293,12 +293,13 @@ bool uri_equivalent(const uri& a, const uri& b) {
         // RFC 3966 §4: parameters compare by name regardless of order, a name present in one URI only
         // makes them differ, values case-insensitively (phone-context digits without separators).
         if (a.params.size() != b.params.size()) return false;
-        for (const param& pa : a.params) {
-            const auto pb = b.params.find(pa.name);
-            if (!pb || pa.has_value != pb->has_value) return false;
-            if (iequals(pa.name, "phone-context") && !pa.value.empty() && pa.value[0] == '+') {
-                if (digits(unescape(pa.value)) != digits(unescape(pb->value))) return false;
-            } else if (!iequals(unescape(pa.value), unescape(pb->value))) {
+        for (const param& p : a.params) {
+            const auto pa = a.params.find(p.name);  // a repeated parameter counts by its first occurrence
+            const auto pb = b.params.find(p.name);
+            if (!pb || pa->has_value != pb->has_value) return false;
+            if (iequals(pa->name, "phone-context") && !pa->value.empty() && pa->value[0] == '+') {
+                if (digits(unescape(pa->value)) != digits(unescape(pb->value))) return false;
+            } else if (!iequals(unescape(pa->value), unescape(pb->value))) {
                 return false;
             }
         }
@@ -316,9 +317,11 @@ bool uri_equivalent(const uri& a, const uri& b) {
         if (pa.has_value() != pb.has_value()) return false;
         if (pa && !iequals(unescape(pa->value), unescape(pb->value))) return false;
     }
-    for (const param& pa : a.params) {
-        const auto pb = b.params.find(pa.name);
-        if (pb && !iequals(unescape(pa.value), unescape(pb->value))) return false;
+    for (const param& p : a.params) {
+        // A repeated parameter counts by its first occurrence, on both sides.
+        const auto pa = a.params.find(p.name);
+        const auto pb = b.params.find(p.name);
+        if (pb && !iequals(unescape(pa->value), unescape(pb->value))) return false;
     }
     // Headers: the same set of hname=hvalue pairs.
     auto split = [](std::string_view h) {
