@@ -254,9 +254,15 @@ error parse_value(std::string_view s, via& out) noexcept {
         i = skip_ws(s, i + 1);
         return true;
     };
-    if (!token_at(out.protocol_name) || !slash() || !token_at(out.protocol_version) || !slash() ||
-        !token_at(out.transport))
+    if (s.size() - i > 8 && std::memcmp(s.data() + i, "SIP/2.0/", 8) == 0) {  // the usual spelling
+        out.protocol_name = s.substr(i, 3);
+        out.protocol_version = s.substr(i + 4, 3);
+        i += 8;
+        if (!token_at(out.transport)) return fail(errc::bad_header_value, i);
+    } else if (!token_at(out.protocol_name) || !slash() || !token_at(out.protocol_version) || !slash() ||
+               !token_at(out.transport)) {
         return fail(errc::bad_header_value, i);
+    }
     if (i >= s.size() || !is_ws(s[i])) return fail(errc::bad_header_value, i);
     i = skip_ws(s, i);
     const std::size_t host_begin = i;
