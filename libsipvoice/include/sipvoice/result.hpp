@@ -12,8 +12,16 @@ namespace sipvoice {
 template <class T, class E>
 class result {
 public:
+    // A value-initialized T, to be filled in place through operator* (no copy of a large view).
+    result() = default;
     result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor): implicit by design
     result(E err) : error_(err) {}                  // NOLINT(google-explicit-constructor)
+
+    // Turns this result into a failure; the value goes back to a value-initialized T.
+    void set_error(E err) {
+        error_ = err;
+        value_ = T{};
+    }
 
     [[nodiscard]] bool has_value() const noexcept { return !error_.failed(); }
     explicit operator bool() const noexcept { return has_value(); }

@@ -286,13 +286,13 @@ std::uint32_t header_values<T>::iterator::offset() const noexcept {
 
 template <class T>
 result<T> header_values<T>::iterator::operator*() const noexcept {
-    T out{};
-    error e = detail::parse_element(element_, out);
+    result<T> r;  // filled in place and returned by NRVO: views like name_addr are a few hundred bytes
+    error e = detail::parse_element(element_, *r);
     if (e.failed()) {
         e.offset += offset();
-        return e;
+        r.set_error(e);
     }
-    return out;
+    return r;
 }
 
 template <class T>
@@ -311,15 +311,18 @@ std::size_t header_values<T>::size() const noexcept {
 
 template <class T>
 result<T> message::single(header_id id) const noexcept {
+    result<T> r;
     const header_field* f = find(id);
-    if (f == nullptr) return error{errc::missing_header, 0};
-    T out{};
-    error e = detail::parse_element(value(*f), out);
+    if (f == nullptr) {
+        r.set_error(error{errc::missing_header, 0});
+        return r;
+    }
+    error e = detail::parse_element(value(*f), *r);
     if (e.failed()) {
         e.offset += f->value_offset;
-        return e;
+        r.set_error(e);
     }
-    return out;
+    return r;
 }
 
 }  // namespace sipvoice::sip
