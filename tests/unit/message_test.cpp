@@ -759,3 +759,13 @@ TEST_CASE("a message shorter than the small-string buffer keeps a valid Request-
     CHECK(within(m.request_uri().text, m.bytes()));
     CHECK(m.request_uri().scheme == sip::uri_scheme::other);
 }
+
+TEST_CASE("a CR inside a header value is refused, not carried to the next hop", "[sip][message][fuzz-regression]") {
+    // Found by fuzz_message: "Call-ID: x\r\vCSeq: ..." kept the bare CR in the value; a serializer
+    // that neutralises it could not round-trip, and a proxy copying it would start a new line.
+    const sip::parse_error e = must_fail(
+        "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x@y\r\x0b" "CSeq: 1 OPTIONS\r\nVia: SIP/2.0/UDP h\r\n\r\n");
+    CHECK(e.code == sip::errc::bad_header_value);
+    CHECK(e.line == 2);
+    CHECK(e.column == 13);
+}

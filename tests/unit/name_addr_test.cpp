@@ -220,3 +220,15 @@ TEST_CASE("unquote and quote", "[sip][name_addr]") {
         CHECK(na->display_name == q);
     }
 }
+
+TEST_CASE("the first tag parameter is the tag", "[sip][name_addr][fuzz-regression]") {
+    // Found by fuzz_name_addr: tag() returned the last tag while params.get("tag") returns the first.
+    auto a = sip::parse_name_addr("sip:a@b;tag=1;tag=2");
+    REQUIRE(a.has_value());
+    CHECK(a->tag() == "1");
+    CHECK(a->tag() == a->params.get("tag"));
+    auto b = sip::parse_name_addr("<sip:a@b>;tag;tag=2");
+    REQUIRE(b.has_value());
+    CHECK(b->tag().empty());
+    CHECK(b->tag() == b->params.get("tag"));
+}

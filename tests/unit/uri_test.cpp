@@ -585,3 +585,17 @@ TEST_CASE("uri_equivalent for tel URIs (RFC 3966 §4)", "[sip][uri][compare]") {
     CHECK(equivalent("tel:+12015550123;ext=1;isub=2", "tel:+12015550123;isub=2;ext=1"));
     CHECK_FALSE(equivalent("tel:+1", "sip:+1@host"));
 }
+
+TEST_CASE("uri_equivalent is reflexive with repeated parameters", "[sip][uri][compare][fuzz-regression]") {
+    // Found by fuzz_uri: a repeated parameter was compared with the first occurrence on one side only.
+    for (const char* text : {"sip:h;par=a;par=b", "tel:+1-201-555-0123;phone-context=a;phone-context=b"}) {
+        auto u = sip::parse_uri(text);
+        REQUIRE(u.has_value());
+        CHECK(sip::uri_equivalent(*u, *u));
+    }
+    auto a = sip::parse_uri("sip:h;par=a;par=b");
+    auto b = sip::parse_uri("sip:h;par=a");
+    auto c = sip::parse_uri("sip:h;par=b");
+    CHECK(sip::uri_equivalent(*a, *b));
+    CHECK_FALSE(sip::uri_equivalent(*a, *c));
+}
