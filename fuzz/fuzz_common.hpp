@@ -1,0 +1,47 @@
+// fuzz/fuzz_common.hpp: helpers shared by the libFuzzer targets.
+//
+// A property violation is a crash: FUZZ_CHECK prints what failed and aborts, so libFuzzer saves the
+// input as a crash-* artifact and exits non-zero (which fails the ctest "fuzz: <target>" test).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#define FUZZ_CHECK(cond)                                                                         \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            std::fprintf(stderr, "%s:%d: fuzz property violated: %s\n", __FILE__, __LINE__, #cond); \
+            std::abort();                                                                        \
+        }                                                                                        \
+    } while (0)
+
+namespace sipvoice::fuzz {
+
+inline std::string_view as_text(const std::uint8_t* data, std::size_t size) noexcept {
+    return {reinterpret_cast<const char*>(data), size};
+}
+
+// Zero-copy parsers return views into what they parsed: a non-empty view must lie inside it.
+inline bool within(std::string_view part, std::string_view whole) noexcept {
+    if (part.empty()) return true;
+    const auto* b = whole.data();
+    const auto* p = part.data();
+    return p >= b && p + part.size() <= b + whole.size();
+}
+
+// Keeps the optimizer from dropping a computation whose result is otherwise unused.
+template <class T>
+inline void use(const T& value) noexcept {
+    asm volatile("" : : "r"(&value) : "memory");
+}
+
+inline void touch(std::string_view s) noexcept {
+    unsigned sum = 0;
+    for (char c : s) sum += static_cast<unsigned char>(c);
+    use(sum);
+}
+
+}  // namespace sipvoice::fuzz
