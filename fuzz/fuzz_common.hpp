@@ -10,6 +10,9 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "sipvoice/sip/name_addr.hpp"
+#include "sipvoice/sip/params.hpp"
+
 #define FUZZ_CHECK(cond)                                                                         \
     do {                                                                                         \
         if (!(cond)) {                                                                           \
@@ -42,6 +45,22 @@ inline void touch(std::string_view s) noexcept {
     unsigned sum = 0;
     for (char c : s) sum += static_cast<unsigned char>(c);
     use(sum);
+}
+
+// A parameter list parsed from `text`: iteration stays inside it, terminates, and agrees with find()
+// and size().
+inline void check_params(const sipvoice::sip::param_list& params, std::string_view text) {
+    FUZZ_CHECK(within(params.raw(), text));
+    std::size_t n = 0;
+    for (const sipvoice::sip::param& p : params) {
+        FUZZ_CHECK(within(p.name, text));
+        FUZZ_CHECK(within(p.value, text));
+        FUZZ_CHECK(params.find(p.name).has_value());
+        touch(sipvoice::sip::unquote(p.value));
+        ++n;
+        FUZZ_CHECK(n <= params.raw().size());
+    }
+    FUZZ_CHECK(n == params.size());
 }
 
 }  // namespace sipvoice::fuzz

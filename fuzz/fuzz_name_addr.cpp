@@ -20,19 +20,7 @@ using namespace sipvoice::sip;
 using sipvoice::fuzz::touch;
 using sipvoice::fuzz::use;
 using sipvoice::fuzz::within;
-
-void check_params(const param_list& params, std::string_view text) {
-    std::size_t n = 0;
-    for (const param& p : params) {
-        FUZZ_CHECK(within(p.name, text));
-        FUZZ_CHECK(within(p.value, text));
-        FUZZ_CHECK(params.find(p.name).has_value());
-        touch(unquote(p.value));
-        ++n;
-        FUZZ_CHECK(n <= params.raw().size());
-    }
-    FUZZ_CHECK(n == params.size());
-}
+using sipvoice::fuzz::check_params;
 
 }  // namespace
 

@@ -17,11 +17,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "fold.hpp"
 #include "peers.hpp"
 #include "sipvoice/sip/message.hpp"
 
@@ -47,13 +49,9 @@ void load_corpus(const std::filesystem::path& dir) {
     for (const auto& s : corpus) corpus_bytes += s.bytes.size();
 }
 
-struct fold {
-    std::uint64_t h = 1469598103934665603ULL;
-    void num(std::uint64_t v) { h = (h ^ v) * 1099511628211ULL; }
-    void str(std::string_view s) {
-        num(s.size());
-        num(s.empty() ? 0U : static_cast<unsigned char>(s[0]));
-    }
+// Fold plus the shapes of our own views.
+struct fold : sipvoice::bench::Fold {
+    using Fold::str;
     void uri(const sip::uri& u) {
         str(u.scheme_name);
         str(u.user);
@@ -245,6 +243,7 @@ int main(int argc, char** argv) {
     summary_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
 
+    std::cout.flush();  // the reporter writes through std::cout, the summary through stdio
     const auto ours = reporter.corpus_rates.find("sipvoice");
     if (ours == reporter.corpus_rates.end()) return 0;
     std::printf("\nSummary: whole corpus (%zu messages, %zu bytes), one core\n", corpus.size(), corpus_bytes);

@@ -247,4 +247,15 @@ constexpr bool parse_uint(std::string_view s, std::uint64_t max, std::uint64_t& 
     return true;
 }
 
+// port = 1*DIGIT, at most 65535 (RFC 3261 §25.1), starting at s[j]; j advances past the digits.
+inline bool port_at(std::string_view s, std::size_t& j, std::uint16_t& port) noexcept {
+    const std::size_t p = j;
+    while (j < s.size() && is_digit(s[j])) ++j;
+    std::uint64_t v = 0;
+    bool overflow = false;
+    if (!parse_uint(s.substr(p, j - p), 65535, v, overflow) || overflow) return false;
+    port = static_cast<std::uint16_t>(v);
+    return true;
+}
+
 }  // namespace sipvoice::sip::detail

@@ -280,11 +280,7 @@ error parse_value(std::string_view s, via& out) noexcept {
     if (j < s.size() && s[j] == ':') {
         j = skip_ws(s, j + 1);
         const std::size_t p = j;
-        while (j < s.size() && is_digit(s[j])) ++j;
-        std::uint64_t port = 0;
-        bool overflow = false;
-        if (!parse_uint(s.substr(p, j - p), 65535, port, overflow) || overflow) return fail(errc::bad_port, p);
-        out.port = static_cast<std::uint16_t>(port);
+        if (!port_at(s, j, out.port)) return fail(errc::bad_port, p);
         out.has_port = true;
         i = j;
     }

@@ -35,16 +35,11 @@ std::size_t parse_hostport(std::string_view s, uri& u, error& err) noexcept {
         return 0;
     }
     if (i < s.size() && s[i] == ':') {
-        const std::size_t p = i + 1;
-        std::size_t j = p;
-        while (j < s.size() && is_digit(s[j])) ++j;
-        std::uint64_t port = 0;
-        bool overflow = false;
-        if (!parse_uint(s.substr(p, j - p), 65535, port, overflow) || overflow) {
-            err = fail(errc::bad_port, p);
+        std::size_t j = i + 1;
+        if (!port_at(s, j, u.port)) {
+            err = fail(errc::bad_port, i + 1);
             return 0;
         }
-        u.port = static_cast<std::uint16_t>(port);
         u.has_port = true;
         i = j;
     }

@@ -6,6 +6,7 @@
 // up with osip_message_header_get_byname(), which is how an osip user reads
 // them.
 #include "peers.hpp"
+#include "fold.hpp"
 
 #include <cstdarg>
 #include <cstring>
@@ -21,24 +22,6 @@ void re_init_once();
 }  // namespace detail
 
 namespace {
-
-struct Fold {
-  std::uint64_t h = 1469598103934665603ULL;
-
-  void num(std::uint64_t v) { h = (h ^ v) * 1099511628211ULL; }
-
-  void str(const char* s) {
-    if (s == nullptr) {
-      num(0);
-      return;
-    }
-    const std::size_t n = std::strlen(s);
-    num(n);
-    num(n != 0 ? static_cast<unsigned char>(s[0]) : 0U);
-  }
-
-  [[nodiscard]] std::uint64_t result() const { return h != 0 ? h : 1; }
-};
 
 // osip's lookup functions take non-const char* names.
 char kBranch[] = "branch";

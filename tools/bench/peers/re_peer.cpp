@@ -9,6 +9,7 @@
 // httpauth_digest_*_decode() for the auth headers, msg_param_decode() for
 // header parameters.
 #include "peers.hpp"
+#include "fold.hpp"
 
 #include <mutex>
 
@@ -31,25 +32,17 @@ namespace sipvoice::bench {
 
 namespace {
 
-struct Fold {
-  std::uint64_t h = 1469598103934665603ULL;
-
-  void num(std::uint64_t v) { h = (h ^ v) * 1099511628211ULL; }
-
-  void pl(const struct pl& p) {
-    num(p.l);
-    num(p.p != nullptr && p.l != 0 ? static_cast<unsigned char>(p.p[0]) : 0U);
-  }
-
-  [[nodiscard]] std::uint64_t result() const { return h != 0 ? h : 1; }
-};
-
 std::once_flag g_re_once;
 
+// libre's pointer-length slices, folded like the other stacks' strings.
+void fold_pl(Fold& f, const struct pl& p) {
+  f.str(p.p != nullptr ? std::string_view(p.p, p.l) : std::string_view());
+}
+
 void fold_uri(Fold& f, const struct uri& u) {
-  f.pl(u.scheme);
-  f.pl(u.user);
-  f.pl(u.host);
+  fold_pl(f, u.scheme);
+  fold_pl(f, u.user);
+  fold_pl(f, u.host);
   f.num(u.port);
 }
 
@@ -58,7 +51,7 @@ void fold_uri(Fold& f, const struct uri& u) {
 void fold_param(Fold& f, const struct pl& params, const char* name) {
   struct pl val = PL_INIT;
   if (msg_param_decode(&params, name, &val) == 0) {
-    f.pl(val);
+    fold_pl(f, val);
   } else {
     f.num(msg_param_exists(&params, name, &val) == 0 ? 1U : 0U);
   }
@@ -71,7 +64,7 @@ void fold_scheme(Fold& f, const struct pl& val) {
   const std::size_t start = i;
   while (i < val.l && val.p[i] != ' ' && val.p[i] != '\t') ++i;
   struct pl scheme = {val.p + start, i - start};
-  f.pl(scheme);
+  fold_pl(f, scheme);
 }
 
 // Every occurrence of a header id (libre splits comma-separated values of
@@ -102,7 +95,7 @@ void fold_addr_hdrs(Fold& f, const struct sip_msg* msg, enum sip_hdrid id) {
 }
 
 void fold_value_hdrs(Fold& f, const struct sip_msg* msg, enum sip_hdrid id) {
-  for_each_hdr(msg, id, [&](const struct sip_hdr& hdr) { f.pl(hdr.val); });
+  for_each_hdr(msg, id, [&](const struct sip_hdr& hdr) { fold_pl(f, hdr.val); });
 }
 
 void fold_challenges(Fold& f, const struct sip_msg* msg, enum sip_hdrid id) {
@@ -110,10 +103,10 @@ void fold_challenges(Fold& f, const struct sip_msg* msg, enum sip_hdrid id) {
     fold_scheme(f, hdr.val);
     struct httpauth_digest_chall ch {};
     if (httpauth_digest_challenge_decode(&ch, &hdr.val) == 0) {
-      f.pl(ch.realm);
-      f.pl(ch.nonce);
-      f.pl(ch.algorithm);
-      f.pl(ch.qop);
+      fold_pl(f, ch.realm);
+      fold_pl(f, ch.nonce);
+      fold_pl(f, ch.algorithm);
+      fold_pl(f, ch.qop);
     } else {
       f.num(0xbad);
     }
@@ -125,11 +118,11 @@ void fold_credentials(Fold& f, const struct sip_msg* msg, enum sip_hdrid id) {
     fold_scheme(f, hdr.val);
     struct httpauth_digest_resp r {};
     if (httpauth_digest_response_decode(&r, &hdr.val) == 0) {
-      f.pl(r.username);
-      f.pl(r.realm);
-      f.pl(r.nonce);
-      f.pl(r.uri);
-      f.pl(r.response);
+      fold_pl(f, r.username);
+      fold_pl(f, r.realm);
+      fold_pl(f, r.nonce);
+      fold_pl(f, r.uri);
+      fold_pl(f, r.response);
     } else {
       f.num(0xbad);
     }
@@ -167,11 +160,11 @@ std::uint64_t parse_re(const char* data, std::size_t len) {
 
   // Start line (request URI is decoded by sip_msg_decode).
   if (msg->req) {
-    f.pl(msg->met);
+    fold_pl(f, msg->met);
     fold_uri(f, msg->uri);
   } else {
     f.num(msg->scode);
-    f.pl(msg->reason);
+    fold_pl(f, msg->reason);
   }
 
   // Via (every entry; msg->via is only the first one).
@@ -182,24 +175,24 @@ std::uint64_t parse_re(const char* data, std::size_t len) {
       return;
     }
     f.num(static_cast<std::uint64_t>(via.tp));
-    f.pl(via.sentby);
+    fold_pl(f, via.sentby);
     f.num(sa_port(&via.addr));
-    f.pl(via.branch);
+    fold_pl(f, via.branch);
     fold_param(f, via.params, "received");
     fold_param(f, via.params, "rport");
   });
 
   // From / To (decoded by sip_msg_decode).
   for (const struct sip_taddr* a : {&msg->from, &msg->to}) {
-    f.pl(a->dname);
+    fold_pl(f, a->dname);
     fold_uri(f, a->uri);
-    f.pl(a->tag);
+    fold_pl(f, a->tag);
   }
 
   // Call-ID / CSeq.
-  f.pl(msg->callid);
+  fold_pl(f, msg->callid);
   f.num(msg->cseq.num);
-  f.pl(msg->cseq.met);
+  fold_pl(f, msg->cseq.met);
 
   // Contact (every entry) with expires / q.
   for_each_hdr(msg, SIP_HDR_CONTACT, [&](const struct sip_hdr& hdr) {
@@ -208,7 +201,7 @@ std::uint64_t parse_re(const char* data, std::size_t len) {
       f.num(0xbad);
       return;
     }
-    f.pl(addr.dname);
+    fold_pl(f, addr.dname);
     fold_uri(f, addr.uri);
     fold_param(f, addr.params, "expires");
     fold_param(f, addr.params, "q");
@@ -227,8 +220,8 @@ std::uint64_t parse_re(const char* data, std::size_t len) {
   }
 
   // Content-Type (decoded by sip_msg_decode).
-  f.pl(msg->ctyp.type);
-  f.pl(msg->ctyp.subtype);
+  fold_pl(f, msg->ctyp.type);
+  fold_pl(f, msg->ctyp.subtype);
 
   // Token lists and free-text headers.
   fold_value_hdrs(f, msg, SIP_HDR_ALLOW);

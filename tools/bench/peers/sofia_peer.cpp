@@ -6,6 +6,7 @@
 // decoded into their typed structures during that extraction; unknown ones
 // (e.g. P-Asserted-Identity) end up in sip->sip_unknown.
 #include "peers.hpp"
+#include "fold.hpp"
 
 #include <cstring>
 #include <mutex>
@@ -19,24 +20,6 @@
 namespace sipvoice::bench {
 
 namespace {
-
-struct Fold {
-  std::uint64_t h = 1469598103934665603ULL;
-
-  void num(std::uint64_t v) { h = (h ^ v) * 1099511628211ULL; }
-
-  void str(const char* s) {
-    if (s == nullptr) {
-      num(0);
-      return;
-    }
-    const std::size_t n = std::strlen(s);
-    num(n);
-    num(n != 0 ? static_cast<unsigned char>(s[0]) : 0U);
-  }
-
-  [[nodiscard]] std::uint64_t result() const { return h != 0 ? h : 1; }
-};
 
 std::once_flag g_sofia_once;
 
