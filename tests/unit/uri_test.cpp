@@ -599,3 +599,22 @@ TEST_CASE("uri_equivalent is reflexive with repeated parameters", "[sip][uri][co
     CHECK(sip::uri_equivalent(*a, *b));
     CHECK_FALSE(sip::uri_equivalent(*a, *c));
 }
+
+TEST_CASE("hosts classify the same inside a URI and alone", "[sip][uri][host]") {
+    // The URI and Via parsers classify a host while scanning it; classify_host() checks it alone.
+    for (const char* host : {"example.com", "example.com.", "a", "a.b.c", "1.2.3.4", "255.255.255.255", "256.1.1.1",
+                             "1.2.3", "1.2.3.4.5", "123", "a.123", "a.123.", "123.a", "a..b", ".a", "a-b_c.d",
+                             "[::1]", "[2001:db8::1]", "[2001:db8:::1]", "[]", "1.2.3.4."}) {
+        INFO(host);
+        const sip::host_type alone = sip::classify_host(host);
+        const std::string text = std::string("sip:") + host;  // the URI's views point into it
+        auto u = sip::parse_uri(text);
+        if (alone == sip::host_type::none) {
+            CHECK_FALSE(u.has_value());
+        } else {
+            REQUIRE(u.has_value());
+            CHECK(u->host_kind == alone);
+            CHECK(u->host == host);
+        }
+    }
+}
