@@ -215,7 +215,7 @@ bool next_list_element(std::string_view& rest, std::string_view& element) noexce
     return false;
 }
 
-bool next_token_element(std::string_view& rest, std::string_view& element) noexcept {
+bool next_token_element(std::string_view& rest, std::string_view& element, bool& is_token) noexcept {
     const char* const s = rest.data();
     const std::size_t n = rest.size();
     std::size_t i = 0;
@@ -224,6 +224,7 @@ bool next_token_element(std::string_view& rest, std::string_view& element) noexc
     i += token_run(s + i, n - i);
     const std::size_t e = i;
     while (i < n && is_ws(s[i])) ++i;
+    is_token = e > b;
     if (e > b && i == n) {
         element = {s + b, e - b};
         rest = {s + n, 0};
@@ -234,6 +235,7 @@ bool next_token_element(std::string_view& rest, std::string_view& element) noexc
         rest = {s + i + 1, n - i - 1};
         return true;
     }
+    is_token = false;
     return next_list_element(rest, element);
 }
 

@@ -50,8 +50,13 @@ bool may_be_empty(header_id id) noexcept;
 // and its comma. Returns true when a comma followed, i.e. another (possibly empty) element is due.
 bool next_list_element(std::string_view& rest, std::string_view& element) noexcept;
 // The same split for lists of tokens (Allow, Supported, Require...), with a fast path for the usual
-// "A, B, C" shape; anything else falls back to next_list_element.
-bool next_token_element(std::string_view& rest, std::string_view& element) noexcept;
+// "A, B, C" shape; anything else falls back to next_list_element. `is_token` tells whether the element
+// is known to be a well-formed token (true on the fast path).
+bool next_token_element(std::string_view& rest, std::string_view& element, bool& is_token) noexcept;
+inline bool next_token_element(std::string_view& rest, std::string_view& element) noexcept {
+    bool is_token = false;
+    return next_token_element(rest, element, is_token);
+}
 
 // ---- typed values ------------------------------------------------------------------------------
 

@@ -99,6 +99,7 @@ public:
         std::string_view rest_;          // unsplit remainder of the current field's value
         std::string_view element_;       // the current element
         bool more_ = false;              // a comma followed the current element
+        bool checked_token_ = false;     // element_ is already known to be a token (token lists)
     };
 
     header_values(const message* m, header_id id) noexcept : m_(m), id_(id) {}
@@ -260,7 +261,7 @@ void header_values<T>::iterator::split() noexcept {
         rest_ = rest_.substr(rest_.size());
         more_ = false;
     } else if constexpr (std::is_same_v<T, token>) {
-        more_ = next_token_element(rest_, element_);
+        more_ = next_token_element(rest_, element_, checked_token_);
     } else {
         more_ = next_list_element(rest_, element_);
     }
@@ -286,6 +287,9 @@ std::uint32_t header_values<T>::iterator::offset() const noexcept {
 
 template <class T>
 result<T> header_values<T>::iterator::operator*() const noexcept {
+    if constexpr (std::is_same_v<T, token>) {
+        if (checked_token_) return token{element_};  // the split already read it as a token
+    }
     result<T> r;  // filled in place and returned by NRVO: views like name_addr are a few hundred bytes
     error e = detail::parse_element(element_, *r);
     if (e.failed()) {
