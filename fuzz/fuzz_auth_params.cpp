@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "fuzz_common.hpp"
+#include "sipvoice/auth/digest.hpp"
 #include "sipvoice/sip/headers.hpp"
 #include "sipvoice/sip/name_addr.hpp"
 
@@ -77,6 +78,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(within(value, input));
         FUZZ_CHECK(value.size() <= p->value.size());
         touch(unquote(p->value));
+    }
+
+    // The digest client (auth/) reads the same value as a challenge and answers it.
+    auto ch = sipvoice::auth::parse_challenge(v, (size & 1U) != 0);
+    if (ch) {
+        FUZZ_CHECK(!ch->nonce.empty() || v.params.find("nonce").has_value());
+        // The password shapes the response hash and nothing else of what is sent.
+        auto answer = [&](const char* password) {
+            return sipvoice::auth::authorization(*ch, {"user", password}, "REGISTER", "sip:example.com", "c", 1, input);
+        };
+        auto without_response = [](std::string value) {
+            const std::size_t at = value.find(", response=\"");
+            FUZZ_CHECK(at != std::string::npos);
+            value.erase(at, value.find('"', at + 12) + 1 - at);
+            return value;
+        };
+        const std::string value = answer("pw-one");
+        FUZZ_CHECK(without_response(value) == without_response(answer("pw-two")));
+    } else {
+        FUZZ_CHECK(ch.error().failed());
     }
     return 0;
 }
