@@ -1,0 +1,244 @@
+// Registration driven by a virtual clock; the test plays the registrar (RFC 3261 §10).
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "sipvoice/auth/digest.hpp"
+#include "sipvoice/sip/builder.hpp"
+#include "sipvoice/ua/registration.hpp"
+
+namespace sip = sipvoice::sip;
+namespace ua = sipvoice::ua;
+namespace auth = sipvoice::auth;
+using namespace std::chrono_literals;
+
+namespace {
+
+ua::registration_config config() {
+    ua::registration_config c;
+    c.registrar = "sip:pbx.example.com";
+    c.aor = "sip:1001@pbx.example.com";
+    c.contact_user = "1001";
+    c.contact_host = "192.0.2.10";
+    c.contact_port = 5060;
+    c.credentials = {"auth-1001", "s3cret"};
+    c.expires = 3600;
+    return c;
+}
+
+sip::message parse(const std::string& wire) {
+    auto m = sip::message::parse(wire);
+    REQUIRE(m.has_value());
+    return std::move(*m);
+}
+
+// The one request the registration produced since the last call.
+sip::message next_request(ua::registration& r) {
+    auto requests = r.take_requests();
+    REQUIRE(requests.size() == 1);
+    return parse(requests[0]);
+}
+
+std::string answer(const sip::message& req, int status, const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    sip::message_builder b = sip::message_builder::response_to(req, status, {}, "reg-tag");
+    for (const auto& [name, value] : headers) b.add(name, value);
+    return b.str();
+}
+
+const std::string challenge = R"(Digest realm="pbx.example.com", nonce="n-1", qop="auth", algorithm=MD5)";
+
+}  // namespace
+
+TEST_CASE("registration: 401, digest answer, 200, refresh before expiry", "[ua][registration]") {
+    const ua::time_point t0{};
+    ua::registration r(config(), 1);
+    r.start(t0);
+    const sip::message first = next_request(r);
+    CHECK(first.method() == sip::method::register_);
+    CHECK(first.request_uri().text == "sip:pbx.example.com");
+    CHECK(first.expires().value_or(0U) == 3600U);
+    CHECK(first.top_via()->has_rport);
+    CHECK(first.top_via()->rfc3261_branch());
+    CHECK(first.header(sip::header_id::contact) == "<sip:1001@192.0.2.10:5060>");
+    CHECK_FALSE(first.has(sip::header_id::authorization));
+    CHECK(r.state().status == ua::registration_status::registering);
+
+    r.on_response(parse(answer(first, 401, {{"WWW-Authenticate", challenge}})), t0 + 10ms);
+    const sip::message second = next_request(r);
+    CHECK(*second.call_id() == *first.call_id());
+    CHECK(second.from()->tag() == first.from()->tag());
+    CHECK(second.cseq()->number == first.cseq()->number + 1);
+    CHECK(second.top_via()->branch != first.top_via()->branch);
+    auto credentials = second.authorization().front();
+    REQUIRE(credentials.has_value());
+    CHECK(credentials->params.get("username") == "auth-1001");  // the auth user, not the extension
+    CHECK(credentials->params.get("uri") == "sip:pbx.example.com");
+    // The registrar's check: the response is right for the password.
+    sip::auth_value offered;
+    REQUIRE_FALSE(sip::parse_value(challenge, offered).failed());
+    auto ch = auth::parse_challenge(offered, false);
+    REQUIRE(ch.has_value());
+    CHECK(credentials->params.get("response") ==
+          auth::response(*ch, {"auth-1001", "s3cret"}, "REGISTER", "sip:pbx.example.com", "auth",
+                         credentials->params.get("cnonce"), 1));
+    CHECK(second.bytes().find("s3cret") == std::string_view::npos);
+
+    r.on_response(parse(answer(second, 200, {{"Contact", "<sip:1001@192.0.2.10:5060>;expires=120"},
+                                             {"Service-Route", "<sip:orig@scscf.example.com;lr>"}})),
+                  t0 + 20ms);
+    CHECK(r.take_requests().empty());
+    auto events = r.take_events();
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].status == ua::registration_status::registering);
+    CHECK(events[1].status == ua::registration_status::registered);
+    CHECK(events[1].expires == 120U);
+    REQUIRE(r.service_route().size() == 1);
+    CHECK(r.service_route()[0] == "<sip:orig@scscf.example.com;lr>");
+    REQUIRE(r.next_deadline().has_value());
+    CHECK(*r.next_deadline() == t0 + 20ms + 60s);  // halfway through a short binding
+    r.on_time(t0 + 20ms + 60s);
+    const sip::message refresh = next_request(r);
+    CHECK(refresh.cseq()->number == second.cseq()->number + 1);
+    CHECK(refresh.has(sip::header_id::authorization));  // the nonce is reused, nc counts up
+    CHECK(refresh.authorization().front()->params.get("nc") == "00000002");
+}
+
+TEST_CASE("registration: a wrong password fails clearly and backs off instead of looping", "[ua][registration]") {
+    ua::time_point now{};
+    ua::registration r(config(), 7);
+    r.start(now);
+    std::vector<ua::duration> retries;
+    for (int attempt = 0; attempt < 7; ++attempt) {
+        const sip::message req = next_request(r);
+        r.on_response(parse(answer(req, 401, {{"WWW-Authenticate", challenge}})), now);
+        const sip::message with_credentials = next_request(r);
+        // Kamailio answers a wrong password with a fresh nonce; without stale=true it is a failure.
+        r.on_response(parse(answer(with_credentials, 401,
+                                   {{"WWW-Authenticate", R"(Digest realm="pbx.example.com", nonce="n-)" +
+                                                             std::to_string(attempt + 2) + R"(", qop="auth")"}})),
+                      now);
+        CHECK(r.take_requests().empty());  // no immediate retry: no loop
+        CHECK(r.state().status == ua::registration_status::failed);
+        CHECK(r.state().reason == "authentication failed for realm pbx.example.com");
+        retries.push_back(r.state().retry_in);
+        REQUIRE(r.next_deadline().has_value());
+        now = *r.next_deadline();
+        r.on_time(now);
+    }
+    // Base 2 s doubling to 60 s, each with ±20% jitter.
+    const double base[] = {2, 4, 8, 16, 32, 60, 60};
+    for (std::size_t i = 0; i < retries.size(); ++i) {
+        const double s = static_cast<double>(retries[i].count()) / 1000.0;
+        CHECK(s >= base[i] * 0.8);
+        CHECK(s <= base[i] * 1.2);
+    }
+}
+
+TEST_CASE("registration: stale=true retries at once with the new nonce", "[ua][registration]") {
+    const ua::time_point t0{};
+    ua::registration r(config(), 3);
+    r.start(t0);
+    auto req = next_request(r);
+    r.on_response(parse(answer(req, 401, {{"WWW-Authenticate", challenge}})), t0);
+    req = next_request(r);
+    r.on_response(parse(answer(req, 401, {{"WWW-Authenticate",
+                                           R"(Digest realm="pbx.example.com", nonce="n-2", qop="auth", stale=true)"}})),
+                  t0);
+    req = next_request(r);
+    CHECK(req.authorization().front()->params.get("nonce") == "n-2");
+    CHECK(req.authorization().front()->params.get("nc") == "00000001");
+    CHECK(r.state().status == ua::registration_status::registering);
+}
+
+TEST_CASE("registration: 407 is answered with Proxy-Authorization", "[ua][registration]") {
+    const ua::time_point t0{};
+    ua::registration r(config(), 4);
+    r.start(t0);
+    auto req = next_request(r);
+    r.on_response(parse(answer(req, 407, {{"Proxy-Authenticate", challenge}})), t0);
+    req = next_request(r);
+    CHECK(req.has(sip::header_id::proxy_authorization));
+    CHECK_FALSE(req.has(sip::header_id::authorization));
+}
+
+TEST_CASE("registration: 423 Interval Too Brief is retried with Min-Expires", "[ua][registration]") {
+    const ua::time_point t0{};
+    auto cfg = config();
+    cfg.expires = 60;
+    ua::registration r(cfg, 5);
+    r.start(t0);
+    auto req = next_request(r);
+    r.on_response(parse(answer(req, 423, {{"Min-Expires", "1800"}})), t0);
+    req = next_request(r);
+    CHECK(req.expires().value_or(0U) == 1800U);
+    r.on_response(parse(answer(req, 200, {{"Expires", "1800"}})), t0);
+    CHECK(r.state().status == ua::registration_status::registered);
+    CHECK(r.state().expires == 1800U);
+    CHECK(*r.next_deadline() == t0 + 1740s);  // a minute before it lapses
+}
+
+TEST_CASE("registration: learns its public address from received/rport and registers it", "[ua][registration]") {
+    const ua::time_point t0{};
+    auto cfg = config();
+    cfg.transport = "TCP";
+    ua::registration r(cfg, 6);
+    r.start(t0);
+    auto req = next_request(r);
+    CHECK(req.header(sip::header_id::contact) == "<sip:1001@192.0.2.10:5060;transport=tcp>");
+    // The registrar saw us behind a NAT.
+    std::string reply = answer(req, 200, {{"Expires", "600"}});
+    const std::string via(req.header(sip::header_id::via));
+    const std::size_t at = reply.find(via);
+    REQUIRE(at != std::string::npos);
+    reply.replace(at, via.size(), via.substr(0, via.size() - 5) + "rport=40000;received=203.0.113.5");
+    r.on_response(parse(reply), t0);
+    req = next_request(r);
+    CHECK(req.header(sip::header_id::contact) == "<sip:1001@203.0.113.5:40000;transport=tcp>");
+    CHECK(req.top_via()->host == "203.0.113.5");
+    CHECK(r.state().status == ua::registration_status::registering);
+    r.on_response(parse(answer(req, 200, {{"Expires", "600"}})), t0);
+    CHECK(r.state().status == ua::registration_status::registered);
+}
+
+TEST_CASE("registration: timeouts, reconnects, stale answers and un-REGISTER", "[ua][registration]") {
+    const ua::time_point t0{};
+    ua::registration r(config(), 8);
+    r.start(t0);
+    auto req = next_request(r);
+    r.on_timeout(t0 + 32s);
+    CHECK(r.state().status == ua::registration_status::failed);
+    CHECK(r.state().reason == "no answer from the registrar");
+    r.on_time(*r.next_deadline());
+    req = next_request(r);
+    const sip::message older = req;
+    r.on_transport_reconnected(t0 + 40s);  // TCP came back: register at once
+    req = next_request(r);
+    r.on_response(parse(answer(older, 200, {{"Expires", "600"}})), t0 + 41s);  // answer to an older CSeq
+    CHECK(r.state().status == ua::registration_status::registering);
+    r.on_response(parse(answer(req, 200, {{"Expires", "600"}})), t0 + 41s);
+    CHECK(r.state().status == ua::registration_status::registered);
+
+    r.stop(t0 + 50s);
+    req = next_request(r);
+    CHECK(req.expires().value_or(99U) == 0U);
+    CHECK_FALSE(r.next_deadline().has_value());
+    r.on_response(parse(answer(req, 200)), t0 + 51s);
+    CHECK(r.state().status == ua::registration_status::unregistered);
+    r.on_transport_reconnected(t0 + 60s);  // stopped: nothing more is sent
+    CHECK(r.take_requests().empty());
+}
+
+TEST_CASE("registration: other refusals fail with the registrar's words", "[ua][registration]") {
+    const ua::time_point t0{};
+    ua::registration r(config(), 9);
+    r.start(t0);
+    auto req = next_request(r);
+    r.on_response(parse(answer(req, 403, {})), t0);
+    CHECK(r.state().status == ua::registration_status::failed);
+    CHECK(r.state().reason == "registrar answered 403 Forbidden");
+    r.on_time(*r.next_deadline());
+    req = next_request(r);
+    r.on_response(parse(answer(req, 401, {{"WWW-Authenticate", R"(Basic realm="x")"}})), t0);
+    CHECK(r.state().reason.find("cannot answer") != std::string::npos);
+}
