@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "sipvoice/sip/builder.hpp"
-#include "sipvoice/transaction/transaction.hpp"
+#include "sipvoice/transaction/client_transaction.hpp"
+#include "sipvoice/transaction/server_transaction.hpp"
 
 namespace sip = sipvoice::sip;
 namespace tx = sipvoice::transaction;
@@ -193,7 +194,7 @@ TEST_CASE("INVITE client: 2xx moves to Accepted and forked 2xx reach the TU unti
 TEST_CASE("INVITE server: 100 at once, retransmissions answered, G doubles to T2, H times out", "[transaction][server]") {
     const tx::time_point t0{};
     const sip::message invite = request("INVITE");
-    tx::server_transaction s(invite, false, {}, t0);
+    tx::server_transaction s(invite, false, {});
     tally seen;
     seen.take(s);
     CHECK(seen.requests == 1);
@@ -215,7 +216,7 @@ TEST_CASE("INVITE server: 100 at once, retransmissions answered, G doubles to T2
 TEST_CASE("INVITE server: the ACK confirms, timer I ends it; ACK of a 2xx goes to the TU", "[transaction][server]") {
     const tx::time_point t0{};
     const sip::message invite = request("INVITE");
-    tx::server_transaction s(invite, false, {}, t0);
+    tx::server_transaction s(invite, false, {});
     tally seen;
     s.respond(sip::message_builder::response_to(invite, 603, {}, "b2").str(), 603, t0 + 1s);
     s.on_request(request("ACK"), t0 + 1100ms);
@@ -229,7 +230,7 @@ TEST_CASE("INVITE server: the ACK confirms, timer I ends it; ACK of a 2xx goes t
     CHECK(seen.terminated == 1);
     CHECK(seen.requests == 1);
 
-    tx::server_transaction ok(invite, false, {}, t0);
+    tx::server_transaction ok(invite, false, {});
     tally seen_ok;
     ok.respond(sip::message_builder::response_to(invite, 200, {}, "b2").str(), 200, t0 + 1s);
     ok.on_request(invite, t0 + 1200ms);  // retransmitted INVITE in Accepted: absorbed
@@ -244,7 +245,7 @@ TEST_CASE("INVITE server: the ACK confirms, timer I ends it; ACK of a 2xx goes t
 TEST_CASE("non-INVITE server: absorbed while Trying, last response resent, timer J", "[transaction][server]") {
     const tx::time_point t0{};
     const sip::message reg = request("REGISTER");
-    tx::server_transaction s(reg, false, {}, t0);
+    tx::server_transaction s(reg, false, {});
     tally seen;
     s.on_request(reg, t0 + 100ms);
     seen.take(s);
@@ -260,7 +261,7 @@ TEST_CASE("non-INVITE server: absorbed while Trying, last response resent, timer
     seen.take(s);
     CHECK(seen.terminated == 1);
 
-    tx::server_transaction tcp(reg, true, {}, t0);
+    tx::server_transaction tcp(reg, true, {});
     tcp.respond(sip::message_builder::response_to(reg, 200, {}, "b2").str(), 200, t0);
     CHECK(tcp.current() == tx::state::terminated);
 }

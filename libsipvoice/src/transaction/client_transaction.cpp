@@ -2,14 +2,13 @@
 #include <algorithm>
 
 #include "sipvoice/sip/builder.hpp"
-#include "sipvoice/transaction/transaction.hpp"
+#include "sipvoice/transaction/client_transaction.hpp"
 
 namespace sipvoice::transaction {
 
 client_transaction::client_transaction(sip::message request, bool reliable, timer_config timers, time_point now)
-    : request_(std::move(request)), wire_(request_.bytes()), invite_(request_.method() == sip::method::invite),
-      reliable_(reliable), cfg_(timers), interval_(timers.t1) {
-    send_request();
+    : transaction(std::move(request), reliable, timers), wire_(request_.bytes()) {
+    emit(output_kind::send, wire_);
     if (invite_) {
         state_ = state::calling;
         if (!reliable_) start(timer::a, cfg_.t1, now);  // §17.1.1.2: retransmit over UDP only
@@ -21,53 +20,27 @@ client_transaction::client_transaction(sip::message request, bool reliable, time
     }
 }
 
-void client_transaction::send_request() { outputs_.push_back({output_kind::send, wire_, {}}); }
-
-void client_transaction::start(timer t, duration d, time_point now) { timers_[static_cast<std::size_t>(t)] = now + d; }
-
-void client_transaction::terminate() {
-    for (auto& t : timers_) t.reset();
-    state_ = state::terminated;
-    outputs_.push_back({output_kind::terminated, {}, {}});
-}
-
-std::optional<time_point> client_transaction::next_deadline() const noexcept {
-    std::optional<time_point> next;
-    for (const auto& t : timers_)
-        if (t && (!next || *t < *next)) next = t;
-    return next;
-}
-
 void client_transaction::on_time(time_point now) {
-    // Fire every timer that is due, earliest first (a firing may stop or restart others).
-    for (;;) {
-        std::optional<std::size_t> due;
-        for (std::size_t i = 0; i < timer_count; ++i)
-            if (timers_[i] && *timers_[i] <= now && (!due || *timers_[i] < *timers_[*due])) due = i;
-        if (!due || state_ == state::terminated) return;
-        timers_[*due].reset();
-        fire(static_cast<timer>(*due), now);
-    }
+    while (auto t = pop_due(now)) fire(*t, now);  // earliest first: a firing may stop or restart others
 }
 
 void client_transaction::fire(timer t, time_point now) {
     switch (t) {
         case timer::a:  // §17.1.1.2: retransmit, doubling the interval
             if (state_ != state::calling) return;
-            send_request();
+            emit(output_kind::send, wire_);
             interval_ *= 2;
             start(timer::a, interval_, now);
             return;
         case timer::e:  // §17.1.2.2: doubling up to T2 while Trying, T2 once Proceeding
             if (state_ != state::trying && state_ != state::proceeding) return;
-            send_request();
+            emit(output_kind::send, wire_);
             interval_ = state_ == state::trying ? std::min(2 * interval_, cfg_.t2) : cfg_.t2;
             start(timer::e, interval_, now);
             return;
         case timer::b:
         case timer::f:
-            outputs_.push_back({output_kind::timeout, {}, {}});
-            terminate();
+            fail(output_kind::timeout);
             return;
         case timer::d:
         case timer::k:
@@ -100,7 +73,7 @@ void client_transaction::on_response(sip::message response, time_point now) {
                 } else {
                     state_ = state::completed;
                     ack_ = ack_for(request_, response);
-                    outputs_.push_back({output_kind::send, ack_, {}});
+                    emit(output_kind::send, ack_);
                     deliver();
                     if (reliable_) terminate();
                     else start(timer::d, duration{32000}, now);  // §17.1.1.2: at least 32 s over UDP
@@ -110,7 +83,7 @@ void client_transaction::on_response(sip::message response, time_point now) {
                 if (status >= 200 && status < 300) deliver();
                 return;
             case state::completed:
-                if (status >= 300) outputs_.push_back({output_kind::send, ack_, {}});  // the final was retransmitted
+                if (status >= 300) emit(output_kind::send, ack_);  // the final was retransmitted
                 return;
             default:
                 return;
@@ -128,12 +101,6 @@ void client_transaction::on_response(sip::message response, time_point now) {
     deliver();
     if (reliable_) terminate();
     else start(timer::k, cfg_.t4, now);
-}
-
-void client_transaction::on_transport_error() {
-    if (state_ == state::terminated) return;
-    outputs_.push_back({output_kind::transport_error, {}, {}});
-    terminate();
 }
 
 std::string client_transaction::ack_for(const sip::message& invite, const sip::message& response) {

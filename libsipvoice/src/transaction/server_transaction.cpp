@@ -2,14 +2,12 @@
 #include <algorithm>
 
 #include "sipvoice/sip/builder.hpp"
-#include "sipvoice/transaction/transaction.hpp"
+#include "sipvoice/transaction/server_transaction.hpp"
 
 namespace sipvoice::transaction {
 
-server_transaction::server_transaction(sip::message request, bool reliable, timer_config timers, time_point now)
-    : request_(std::move(request)), invite_(request_.method() == sip::method::invite), reliable_(reliable),
-      cfg_(timers), interval_(timers.t1) {
-    (void)now;
+server_transaction::server_transaction(sip::message request, bool reliable, timer_config timers)
+    : transaction(std::move(request), reliable, timers) {
     outputs_.push_back({output_kind::request, {}, request_});
     if (invite_) {
         // §17.2.1: answer 100 Trying now rather than wait to see whether the TU answers within 200 ms.
@@ -20,48 +18,25 @@ server_transaction::server_transaction(sip::message request, bool reliable, time
     }
 }
 
-void server_transaction::send(const std::string& bytes) {
+void server_transaction::send(std::string bytes) {
     last_response_ = bytes;
-    outputs_.push_back({output_kind::send, bytes, {}});
-}
-
-void server_transaction::start(timer t, duration d, time_point now) { timers_[static_cast<std::size_t>(t)] = now + d; }
-
-void server_transaction::terminate() {
-    for (auto& t : timers_) t.reset();
-    state_ = state::terminated;
-    outputs_.push_back({output_kind::terminated, {}, {}});
-}
-
-std::optional<time_point> server_transaction::next_deadline() const noexcept {
-    std::optional<time_point> next;
-    for (const auto& t : timers_)
-        if (t && (!next || *t < *next)) next = t;
-    return next;
+    emit(output_kind::send, std::move(bytes));
 }
 
 void server_transaction::on_time(time_point now) {
-    for (;;) {
-        std::optional<std::size_t> due;
-        for (std::size_t i = 0; i < timer_count; ++i)
-            if (timers_[i] && *timers_[i] <= now && (!due || *timers_[i] < *timers_[*due])) due = i;
-        if (!due || state_ == state::terminated) return;
-        timers_[*due].reset();
-        fire(static_cast<timer>(*due), now);
-    }
+    while (auto t = pop_due(now)) fire(*t, now);
 }
 
 void server_transaction::fire(timer t, time_point now) {
     switch (t) {
         case timer::g:  // §17.2.1: retransmit the final response, doubling up to T2
             if (state_ != state::completed) return;
-            outputs_.push_back({output_kind::send, last_response_, {}});
+            emit(output_kind::send, last_response_);
             interval_ = std::min(2 * interval_, cfg_.t2);
             start(timer::g, interval_, now);
             return;
         case timer::h:  // no ACK came
-            outputs_.push_back({output_kind::timeout, {}, {}});
-            terminate();
+            fail(output_kind::timeout);
             return;
         case timer::i:
         case timer::j:
@@ -91,7 +66,7 @@ void server_transaction::on_request(sip::message request, time_point now) {
     // A retransmission of the request: resend the last response (§17.2.1, §17.2.2); absorbed while
     // Trying (nothing was sent yet) and once Accepted or Confirmed.
     if ((state_ == state::proceeding || state_ == state::completed) && !last_response_.empty())
-        outputs_.push_back({output_kind::send, last_response_, {}});
+        emit(output_kind::send, last_response_);
 }
 
 void server_transaction::respond(std::string response_bytes, int status, time_point now) {
@@ -123,12 +98,6 @@ void server_transaction::respond(std::string response_bytes, int status, time_po
     state_ = state::completed;
     if (reliable_) terminate();
     else start(timer::j, 64 * cfg_.t1, now);
-}
-
-void server_transaction::on_transport_error() {
-    if (state_ == state::terminated) return;
-    outputs_.push_back({output_kind::transport_error, {}, {}});
-    terminate();
 }
 
 }  // namespace sipvoice::transaction

@@ -26,6 +26,39 @@ std::string lower(std::string_view s) {
 }
 }  // namespace
 
+transaction::transaction(sip::message request, bool reliable, timer_config timers)
+    : request_(std::move(request)), invite_(request_.method() == sip::method::invite), reliable_(reliable),
+      cfg_(timers), interval_(timers.t1) {}
+
+std::optional<time_point> transaction::next_deadline() const noexcept {
+    std::optional<time_point> next;
+    for (const auto& t : timers_)
+        if (t && (!next || *t < *next)) next = t;
+    return next;
+}
+
+std::optional<timer> transaction::pop_due(time_point now) {
+    if (state_ == state::terminated) return std::nullopt;
+    std::optional<std::size_t> due;
+    for (std::size_t i = 0; i < timer_count; ++i)
+        if (timers_[i] && *timers_[i] <= now && (!due || *timers_[i] < *timers_[*due])) due = i;
+    if (!due) return std::nullopt;
+    timers_[*due].reset();
+    return static_cast<timer>(*due);
+}
+
+void transaction::terminate() {
+    for (auto& t : timers_) t.reset();
+    state_ = state::terminated;
+    emit(output_kind::terminated);
+}
+
+void transaction::fail(output_kind why) {
+    if (state_ == state::terminated) return;
+    emit(why);
+    terminate();
+}
+
 std::optional<std::string> server_key(const sip::message& request) {
     auto via = request.top_via();
     auto cseq = request.cseq();

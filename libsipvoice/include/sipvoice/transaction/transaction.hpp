@@ -1,5 +1,5 @@
 // sipvoice/transaction/transaction.hpp: RFC 3261 §17 transactions (with the RFC 6026 Accepted state),
-// as sans-I/O state machines.
+// as sans-I/O state machines: what client_transaction.hpp and server_transaction.hpp share.
 //
 // A transaction consumes messages and time and produces outputs: bytes to send, messages for the
 // transaction user (TU), a timeout, its end. It owns no socket and no clock: the caller passes `now`
@@ -14,20 +14,19 @@
 // server), J (non-INVITE server), L, M (RFC 6026). T1, T2 and T4 are configurable.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "sipvoice/clock.hpp"
 #include "sipvoice/sip/message.hpp"
 
 namespace sipvoice::transaction {
 
-using clock = std::chrono::steady_clock;
-using time_point = clock::time_point;
-using duration = std::chrono::milliseconds;
+using sipvoice::duration;
+using sipvoice::time_point;
 
 // RFC 3261 §17 Table 4 / Appendix A.
 struct timer_config {
@@ -65,79 +64,34 @@ std::optional<std::string> server_key(const sip::message& request);
 // The key a response is matched to its client transaction with (§17.1.3): branch + CSeq method.
 std::optional<std::string> client_key(const sip::message& message);
 
-class client_transaction {
+// The timers, outputs and state every transaction has; client_transaction and server_transaction
+// add their state machines.
+class transaction {
 public:
-    // Sends the request at once (outputs) and starts the timers. `reliable` is TCP/TLS: no retransmission.
-    client_transaction(sip::message request, bool reliable, timer_config timers, time_point now);
-
-    void on_response(sip::message response, time_point now);
-    void on_time(time_point now);
-    // The transport could not send: the TU is told and the transaction ends (RFC 3261 §17.1.4).
-    void on_transport_error();
-
     [[nodiscard]] state current() const noexcept { return state_; }
     [[nodiscard]] bool is_invite() const noexcept { return invite_; }
+    [[nodiscard]] const sip::message& request() const noexcept { return request_; }
+    // The earliest running timer: call on_time() then.
     [[nodiscard]] std::optional<time_point> next_deadline() const noexcept;
     [[nodiscard]] std::optional<time_point> deadline(timer t) const noexcept { return timers_[static_cast<std::size_t>(t)]; }
     std::vector<output> take_outputs() { return std::exchange(outputs_, {}); }
-    [[nodiscard]] const sip::message& request() const noexcept { return request_; }
 
-    // RFC 3261 §17.1.1.3: the ACK for a non-2xx final response to an INVITE.
-    static std::string ack_for(const sip::message& invite, const sip::message& response);
-
-private:
-    void send_request();
-    void start(timer t, duration d, time_point now);
+protected:
+    transaction(sip::message request, bool reliable, timer_config timers);
+    void start(timer t, duration d, time_point now) { timers_[static_cast<std::size_t>(t)] = now + d; }
     void stop(timer t) { timers_[static_cast<std::size_t>(t)].reset(); }
+    // The earliest timer due at `now`, taken off the list; none once terminated.
+    std::optional<timer> pop_due(time_point now);
+    void emit(output_kind kind, std::string bytes = {}) { outputs_.push_back({kind, std::move(bytes), {}}); }
     void terminate();
-    void fire(timer t, time_point now);
+    void fail(output_kind why);  // timeout or transport error: tell the TU, then end
 
     sip::message request_;
-    std::string wire_;  // the request as sent, for retransmissions
-    std::string ack_;   // the ACK sent for a non-2xx final response
-    bool invite_ = false;
-    bool reliable_ = false;
-    timer_config cfg_;
-    state state_ = state::calling;
-    duration interval_{};  // current retransmission interval (A or E)
-    std::optional<time_point> timers_[timer_count];
-    std::vector<output> outputs_;
-};
-
-class server_transaction {
-public:
-    // Created by a new request (delivered to the TU as an output). An INVITE server transaction answers
-    // 100 Trying at once (RFC 3261 §17.2.1: the TU may take longer than 200 ms).
-    server_transaction(sip::message request, bool reliable, timer_config timers, time_point now);
-
-    // A retransmission of the request, or an ACK for this INVITE transaction.
-    void on_request(sip::message request, time_point now);
-    // The TU's response (any status). Provisional ones are resent on request retransmissions.
-    void respond(std::string response_bytes, int status, time_point now);
-    void on_time(time_point now);
-    void on_transport_error();
-
-    [[nodiscard]] state current() const noexcept { return state_; }
-    [[nodiscard]] bool is_invite() const noexcept { return invite_; }
-    [[nodiscard]] std::optional<time_point> next_deadline() const noexcept;
-    [[nodiscard]] std::optional<time_point> deadline(timer t) const noexcept { return timers_[static_cast<std::size_t>(t)]; }
-    std::vector<output> take_outputs() { return std::exchange(outputs_, {}); }
-    [[nodiscard]] const sip::message& request() const noexcept { return request_; }
-
-private:
-    void send(const std::string& bytes);
-    void start(timer t, duration d, time_point now);
-    void stop(timer t) { timers_[static_cast<std::size_t>(t)].reset(); }
-    void terminate();
-    void fire(timer t, time_point now);
-
-    sip::message request_;
-    std::string last_response_;
     bool invite_ = false;
     bool reliable_ = false;
     timer_config cfg_;
     state state_ = state::trying;
-    duration interval_{};  // timer G's current interval
+    duration interval_{};  // the current retransmission interval (timer A, E or G)
     std::optional<time_point> timers_[timer_count];
     std::vector<output> outputs_;
 };

@@ -19,7 +19,6 @@
 // Contact and registered again; Service-Route (RFC 3608) kept; un-REGISTER (Expires: 0) on stop().
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -27,13 +26,13 @@
 #include <vector>
 
 #include "sipvoice/auth/digest.hpp"
+#include "sipvoice/clock.hpp"
 #include "sipvoice/sip/message.hpp"
 
 namespace sipvoice::ua {
 
-using clock = std::chrono::steady_clock;
-using time_point = clock::time_point;
-using duration = std::chrono::milliseconds;
+using sipvoice::duration;
+using sipvoice::time_point;
 
 struct registration_config {
     std::string registrar;        // Request-URI, e.g. "sip:pbx.example.com;transport=tcp"
