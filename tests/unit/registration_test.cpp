@@ -1,6 +1,8 @@
 // Registration driven by a virtual clock; the test plays the registrar (RFC 3261 §10).
 #include <catch2/catch.hpp>
 
+#include "parse_helper.hpp"
+
 #include <string>
 #include <vector>
 
@@ -27,17 +29,11 @@ ua::registration_config config() {
     return c;
 }
 
-sip::message parse(const std::string& wire) {
-    auto m = sip::message::parse(wire);
-    REQUIRE(m.has_value());
-    return std::move(*m);
-}
-
 // The one request the registration produced since the last call.
 sip::message next_request(ua::registration& r) {
     auto requests = r.take_requests();
     REQUIRE(requests.size() == 1);
-    return parse(requests[0]);
+    return parse_wire(requests[0]);
 }
 
 std::string answer(const sip::message& req, int status, const std::vector<std::pair<std::string, std::string>>& headers = {}) {
@@ -64,7 +60,7 @@ TEST_CASE("registration: 401, digest answer, 200, refresh before expiry", "[ua][
     CHECK_FALSE(first.has(sip::header_id::authorization));
     CHECK(r.state().status == ua::registration_status::registering);
 
-    r.on_response(parse(answer(first, 401, {{"WWW-Authenticate", challenge}})), t0 + 10ms);
+    r.on_response(parse_wire(answer(first, 401, {{"WWW-Authenticate", challenge}})), t0 + 10ms);
     const sip::message second = next_request(r);
     CHECK(*second.call_id() == *first.call_id());
     CHECK(second.from()->tag() == first.from()->tag());
@@ -84,7 +80,7 @@ TEST_CASE("registration: 401, digest answer, 200, refresh before expiry", "[ua][
                          credentials->params.get("cnonce"), 1));
     CHECK(second.bytes().find("s3cret") == std::string_view::npos);
 
-    r.on_response(parse(answer(second, 200, {{"Contact", "<sip:1001@192.0.2.10:5060>;expires=120"},
+    r.on_response(parse_wire(answer(second, 200, {{"Contact", "<sip:1001@192.0.2.10:5060>;expires=120"},
                                              {"Service-Route", "<sip:orig@scscf.example.com;lr>"}})),
                   t0 + 20ms);
     CHECK(r.take_requests().empty());
@@ -111,10 +107,10 @@ TEST_CASE("registration: a wrong password fails clearly and backs off instead of
     std::vector<ua::duration> retries;
     for (int attempt = 0; attempt < 7; ++attempt) {
         const sip::message req = next_request(r);
-        r.on_response(parse(answer(req, 401, {{"WWW-Authenticate", challenge}})), now);
+        r.on_response(parse_wire(answer(req, 401, {{"WWW-Authenticate", challenge}})), now);
         const sip::message with_credentials = next_request(r);
         // Kamailio answers a wrong password with a fresh nonce; without stale=true it is a failure.
-        r.on_response(parse(answer(with_credentials, 401,
+        r.on_response(parse_wire(answer(with_credentials, 401,
                                    {{"WWW-Authenticate", R"(Digest realm="pbx.example.com", nonce="n-)" +
                                                              std::to_string(attempt + 2) + R"(", qop="auth")"}})),
                       now);
@@ -140,9 +136,9 @@ TEST_CASE("registration: stale=true retries at once with the new nonce", "[ua][r
     ua::registration r(config(), 3);
     r.start(t0);
     auto req = next_request(r);
-    r.on_response(parse(answer(req, 401, {{"WWW-Authenticate", challenge}})), t0);
+    r.on_response(parse_wire(answer(req, 401, {{"WWW-Authenticate", challenge}})), t0);
     req = next_request(r);
-    r.on_response(parse(answer(req, 401, {{"WWW-Authenticate",
+    r.on_response(parse_wire(answer(req, 401, {{"WWW-Authenticate",
                                            R"(Digest realm="pbx.example.com", nonce="n-2", qop="auth", stale=true)"}})),
                   t0);
     req = next_request(r);
@@ -156,7 +152,7 @@ TEST_CASE("registration: 407 is answered with Proxy-Authorization", "[ua][regist
     ua::registration r(config(), 4);
     r.start(t0);
     auto req = next_request(r);
-    r.on_response(parse(answer(req, 407, {{"Proxy-Authenticate", challenge}})), t0);
+    r.on_response(parse_wire(answer(req, 407, {{"Proxy-Authenticate", challenge}})), t0);
     req = next_request(r);
     CHECK(req.has(sip::header_id::proxy_authorization));
     CHECK_FALSE(req.has(sip::header_id::authorization));
@@ -169,10 +165,10 @@ TEST_CASE("registration: 423 Interval Too Brief is retried with Min-Expires", "[
     ua::registration r(cfg, 5);
     r.start(t0);
     auto req = next_request(r);
-    r.on_response(parse(answer(req, 423, {{"Min-Expires", "1800"}})), t0);
+    r.on_response(parse_wire(answer(req, 423, {{"Min-Expires", "1800"}})), t0);
     req = next_request(r);
     CHECK(req.expires().value_or(0U) == 1800U);
-    r.on_response(parse(answer(req, 200, {{"Expires", "1800"}})), t0);
+    r.on_response(parse_wire(answer(req, 200, {{"Expires", "1800"}})), t0);
     CHECK(r.state().status == ua::registration_status::registered);
     CHECK(r.state().expires == 1800U);
     CHECK(*r.next_deadline() == t0 + 1740s);  // a minute before it lapses
@@ -192,12 +188,12 @@ TEST_CASE("registration: learns its public address from received/rport and regis
     const std::size_t at = reply.find(via);
     REQUIRE(at != std::string::npos);
     reply.replace(at, via.size(), via.substr(0, via.size() - 5) + "rport=40000;received=203.0.113.5");
-    r.on_response(parse(reply), t0);
+    r.on_response(parse_wire(reply), t0);
     req = next_request(r);
     CHECK(req.header(sip::header_id::contact) == "<sip:1001@203.0.113.5:40000;transport=tcp>");
     CHECK(req.top_via()->host == "203.0.113.5");
     CHECK(r.state().status == ua::registration_status::registering);
-    r.on_response(parse(answer(req, 200, {{"Expires", "600"}})), t0);
+    r.on_response(parse_wire(answer(req, 200, {{"Expires", "600"}})), t0);
     CHECK(r.state().status == ua::registration_status::registered);
 }
 
@@ -214,16 +210,16 @@ TEST_CASE("registration: timeouts, reconnects, stale answers and un-REGISTER", "
     const sip::message older = req;
     r.on_transport_reconnected(t0 + 40s);  // TCP came back: register at once
     req = next_request(r);
-    r.on_response(parse(answer(older, 200, {{"Expires", "600"}})), t0 + 41s);  // answer to an older CSeq
+    r.on_response(parse_wire(answer(older, 200, {{"Expires", "600"}})), t0 + 41s);  // answer to an older CSeq
     CHECK(r.state().status == ua::registration_status::registering);
-    r.on_response(parse(answer(req, 200, {{"Expires", "600"}})), t0 + 41s);
+    r.on_response(parse_wire(answer(req, 200, {{"Expires", "600"}})), t0 + 41s);
     CHECK(r.state().status == ua::registration_status::registered);
 
     r.stop(t0 + 50s);
     req = next_request(r);
     CHECK(req.expires().value_or(99U) == 0U);
     CHECK_FALSE(r.next_deadline().has_value());
-    r.on_response(parse(answer(req, 200)), t0 + 51s);
+    r.on_response(parse_wire(answer(req, 200)), t0 + 51s);
     CHECK(r.state().status == ua::registration_status::unregistered);
     r.on_transport_reconnected(t0 + 60s);  // stopped: nothing more is sent
     CHECK(r.take_requests().empty());
@@ -234,11 +230,11 @@ TEST_CASE("registration: other refusals fail with the registrar's words", "[ua][
     ua::registration r(config(), 9);
     r.start(t0);
     auto req = next_request(r);
-    r.on_response(parse(answer(req, 403, {})), t0);
+    r.on_response(parse_wire(answer(req, 403, {})), t0);
     CHECK(r.state().status == ua::registration_status::failed);
     CHECK(r.state().reason == "registrar answered 403 Forbidden");
     r.on_time(*r.next_deadline());
     req = next_request(r);
-    r.on_response(parse(answer(req, 401, {{"WWW-Authenticate", R"(Basic realm="x")"}})), t0);
+    r.on_response(parse_wire(answer(req, 401, {{"WWW-Authenticate", R"(Basic realm="x")"}})), t0);
     CHECK(r.state().reason.find("cannot answer") != std::string::npos);
 }

@@ -1,6 +1,8 @@
 // The transaction layer: matching, creation, unowned messages, cleanup (RFC 3261 §17.1.3, §17.2.3).
 #include <catch2/catch.hpp>
 
+#include "parse_helper.hpp"
+
 #include <string>
 
 #include "sipvoice/sip/builder.hpp"
@@ -12,14 +14,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-sip::message parse(const std::string& wire) {
-    auto m = sip::message::parse(wire);
-    REQUIRE(m.has_value());
-    return std::move(*m);
-}
-
 sip::message request(const std::string& method, const std::string& branch, unsigned cseq = 1) {
-    return parse(sip::message_builder::request(method, "sip:bob@192.0.2.2")
+    return parse_wire(sip::message_builder::request(method, "sip:bob@192.0.2.2")
                      .add(sip::header_id::via, "SIP/2.0/UDP 192.0.2.1:5060;branch=" + branch)
                      .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
                      .add(sip::header_id::to, "<sip:bob@example.com>")
@@ -51,8 +47,8 @@ TEST_CASE("layer: a client INVITE, its responses, and a 2xx after the transactio
     auto outs = l.take_outputs();
     CHECK(count(outs, tx::output_kind::send, &*key) == 1);
 
-    l.on_message(parse(reply(invite, 180)), false, t0 + 100ms);
-    l.on_message(parse(reply(invite, 200)), false, t0 + 1s);
+    l.on_message(parse_wire(reply(invite, 180)), false, t0 + 100ms);
+    l.on_message(parse_wire(reply(invite, 200)), false, t0 + 1s);
     outs = l.take_outputs();
     CHECK(count(outs, tx::output_kind::response, &*key) == 2);
     REQUIRE(l.client(*key) != nullptr);
@@ -63,13 +59,13 @@ TEST_CASE("layer: a client INVITE, its responses, and a 2xx after the transactio
     CHECK(count(outs, tx::output_kind::terminated, &*key) == 1);
     CHECK(l.size() == 0);
     // RFC 6026: a 2xx retransmission with no transaction left still reaches the TU (it must re-ACK).
-    l.on_message(parse(reply(invite, 200)), false, t0 + 41s);
+    l.on_message(parse_wire(reply(invite, 200)), false, t0 + 41s);
     outs = l.take_outputs();
     REQUIRE(outs.size() == 1);
     CHECK(outs[0].key.empty());
     CHECK(outs[0].out.kind == tx::output_kind::response);
     // A stray non-2xx is dropped (RFC 3261 §18.1.2).
-    l.on_message(parse(reply(invite, 486)), false, t0 + 42s);
+    l.on_message(parse_wire(reply(invite, 486)), false, t0 + 42s);
     CHECK(l.take_outputs().empty());
 }
 
@@ -125,10 +121,10 @@ TEST_CASE("layer: ACKs go to the INVITE transaction for a non-2xx, to the TU for
 
 TEST_CASE("layer: messages without Via or CSeq are not matched or answered", "[transaction][layer]") {
     tx::layer l;
-    l.on_message(parse("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n"), false, tx::time_point{});
+    l.on_message(parse_wire("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n"), false, tx::time_point{});
     CHECK(l.take_outputs().empty());
     CHECK(l.size() == 0);
-    CHECK_FALSE(l.send_request(parse("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n"), false,
+    CHECK_FALSE(l.send_request(parse_wire("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n"), false,
                                tx::time_point{})
                     .has_value());
 }

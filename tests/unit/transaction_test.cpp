@@ -1,6 +1,8 @@
 // Transactions driven by a virtual clock; the test plays the remote peer (RFC 3261 §17, RFC 6026).
 #include <catch2/catch.hpp>
 
+#include "parse_helper.hpp"
+
 #include <string>
 #include <vector>
 
@@ -14,14 +16,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-sip::message parse(const std::string& wire) {
-    auto m = sip::message::parse(wire);
-    REQUIRE(m.has_value());
-    return std::move(*m);
-}
-
 sip::message request(const std::string& method, const std::string& branch = "z9hG4bK-t1") {
-    return parse(sip::message_builder::request(method, "sip:bob@192.0.2.2")
+    return parse_wire(sip::message_builder::request(method, "sip:bob@192.0.2.2")
                      .add(sip::header_id::via, "SIP/2.0/UDP 192.0.2.1:5060;branch=" + branch)
                      .add(sip::header_id::max_forwards, "70")
                      .add(sip::header_id::route, "<sip:proxy.example.com;lr>")
@@ -33,7 +29,7 @@ sip::message request(const std::string& method, const std::string& branch = "z9h
 }
 
 sip::message response_to(const sip::message& req, int status) {
-    return parse(sip::message_builder::response_to(req, status, {}, status > 100 ? "b2" : "").str());
+    return parse_wire(sip::message_builder::response_to(req, status, {}, status > 100 ? "b2" : "").str());
 }
 
 // Collects what a transaction produced, by kind.
@@ -152,7 +148,7 @@ TEST_CASE("INVITE client: a non-2xx final is ACKed by the transaction, again on 
     CHECK(c.current() == tx::state::completed);
     CHECK(seen.responses == 2);
     REQUIRE(seen.sends == 2);  // the INVITE, then the ACK
-    auto ack = parse(seen.sent[1]);
+    auto ack = parse_wire(seen.sent[1]);
     CHECK(ack.method() == sip::method::ack);
     CHECK(ack.request_uri().text == "sip:bob@192.0.2.2");
     CHECK(ack.top_via()->branch == "z9hG4bK-t1");  // same branch as the INVITE (§17.1.1.3)
@@ -199,7 +195,7 @@ TEST_CASE("INVITE server: 100 at once, retransmissions answered, G doubles to T2
     seen.take(s);
     CHECK(seen.requests == 1);
     REQUIRE(seen.sends == 1);
-    CHECK(parse(seen.sent[0]).status() == 100);
+    CHECK(parse_wire(seen.sent[0]).status() == 100);
     s.on_request(invite, t0 + 200ms);  // retransmitted INVITE: the 100 again
     seen.take(s);
     CHECK(seen.sends == 2);
