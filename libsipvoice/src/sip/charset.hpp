@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "sipvoice/sip/error.hpp"
@@ -80,6 +81,12 @@ constexpr char to_lower(char c) noexcept {
     return static_cast<char>(c + 32 * (static_cast<unsigned char>(c - 'A') < 26U));
 }
 
+inline std::string lowercase(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = to_lower(c);
+    return out;
+}
+
 constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
@@ -108,9 +115,48 @@ constexpr std::size_t skip_ws(std::string_view s, std::size_t i) noexcept {
     return i;
 }
 
+// Offset of the first byte a in [p, p + n), or n: memchr without the call, for short lines.
+inline std::size_t find_byte(const char* p, std::size_t n, char a) noexcept {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i va = _mm_set1_epi8(a);
+    for (; i + 16 <= n; i += 16) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+        const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(x, va));
+        if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+#endif
+    for (; i < n; ++i)
+        if (p[i] == a) return i;
+    return n;
+}
+
+// string_view::find(c) without the library call (npos when absent), for the short texts here.
+inline std::size_t find_char(std::string_view s, char c, std::size_t from = 0) noexcept {
+    if (from >= s.size()) return std::string_view::npos;
+    const std::size_t i = from + find_byte(s.data() + from, s.size() - from, c);
+    return i < s.size() ? i : std::string_view::npos;
+}
+
+// Offset of the first byte a or b in [p, p + n), or n.
+inline std::size_t find_first_of2(const char* p, std::size_t n, char a, char b) noexcept {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i va = _mm_set1_epi8(a);
+    const __m128i vb = _mm_set1_epi8(b);
+    for (; i + 16 <= n; i += 16) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+        const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)));
+        if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    }
+#endif
+    for (; i < n; ++i)
+        if (p[i] == a || p[i] == b) return i;
+    return n;
+}
+
 // Length of the quoted-string starting at s[i] == '"' including both quotes, or 0 when unterminated.
 // quoted-pair = "\" %x00-09 / %x0B-0C / %x0E-7F (RFC 3261 §25.1).
-inline std::size_t find_first_of2(const char* p, std::size_t n, char a, char b) noexcept;
 inline std::size_t quoted_length(std::string_view s, std::size_t i) noexcept {
     std::size_t j = i + 1;
     while (j < s.size()) {
@@ -173,45 +219,6 @@ inline std::size_t find_first_of4(const char* p, std::size_t n, char a, char b, 
     return n;
 }
 
-// Offset of the first byte a in [p, p + n), or n: memchr without the call, for short lines.
-inline std::size_t find_byte(const char* p, std::size_t n, char a) noexcept {
-    std::size_t i = 0;
-#if defined(__SSE2__)
-    const __m128i va = _mm_set1_epi8(a);
-    for (; i + 16 <= n; i += 16) {
-        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-        const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(x, va));
-        if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-    }
-#endif
-    for (; i < n; ++i)
-        if (p[i] == a) return i;
-    return n;
-}
-
-// string_view::find(c) without the library call (npos when absent), for the short texts here.
-inline std::size_t find_char(std::string_view s, char c, std::size_t from = 0) noexcept {
-    if (from >= s.size()) return std::string_view::npos;
-    const std::size_t i = from + find_byte(s.data() + from, s.size() - from, c);
-    return i < s.size() ? i : std::string_view::npos;
-}
-
-// Offset of the first byte a or b in [p, p + n), or n.
-inline std::size_t find_first_of2(const char* p, std::size_t n, char a, char b) noexcept {
-    std::size_t i = 0;
-#if defined(__SSE2__)
-    const __m128i va = _mm_set1_epi8(a);
-    const __m128i vb = _mm_set1_epi8(b);
-    for (; i + 16 <= n; i += 16) {
-        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-        const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)));
-        if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-    }
-#endif
-    for (; i < n; ++i)
-        if (p[i] == a || p[i] == b) return i;
-    return n;
-}
 
 // Length of the run of token characters (or gen-value characters with host_extras) at p. A table
 // lookup per byte: SSE2 has no cheap set-membership test (a range-compare version measured slower on

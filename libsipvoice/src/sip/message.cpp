@@ -258,15 +258,7 @@ message::message(const message& other)
     rebase(other.buf_.data());
 }
 
-message::message(message&& other) noexcept
-    : fields_(std::move(other.fields_)), first_(other.first_), folds_(std::move(other.folds_)),
-      start_line_(other.start_line_), method_(other.method_), version_(other.version_), reason_(other.reason_),
-      body_(other.body_), method_id_(other.method_id_), request_uri_(other.request_uri_), status_(other.status_),
-      trailing_(other.trailing_) {
-    const char* const old_base = other.buf_.data();
-    buf_ = std::move(other.buf_);
-    rebase(old_base);
-}
+message::message(message&& other) noexcept { *this = std::move(other); }
 
 message& message::operator=(const message& other) {
     if (this != &other) *this = message(other);

@@ -18,14 +18,6 @@ std::string_view state_name(state s) noexcept {
     return "?";
 }
 
-namespace {
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = sip::detail::to_lower(c);
-    return out;
-}
-}  // namespace
-
 transaction::transaction(sip::message request, bool reliable, timer_config timers)
     : request_(std::move(request)), invite_(request_.method() == sip::method::invite), reliable_(reliable),
       cfg_(timers), interval_(timers.t1) {}
@@ -67,7 +59,7 @@ std::optional<std::string> server_key(const sip::message& request) {
     const std::string_view method = request.method() == sip::method::ack ? "INVITE" : request.method_name();
     std::string key;
     if (via->rfc3261_branch()) {
-        key.append(via->branch).append("|").append(lower(via->host)).append(":").append(std::to_string(via->port));
+        key.append(via->branch).append("|").append(sip::detail::lowercase(via->host)).append(":").append(std::to_string(via->port));
     } else {
         // RFC 2543 fallback (§17.2.3): Request-URI, From tag, Call-ID, CSeq number and top Via.
         auto from = request.from();

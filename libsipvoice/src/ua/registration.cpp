@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "../sip/charset.hpp"
 #include "sipvoice/sip/builder.hpp"
 
 namespace sipvoice::ua {
@@ -38,8 +39,7 @@ std::string registration::sent_by() const {
 }
 
 std::string registration::contact() const {
-    std::string t = cfg_.transport;
-    for (char& ch : t) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    const std::string t = sip::detail::lowercase(cfg_.transport);
     return "<sip:" + cfg_.contact_user + "@" + sent_by() + (t == "udp" ? "" : ";transport=" + t) + ">";
 }
 
@@ -49,26 +49,25 @@ void registration::set_state(registration_status status, std::uint32_t expires, 
     if (changed) events_.push_back(state_);
 }
 
-void registration::start(time_point now) {
+void registration::start() {
     if (stopped_) return;
     set_state(registration_status::registering, 0, {}, {});
-    send_register(cfg_.expires, now);
+    send_register(cfg_.expires);
 }
 
-void registration::stop(time_point now) {
+void registration::stop() {
     if (stopped_ || stopping_) return;
     stopping_ = true;
     deadline_.reset();
     if (state_.status == registration_status::registered || state_.status == registration_status::registering) {
-        send_register(0, now);  // RFC 3261 §10.2.2: Expires 0 removes our binding
+        send_register(0);  // RFC 3261 §10.2.2: Expires 0 removes our binding
         return;
     }
     stopped_ = true;
     set_state(registration_status::unregistered, 0, {}, {});
 }
 
-void registration::send_register(std::uint32_t expires, time_point now) {
-    (void)now;
+void registration::send_register(std::uint32_t expires) {
     ++cseq_;
     requested_expires_ = expires;
     deadline_.reset();  // the transaction's outcome decides what comes next
@@ -130,14 +129,14 @@ void registration::on_response(const sip::message& response, time_point now) {
             return;
         }
         challenge_ = *ch;
-        send_register(requested_expires_, now);
+        send_register(requested_expires_);
         return;
     }
     if (status == 423) {  // RFC 3261 §10.3: Interval Too Brief, retry with Min-Expires
         auto min = response.min_expires();
         if (min && *min > requested_expires_) {
             cfg_.expires = *min;
-            send_register(*min, now);
+            send_register(*min);
         } else {
             fail("registrar refused the expiry (423) without a usable Min-Expires", now);
         }
@@ -156,7 +155,7 @@ void registration::on_response(const sip::message& response, time_point now) {
         if (host != cfg_.contact_host || port != cfg_.contact_port) {
             cfg_.contact_host = host;
             cfg_.contact_port = port;
-            send_register(cfg_.expires, now);
+            send_register(cfg_.expires);
             return;
         }
     }
@@ -192,17 +191,17 @@ void registration::on_timeout(time_point now) {
     fail("no answer from the registrar", now);
 }
 
-void registration::on_transport_reconnected(time_point now) {
+void registration::on_transport_reconnected() {
     if (stopped_ || stopping_) return;
     if (state_.status != registration_status::registered) set_state(registration_status::registering, 0, {}, {});
-    send_register(cfg_.expires, now);
+    send_register(cfg_.expires);
 }
 
 void registration::on_time(time_point now) {
     if (!deadline_ || now < *deadline_ || stopped_) return;
     deadline_.reset();
     if (state_.status == registration_status::failed) set_state(registration_status::registering, 0, {}, {});
-    send_register(cfg_.expires, now);  // a refresh, or a retry after a failure
+    send_register(cfg_.expires);  // a refresh, or a retry after a failure
 }
 
 }  // namespace sipvoice::ua

@@ -5,7 +5,7 @@
 // timeout / transport error), calls on_time() at next_deadline(), and reads the state changes:
 //
 //   ua::registration reg(cfg, seed);
-//   reg.start(now);
+//   reg.start();
 //   for (auto& r : reg.take_requests()) send_in_new_client_transaction(r);
 //   ... reg.on_response(final_response, now);   reg.on_time(now) when next_deadline() passes ...
 //   for (auto& s : reg.take_events()) log(s.status, s.expires, s.reason);
@@ -61,16 +61,16 @@ class registration {
 public:
     registration(registration_config config, std::uint64_t seed);
 
-    void start(time_point now);
+    void start();
     // Un-REGISTER (Expires: 0) if registered; no further requests afterwards.
-    void stop(time_point now);
+    void stop();
     // The final response to the latest REGISTER (provisional ones are ignored; responses to older
     // requests, matched by CSeq, too).
     void on_response(const sip::message& response, time_point now);
     // The latest REGISTER's transaction timed out or its transport failed.
     void on_timeout(time_point now);
     // The connection to the registrar came back (TCP/TLS): register again at once.
-    void on_transport_reconnected(time_point now);
+    void on_transport_reconnected();
     void on_time(time_point now);
 
     [[nodiscard]] std::optional<time_point> next_deadline() const noexcept { return deadline_; }
@@ -82,7 +82,7 @@ public:
     [[nodiscard]] std::string sent_by() const;  // host:port for Via
 
 private:
-    void send_register(std::uint32_t expires, time_point now);
+    void send_register(std::uint32_t expires);
     void set_state(registration_status status, std::uint32_t expires, std::string reason, duration retry_in);
     void fail(std::string reason, time_point now);
     std::string random_token(std::size_t length);
