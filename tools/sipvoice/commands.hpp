@@ -8,5 +8,7 @@
 namespace sipvoice::cli {
 
 int parse_command(std::span<const std::string_view> args);
+int register_command(std::span<const std::string_view> args);
+int options_command(std::span<const std::string_view> args);
 
 }  // namespace sipvoice::cli

@@ -16,6 +16,10 @@ commands:
   parse [--json] FILE|-   parse and validate one SIP message (RFC 3261); '-' reads stdin.
                           exit 0: well formed (the verdict of a user agent is printed when it
                           is not plain acceptance); exit 1: malformed, with line:col: reason.
+  register --registrar URI --user EXT --password PW [--once] ...
+                          register with a registrar and keep the registration alive, printing
+                          each state change; --once exits 0 when registered, 1 on failure.
+  options SIP-URI         send OPTIONS and print the response; exit 0 on any final response.
 
 options:
   -h, --help      this help
@@ -39,6 +43,8 @@ int main(int argc, char** argv) {
     const std::string_view command = args[0];
     const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
     if (command == "parse") return sipvoice::cli::parse_command(rest);
+    if (command == "register") return sipvoice::cli::register_command(rest);
+    if (command == "options") return sipvoice::cli::options_command(rest);
     std::fprintf(stderr, "sipvoice: unknown command '%.*s' (see 'sipvoice --help')\n", static_cast<int>(command.size()),
                  command.data());
     return 2;

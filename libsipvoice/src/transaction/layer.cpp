@@ -1,6 +1,8 @@
 // The transaction layer: matching messages to transactions (RFC 3261 §17.1.3, §17.2.3).
 #include "sipvoice/transaction/layer.hpp"
 
+#include <type_traits>
+
 namespace sipvoice::transaction {
 
 std::optional<std::string> layer::send_request(sip::message request, bool reliable, time_point now) {
@@ -48,6 +50,20 @@ void layer::on_message(sip::message message, bool reliable, time_point now) {
     drain(servers_, servers_.emplace(*key, server_transaction(std::move(message), reliable, cfg_)).first);
 }
 
+void layer::on_transport_error(const std::string& key, bool server) {
+    if (server) {
+        auto it = servers_.find(key);
+        if (it == servers_.end()) return;
+        it->second.on_transport_error();
+        drain(servers_, it);
+    } else {
+        auto it = clients_.find(key);
+        if (it == clients_.end()) return;
+        it->second.on_transport_error();
+        drain(clients_, it);
+    }
+}
+
 void layer::on_time(time_point now) {
     for (auto it = clients_.begin(); it != clients_.end();) {
         it->second.on_time(now);
@@ -87,7 +103,8 @@ const server_transaction* layer::server(const std::string& key) const {
 template <class T>
 typename std::map<std::string, T>::iterator layer::drain(std::map<std::string, T>& transactions,
                                                          typename std::map<std::string, T>::iterator it) {
-    for (auto& out : it->second.take_outputs()) outputs_.push_back({it->first, std::move(out)});
+    constexpr bool server = std::is_same_v<T, server_transaction>;
+    for (auto& out : it->second.take_outputs()) outputs_.push_back({it->first, std::move(out), server});
     return it->second.current() == state::terminated ? transactions.erase(it) : std::next(it);
 }
 

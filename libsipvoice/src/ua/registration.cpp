@@ -79,9 +79,14 @@ void registration::send_register(std::uint32_t expires) {
         .add(sip::header_id::to, "<" + cfg_.aor + ">")
         .add(sip::header_id::call_id, call_id_)
         .add(sip::header_id::cseq, std::to_string(cseq_) + " REGISTER")
-        .add(sip::header_id::contact, contact())
-        .add(sip::header_id::expires, std::to_string(expires))
-        .add(sip::header_id::allow, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY")
+        .add(sip::header_id::contact, contact());
+    // The binding registered under our old address would outlive us at the registrar (and draw
+    // calls to nowhere): remove it in the same request (RFC 3261 §10.2.2).
+    if (!stale_contact_.empty()) {
+        b.add(sip::header_id::contact, stale_contact_ + ";expires=0");  // kept until a 2xx confirms it
+    }
+    b.add(sip::header_id::expires, std::to_string(expires))
+        .add(sip::header_id::allow, cfg_.allow)
         .add(sip::header_id::user_agent, cfg_.user_agent);
     sent_credentials_ = false;
     if (challenge_) {
@@ -153,6 +158,7 @@ void registration::on_response(const sip::message& response, time_point now) {
         if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
         const std::uint16_t port = via->rport != 0 ? via->rport : cfg_.contact_port;
         if (host != cfg_.contact_host || port != cfg_.contact_port) {
+            stale_contact_ = contact();
             cfg_.contact_host = host;
             cfg_.contact_port = port;
             send_register(cfg_.expires);
@@ -173,6 +179,7 @@ void registration::on_response(const sip::message& response, time_point now) {
         fail("registrar granted no time (expires 0)", now);
         return;
     }
+    stale_contact_.clear();
     service_route_.clear();
     for (const sip::header_field& f : response.fields())
         if (f.id == sip::header_id::service_route) service_route_.emplace_back(response.value(f));
@@ -189,6 +196,16 @@ void registration::on_timeout(time_point now) {
         return;
     }
     fail("no answer from the registrar", now);
+}
+
+void registration::on_transport_error(std::string_view why, time_point now) {
+    if (stopped_) return;
+    if (stopping_) {  // nobody to un-REGISTER with
+        stopped_ = true;
+        set_state(registration_status::unregistered, 0, {}, {});
+        return;
+    }
+    fail("cannot reach the registrar: " + std::string(why), now);
 }
 
 void registration::on_transport_reconnected() {

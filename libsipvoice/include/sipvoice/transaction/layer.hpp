@@ -25,6 +25,7 @@ namespace sipvoice::transaction {
 struct keyed_output {
     std::string key;  // the transaction's key; empty for a message no transaction owns (see on_message)
     output out;
+    bool server = false;  // from a server transaction (client and server keys are separate spaces)
 };
 
 class layer {
@@ -45,6 +46,10 @@ public:
     //    that matches none is passed up unowned (the ACK of a 2xx, RFC 3261 §17.2.3); any other request
     //    creates a server transaction, which passes it up.
     void on_message(sip::message message, bool reliable, time_point now);
+
+    // The transport failed to send for transaction `key` (RFC 3261 §17.1.4, §17.2.4): the TU is told
+    // and the transaction ends.
+    void on_transport_error(const std::string& key, bool server);
 
     void on_time(time_point now);
     [[nodiscard]] std::optional<time_point> next_deadline() const noexcept;

@@ -46,6 +46,7 @@ struct registration_config {
     duration retry_base{2000};    // first retry after a failure; doubles up to retry_max
     duration retry_max{60000};
     std::string user_agent = "sipvoice";
+    std::string allow = "OPTIONS";  // the methods we handle, for the registrar's and PBX's information
 };
 
 enum class registration_status : std::uint8_t { unregistered, registering, registered, failed };
@@ -67,8 +68,11 @@ public:
     // The final response to the latest REGISTER (provisional ones are ignored; responses to older
     // requests, matched by CSeq, too).
     void on_response(const sip::message& response, time_point now);
-    // The latest REGISTER's transaction timed out or its transport failed.
+    // The latest REGISTER's transaction timed out.
     void on_timeout(time_point now);
+    // The registrar cannot be reached: the send failed (connection refused, TLS certificate rejected),
+    // the connection to it broke, or it stopped answering keep-alives. `why` goes into the failure.
+    void on_transport_error(std::string_view why, time_point now);
     // The connection to the registrar came back (TCP/TLS): register again at once.
     void on_transport_reconnected();
     void on_time(time_point now);
@@ -91,6 +95,7 @@ private:
     std::mt19937_64 rng_;
     std::string call_id_;
     std::string from_tag_;
+    std::string stale_contact_;  // a Contact we registered before learning our public address
     std::uint32_t cseq_ = 0;
     std::uint32_t requested_expires_ = 0;
     std::optional<auth::challenge> challenge_;  // answered in the next request

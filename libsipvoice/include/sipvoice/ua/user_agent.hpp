@@ -1,0 +1,130 @@
+// sipvoice/ua/user_agent.hpp: the user agent facade: transports, transactions and registrations wired
+// together on one io_context.
+//
+// Everything runs on the io_context thread the application runs (DESIGN.md, Threading): the socket
+// the registration refreshes on is the socket requests arrive on, and no lock is needed anywhere.
+// Handlers are called on that thread; other threads enter with asio::post.
+//
+//   asio::io_context io;
+//   ua::user_agent agent(io, cfg);
+//   if (auto ec = agent.start()) die(ec.message());
+//   agent.add_registration(acct, [](const ua::registration_state& s) { ... });
+//   agent.send_options("sip:pbx.example.com;transport=tcp", [](const ua::request_outcome& r) { ... });
+//   ... on SIGTERM: agent.shutdown([&] { io.stop(); });
+//   io.run();
+//
+// What it adds to the layers below:
+//  - where a SIP URI sends to (RFC 3263 without DNS SRV/NAPTR: the transport parameter, sips: -> TLS,
+//    the port or 5060/5061, A/AAAA lookup of the host);
+//  - Via with sent-by and rport (RFC 3581) on every request, received/rport added to requests we
+//    receive (RFC 3261 §18.2.1), responses sent back along the request's flow (§18.2.2);
+//  - a UDP request larger than the MTU sent over TCP instead (RFC 3261 §18.1.1);
+//  - an advertised address/port for Via and Contact (behind NAT), and the public address learned from
+//    received/rport (registration.hpp);
+//  - answers to OPTIONS (200 with Allow, Accept, Supported) so a PBX's qualify pings see us alive, and
+//    the RFC's error responses to requests we cannot take (sip/validate.hpp);
+//  - registrations kept alive: CRLF pings on TCP/TLS, OPTIONS pings on UDP, a broken connection or
+//    unanswered pings noticed, the registrar probed until it is back, and registered again at once;
+//  - a graceful shutdown: un-REGISTER everything, then close.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <asio/io_context.hpp>
+
+#include "sipvoice/log.hpp"
+#include "sipvoice/sip/message.hpp"
+#include "sipvoice/transaction/transaction.hpp"
+#include "sipvoice/transport/transport.hpp"
+#include "sipvoice/ua/registration.hpp"
+
+namespace sipvoice::ua {
+
+struct user_agent_config {
+    transport::transport_config transport;
+    transaction::timer_config timers;
+    std::string user_agent = "sipvoice";  // User-Agent and Server header
+    // Behind NAT: the public address and port for Via and Contact instead of the local ones. Empty / 0:
+    // the local address toward the peer and our listening port.
+    std::string advertised_host;
+    std::uint16_t advertised_port = 0;
+    std::size_t udp_mtu = 1300;  // RFC 3261 §18.1.1: larger requests go over TCP
+    std::uint64_t seed = 0;      // for Call-IDs, tags and branches; 0 draws one from the system
+};
+
+// An account to keep registered.
+struct account {
+    std::string registrar;  // "sip:pbx.example.com:5080;transport=tcp"
+    std::string user;       // the extension: user part of the AOR and the Contact
+    std::string auth_user;  // the authentication user (3CX "authentication ID"); empty: the extension
+    std::string password;
+    std::string domain;     // AOR domain; empty: the registrar's host
+    std::uint32_t expires = 3600;
+    // Keep-alive toward the registrar: CRLF pings on TCP/TLS, OPTIONS on UDP. A lost connection or an
+    // unanswered ping marks the registrar unreachable; it is then probed every min(keepalive, 4 s)
+    // and registered again as soon as it answers. 0 switches pings off (a broken TCP/TLS connection
+    // is still noticed).
+    duration keepalive{30000};
+    duration retry_base{2000};
+    duration retry_max{60000};
+};
+
+// Where a request to a URI goes (RFC 3263 §4 without DNS SRV/NAPTR).
+struct target {
+    transport::protocol proto = transport::protocol::udp;
+    std::string host;  // without IPv6 brackets
+    std::uint16_t port = 0;
+};
+std::optional<target> target_of(std::string_view uri);
+
+// The end of a request: a final response, or an error (timeout, transport failure) with its reason.
+struct request_outcome {
+    std::optional<sip::message> response;
+    std::string error;  // empty when response is set
+    bool timeout = false;  // no answer at all (timer B or F), as opposed to a transport failure
+};
+
+class user_agent {
+public:
+    using registration_handler = std::function<void(const registration_state&)>;
+    using outcome_handler = std::function<void(const request_outcome&)>;
+
+    user_agent(asio::io_context& io, user_agent_config config);
+    ~user_agent();
+    user_agent(const user_agent&) = delete;
+    user_agent& operator=(const user_agent&) = delete;
+
+    // Opens the transports' listening sockets.
+    std::error_code start();
+    void on_log(log_handler handler);
+
+    // Registers the account and keeps it registered; every state change goes to the handler.
+    // Returns an id for remove_registration().
+    std::size_t add_registration(account acct, registration_handler handler);
+    // Un-REGISTERs (Expires: 0) and forgets the account once the registrar answered.
+    void remove_registration(std::size_t id);
+
+    // OPTIONS to `uri`; the handler gets the final response or the reason there is none.
+    void send_options(std::string uri, outcome_handler handler);
+
+    // Un-REGISTERs every account, waits for the answers (at most `grace`), closes every socket, then
+    // calls `done`. Nothing is sent afterwards.
+    void shutdown(std::function<void()> done, duration grace = duration(5000));
+
+    [[nodiscard]] transport::sip_transport& transport() noexcept;
+    // The methods we handle, as Allow lists them.
+    [[nodiscard]] std::string allow() const;
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace sipvoice::ua

@@ -1,0 +1,211 @@
+// ua::user_agent over 127.0.0.1: OPTIONS answered, requests it cannot take refused the RFC way,
+// OPTIONS sent and answered between two agents, and a registration against a registrar played by
+// the test through a bare sip_transport (401 challenge, then 200; a dropped TCP connection).
+#include <asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
+#include <optional>
+#include <vector>
+
+#include "../unit/loopback.hpp"
+#include "sipvoice/auth/digest.hpp"
+#include "sipvoice/sip/builder.hpp"
+#include "sipvoice/ua/user_agent.hpp"
+
+using namespace sipvoice;
+using transport::protocol;
+using test::run_until;
+
+namespace {
+
+ua::user_agent_config local_config() {
+    ua::user_agent_config c;
+    c.transport.bind_address = "127.0.0.1";
+    c.transport.udp_port = c.transport.tcp_port = c.transport.tls_port = 0;
+    c.seed = 42;
+    return c;
+}
+
+// The peer the test plays: a bare transport, every message it gets kept.
+struct peer {
+    explicit peer(asio::io_context& io) : t(io, [] {
+        transport::transport_config c;
+        c.bind_address = "127.0.0.1";
+        c.udp_port = c.tcp_port = c.tls_port = 0;
+        return c;
+    }()) {
+        REQUIRE_FALSE(t.start());
+        t.on_message([this](sip::message m, const transport::flow& f) {
+            messages.push_back(std::move(m));
+            flows.push_back(f);
+        });
+    }
+    transport::sip_transport t;
+    std::vector<sip::message> messages;
+    std::vector<transport::flow> flows;
+};
+
+std::string request(std::string_view method, std::uint16_t port, std::string_view branch) {
+    return std::string(method) + " sip:ua@127.0.0.1:" + std::to_string(port) + " SIP/2.0\r\n" +
+           "Via: SIP/2.0/UDP 127.0.0.1:1;branch=" + std::string(branch) + ";rport\r\nMax-Forwards: 70\r\n"
+           "From: <sip:peer@127.0.0.1>;tag=p1\r\nTo: <sip:ua@127.0.0.1>\r\nCall-ID: " + std::string(branch) + "\r\n"
+           "CSeq: 1 " + std::string(method) + "\r\nContent-Length: 0\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("user_agent answers OPTIONS with 200, Allow, Accept and Supported", "[ua][loopback]") {
+    asio::io_context io;
+    ua::user_agent agent(io, local_config());
+    REQUIRE_FALSE(agent.start());
+    peer p(io);
+    const std::uint16_t port = agent.transport().local_port(protocol::udp);
+    p.t.send(protocol::udp, {asio::ip::make_address("127.0.0.1"), port}, request("OPTIONS", port, "z9hG4bKo1"), {});
+    REQUIRE(run_until(io, [&] { return !p.messages.empty(); }));
+    const sip::message& r = p.messages[0];
+    CHECK(r.status() == 200);
+    CHECK(r.header(sip::header_id::allow) == "OPTIONS");
+    CHECK(r.header(sip::header_id::accept) == "application/sdp");
+    CHECK(r.has(sip::header_id::supported));
+    CHECK_FALSE(r.to()->tag().empty());
+    // RFC 3581: the response says where the request came from.
+    CHECK(r.top_via()->received == "127.0.0.1");
+    CHECK(r.top_via()->rport == p.t.local_port(protocol::udp));
+}
+
+TEST_CASE("user_agent refuses what it cannot take: 405 with Allow, 481 for BYE, retransmissions absorbed",
+          "[ua][loopback]") {
+    asio::io_context io;
+    ua::user_agent agent(io, local_config());
+    REQUIRE_FALSE(agent.start());
+    peer p(io);
+    const std::uint16_t port = agent.transport().local_port(protocol::udp);
+    const transport::endpoint to{asio::ip::make_address("127.0.0.1"), port};
+    p.t.send(protocol::udp, to, request("MESSAGE", port, "z9hG4bKm1"), {});
+    REQUIRE(run_until(io, [&] { return p.messages.size() == 1; }));
+    CHECK(p.messages[0].status() == 405);
+    CHECK(p.messages[0].header(sip::header_id::allow) == "OPTIONS");
+    p.t.send(protocol::udp, to, request("BYE", port, "z9hG4bKb1"), {});
+    REQUIRE(run_until(io, [&] { return p.messages.size() == 2; }));
+    CHECK(p.messages[1].status() == 481);
+    // A retransmitted BYE gets the same answer again from the server transaction.
+    p.t.send(protocol::udp, to, request("BYE", port, "z9hG4bKb1"), {});
+    REQUIRE(run_until(io, [&] { return p.messages.size() == 3; }));
+    CHECK(p.messages[2].status() == 481);
+    CHECK(p.messages[2].to()->tag() == p.messages[1].to()->tag());
+}
+
+TEST_CASE("user_agent sends OPTIONS over UDP and TCP and reports the answer or its absence", "[ua][loopback]") {
+    asio::io_context io;
+    ua::user_agent a(io, local_config()), b(io, local_config());
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    for (std::string uri : {"sip:127.0.0.1:" + std::to_string(b.transport().local_port(protocol::udp)),
+                            "sip:127.0.0.1:" + std::to_string(b.transport().local_port(protocol::tcp)) + ";transport=tcp"}) {
+        std::optional<ua::request_outcome> out;
+        a.send_options(uri, [&](const ua::request_outcome& r) { out = r; });
+        REQUIRE(run_until(io, [&] { return out.has_value(); }));
+        REQUIRE(out->response);
+        CHECK(out->response->status() == 200);
+    }
+    std::uint16_t dead = 0;
+    {
+        asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+        dead = probe.local_endpoint().port();
+    }
+    std::optional<ua::request_outcome> out;
+    a.send_options("sip:127.0.0.1:" + std::to_string(dead) + ";transport=tcp", [&](const ua::request_outcome& r) { out = r; });
+    REQUIRE(run_until(io, [&] { return out.has_value(); }));
+    CHECK_FALSE(out->response);
+    CHECK(out->error.find("refused") != std::string::npos);
+    out.reset();
+    a.send_options("http://example.com", [&](const ua::request_outcome& r) { out = r; });
+    REQUIRE(run_until(io, [&] { return out.has_value(); }));
+    CHECK(out->error.find("not a usable SIP URI") != std::string::npos);
+}
+
+TEST_CASE("user_agent registers through a digest challenge, re-registers after the TCP connection drops, "
+          "and un-registers on shutdown",
+          "[ua][loopback]") {
+    asio::io_context io;
+    ua::user_agent agent(io, local_config());
+    REQUIRE_FALSE(agent.start());
+    transport::transport_config rc;
+    rc.bind_address = "127.0.0.1";
+    rc.udp = false;
+    rc.tcp_port = 0;
+    auto registrar = std::make_unique<transport::sip_transport>(io, rc);
+    REQUIRE_FALSE(registrar->start());
+    const std::uint16_t port = registrar->local_port(protocol::tcp);
+
+    // The registrar: 401 to a REGISTER without credentials, 200 (with the requested expiry) to one
+    // whose digest response is right, 403 otherwise.
+    const auth::credentials who{"auth1001", "pw"};
+    int registers = 0;
+    int unregisters = 0;
+    auto unquote = [](std::string_view v) {
+        return std::string(v.size() >= 2 && v.front() == '"' ? v.substr(1, v.size() - 2) : v);
+    };
+    auto serve = [&](transport::sip_transport& t) {
+        t.on_message([&, tp = &t](sip::message m, const transport::flow& f) {
+            if (m.method_name() != "REGISTER") return;
+            ++registers;
+            if (m.expires().value_or(1) == 0) ++unregisters;
+            auto creds = m.authorization();
+            if (creds.empty()) {
+                sip::message_builder b = sip::message_builder::response_to(m, 401, {}, "r1");
+                b.add(sip::header_id::www_authenticate, R"(Digest realm="test", nonce="n1", qop="auth", algorithm=MD5)");
+                tp->send(f, b.str(), {});
+                return;
+            }
+            const sip::auth_value value = *creds.front();
+            auth::challenge ch;
+            ch.realm = "test";
+            ch.nonce = "n1";
+            ch.qop_auth = true;
+            const std::string want =
+                auth::response(ch, who, "REGISTER", unquote(value.params.get("uri")), "auth", unquote(value.params.get("cnonce")),
+                               static_cast<std::uint32_t>(std::stoul(std::string(value.params.get("nc")), nullptr, 16)));
+            const bool ok = unquote(value.params.get("username")) == "auth1001" && unquote(value.params.get("response")) == want;
+            sip::message_builder b = sip::message_builder::response_to(m, ok ? 200 : 403, {}, "r1");
+            if (ok)
+                b.add(sip::header_id::contact,
+                      std::string(m.header(sip::header_id::contact)) + ";expires=" + std::string(m.header(sip::header_id::expires)));
+            tp->send(f, b.str(), {});
+        });
+    };
+    serve(*registrar);
+
+    std::vector<ua::registration_state> states;
+    ua::account acct;
+    acct.registrar = "sip:127.0.0.1:" + std::to_string(port) + ";transport=tcp";
+    acct.user = "1001";
+    acct.auth_user = "auth1001";
+    acct.password = "pw";
+    acct.expires = 120;
+    acct.keepalive = std::chrono::milliseconds(100);
+    auto last = [&] { return states.empty() ? ua::registration_status::unregistered : states.back().status; };
+    agent.add_registration(acct, [&](const ua::registration_state& s) { states.push_back(s); });
+    REQUIRE(run_until(io, [&] { return last() == ua::registration_status::registered; }));
+    CHECK(states.back().expires == 120);
+
+    // The registrar goes away, as in a restart: the broken connection is noticed at once.
+    registrar->stop();
+    registrar.reset();
+    REQUIRE(run_until(io, [&] { return last() == ua::registration_status::failed; }));
+    CHECK(states.back().reason.find("cannot reach the registrar") != std::string::npos);
+
+    // Back on the same port: probed every 100 ms, so registered again long before the 2 s backoff.
+    rc.tcp_port = port;
+    registrar = std::make_unique<transport::sip_transport>(io, rc);
+    REQUIRE_FALSE(registrar->start());
+    serve(*registrar);
+    const int before = registers;
+    REQUIRE(run_until(io, [&] { return last() == ua::registration_status::registered; }, std::chrono::milliseconds(1500)));
+    CHECK(registers > before);
+
+    bool done = false;
+    agent.shutdown([&] { done = true; });
+    REQUIRE(run_until(io, [&] { return done; }));
+    CHECK(unregisters == 1);
+    CHECK(last() == ua::registration_status::unregistered);
+}
