@@ -12,6 +12,8 @@ packages=(
   nlohmann-json3-dev catch2 libbenchmark-dev
   # the peer stacks the parser benchmark compares against
   libosip2-dev libsofia-sip-ua-dev libre-dev
+  # interop tests (tests/interop/): a real registrar, SIP test clients, certificates, ss, pgrep/pkill
+  kamailio kamailio-tls-modules sipsak sip-tester openssl iproute2 procps
 )
 
 missing=()
