@@ -284,3 +284,26 @@ TEST_CASE("stamp_received adds received and rport (RFC 3261 §18.2.1, RFC 3581)"
     CHECK(v6.top_via()->received == "2001:db8::9");
     CHECK_FALSE(v6.top_via()->has_rport);
 }
+
+TEST_CASE("TLS: a host name is verified against the certificate's DNS name", "[transport][loopback]") {
+    const test::test_certificate cert = test::make_test_certificate();
+    asio::io_context io;
+    auto server_cfg = local_config();
+    server_cfg.tls_settings.certificate_file = cert.cert_file;
+    server_cfg.tls_settings.private_key_file = cert.key_file;
+    transport::sip_transport b(io, server_cfg);
+    REQUIRE_FALSE(b.start());
+    received rb;
+    collect(b, rb);
+    auto cfg = local_config();
+    cfg.tls_settings.ca_file = cert.cert_file;
+    transport::sip_transport a(io, cfg);
+    REQUIRE_FALSE(a.start());
+    std::optional<std::error_code> sent;
+    // "localhost" is in the certificate's subjectAltName, and goes out as SNI.
+    a.send(protocol::tls, {loopback, b.local_port(protocol::tls)}, options_request("TLS"), [&](std::error_code ec) { sent = ec; },
+           "localhost");
+    REQUIRE(run_until(io, [&] { return !rb.messages.empty(); }));
+    CHECK(sent == std::error_code());
+    std::filesystem::remove_all(cert.dir);
+}

@@ -209,3 +209,74 @@ TEST_CASE("user_agent registers through a digest challenge, re-registers after t
     CHECK(unregisters == 1);
     CHECK(last() == ua::registration_status::unregistered);
 }
+
+TEST_CASE("user_agent moves a UDP request above the MTU to TCP, Via included (RFC 3261 §18.1.1)", "[ua][loopback]") {
+    asio::io_context io;
+    ua::user_agent agent(io, local_config());
+    REQUIRE_FALSE(agent.start());
+    // The peer listens on one port number for UDP and TCP, as a SIP server does.
+    transport::transport_config udp_only;
+    udp_only.bind_address = "127.0.0.1";
+    udp_only.udp_port = 0;
+    udp_only.tcp = udp_only.tls = false;
+    transport::sip_transport peer_udp(io, udp_only);
+    REQUIRE_FALSE(peer_udp.start());
+    const std::uint16_t port = peer_udp.local_port(protocol::udp);
+    transport::transport_config tcp_only = udp_only;
+    tcp_only.udp = false;
+    tcp_only.tcp = true;
+    tcp_only.tcp_port = port;
+    transport::sip_transport peer_tcp(io, tcp_only);
+    REQUIRE_FALSE(peer_tcp.start());
+    std::vector<std::pair<sip::message, transport::flow>> got;
+    for (auto* t : {&peer_udp, &peer_tcp})
+        t->on_message([&got](sip::message m, const transport::flow& f) { got.emplace_back(std::move(m), f); });
+
+    const std::string uri = "sip:peer@127.0.0.1:" + std::to_string(port);
+    agent.send_request("MESSAGE", uri, {{}, "text/plain", "short"}, {});
+    agent.send_request("MESSAGE", uri, {{}, "text/plain", std::string(1400, 'x')}, {});
+    REQUIRE(run_until(io, [&] { return got.size() >= 2; }));
+    const auto small = got[0].second.proto == protocol::udp ? 0 : 1;
+    CHECK(got[small].second.proto == protocol::udp);
+    CHECK(got[small].first.top_via()->transport == "UDP");
+    CHECK(got[1 - small].second.proto == protocol::tcp);
+    CHECK(got[1 - small].first.top_via()->transport == "TCP");
+    CHECK(got[1 - small].first.body().size() == 1400);
+}
+
+TEST_CASE("user_agent puts the advertised address into Via and Contact (behind NAT)", "[ua][loopback]") {
+    asio::io_context io;
+    auto cfg = local_config();
+    cfg.advertised_host = "192.0.2.33";
+    cfg.advertised_port = 5999;
+    ua::user_agent agent(io, cfg);
+    REQUIRE_FALSE(agent.start());
+    peer p(io);
+    agent.send_options("sip:127.0.0.1:" + std::to_string(p.t.local_port(protocol::udp)), {});
+    REQUIRE(run_until(io, [&] { return !p.messages.empty(); }));
+    auto via = p.messages[0].top_via();
+    CHECK(via->host == "192.0.2.33");
+    CHECK(via->port == 5999);
+    CHECK(via->has_rport);
+    CHECK(p.messages[0].header(sip::header_id::contact) == "<sip:192.0.2.33:5999>");
+}
+
+TEST_CASE("user_agent over IPv6: OPTIONS on [::1] over UDP and TCP", "[ua][loopback]") {
+    asio::io_context io;
+    auto cfg = local_config();
+    cfg.transport.bind_address = "::1";
+    ua::user_agent a(io, cfg), b(io, cfg);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    for (std::string uri : {"sip:[::1]:" + std::to_string(b.transport().local_port(protocol::udp)),
+                            "sip:[::1]:" + std::to_string(b.transport().local_port(protocol::tcp)) + ";transport=tcp"}) {
+        std::optional<ua::request_outcome> out;
+        a.send_options(uri, [&](const ua::request_outcome& r) { out = r; });
+        REQUIRE(run_until(io, [&] { return out.has_value(); }));
+        REQUIRE(out->response);
+        CHECK(out->response->status() == 200);
+        auto via = out->response->top_via();
+        CHECK(via->host == "[::1]");
+        CHECK(via->received == "::1");
+    }
+}

@@ -28,6 +28,7 @@ On SIGINT/SIGTERM it un-registers (Expires: 0) and exits 0.
   --expires S      requested expiry in seconds (default 3600)
   --keepalive S    keep-alive interval toward the registrar: CRLF pings on TCP/TLS, OPTIONS on
                    UDP (default 30; 0 switches it off)
+  --options-ping   ping with OPTIONS on TCP/TLS too (for registrars that ignore CRLF pings)
   --once           exit 0 as soon as registered (after un-registering again), or 1 with the
                    reason at the first failure
   -h, --help       this help
@@ -69,6 +70,10 @@ int register_command(std::span<const std::string_view> args) {
         if (net_rc > 0) continue;
         if (a == "--once") {
             once = true;
+            continue;
+        }
+        if (a == "--options-ping") {
+            acct.options_ping = true;
             continue;
         }
         const bool takes_value = a == "--registrar" || a == "--user" || a == "--auth-user" || a == "--password" ||

@@ -164,21 +164,23 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         pump();
     }
 
-    std::string build_options(const std::string& ruri, const std::string& from, protocol proto,
-                              const transport::endpoint& to) {
+    std::string build_request(std::string_view method, const std::string& ruri, const std::string& from, protocol proto,
+                              const transport::endpoint& to, const request_extras& extras = {}) {
         const std::string by = sent_by(to, proto);
-        sip::message_builder b = sip::message_builder::request("OPTIONS", ruri);
+        sip::message_builder b = sip::message_builder::request(method, ruri);
         b.add(sip::header_id::via, "SIP/2.0/" + std::string(transport::protocol_name(proto)) + " " + by +
                                        ";branch=z9hG4bK" + token(16) + ";rport")
             .add(sip::header_id::max_forwards, "70")
             .add(sip::header_id::from, "<" + from + ">;tag=" + token(10))
             .add(sip::header_id::to, "<" + ruri + ">")
             .add(sip::header_id::call_id, token(20))
-            .add(sip::header_id::cseq, "1 OPTIONS")
+            .add(sip::header_id::cseq, "1 " + std::string(method))
             .add(sip::header_id::contact, "<sip:" + by + (proto == protocol::udp ? "" : ";transport=" +
-                                           sip::detail::lowercase(transport::protocol_name(proto))) + ">")
-            .add(sip::header_id::accept, "application/sdp")
-            .add(sip::header_id::user_agent, cfg.user_agent);
+                                           sip::detail::lowercase(transport::protocol_name(proto))) + ">");
+        if (method == "OPTIONS") b.add(sip::header_id::accept, "application/sdp");
+        b.add(sip::header_id::user_agent, cfg.user_agent);
+        for (const auto& [name, value] : extras.headers) b.add(name, value);
+        if (!extras.body.empty()) b.body(extras.content_type, extras.body);
         return b.str();
     }
 
@@ -223,7 +225,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             b.down = false;
             b.ping_outstanding = false;
             b.next_probe.reset();
-            if (b.acct.keepalive.count() > 0 && b.where.proto == protocol::udp)
+            if (b.acct.keepalive.count() > 0 && (b.where.proto == protocol::udp || b.acct.options_ping))
                 b.next_ping = sipvoice::clock::now() + b.acct.keepalive;
         }
         if (b.handler) b.handler(s);
@@ -286,7 +288,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         std::weak_ptr<impl> weak = weak_from_this();
         const std::size_t id = b.id;
         const std::string aor = "sip:" + b.acct.user + "@" + (b.acct.domain.empty() ? b.where.host : b.acct.domain);
-        dispatch(build_options(b.acct.registrar, aor, b.where.proto, b.dest), b.where.proto, b.dest, b.where.host,
+        dispatch(build_request("OPTIONS", b.acct.registrar, aor, b.where.proto, b.dest), b.where.proto, b.dest, b.where.host,
                  [weak, id](const request_outcome& r) {
                      auto self = weak.lock();
                      if (!self || !r.response) return;
@@ -635,6 +637,10 @@ void user_agent::remove_registration(std::size_t id) {
 }
 
 void user_agent::send_options(std::string uri, outcome_handler handler) {
+    send_request("OPTIONS", std::move(uri), {}, std::move(handler));
+}
+
+void user_agent::send_request(std::string method, std::string uri, request_extras extras, outcome_handler handler) {
     impl& m = *impl_;
     auto where = target_of(uri);
     if (!where) {
@@ -642,12 +648,15 @@ void user_agent::send_options(std::string uri, outcome_handler handler) {
         return;
     }
     std::weak_ptr<impl> weak = impl_;
-    m.resolve(*where, [weak, where = *where, uri, handler](std::string error, transport::endpoint ep) {
+    m.resolve(*where, [weak, where = *where, method = std::move(method), uri, extras = std::move(extras), handler](
+                          std::string error, transport::endpoint ep) {
         auto self = weak.lock();
         if (!self) return;
         if (!error.empty()) return handler({std::nullopt, error, false});
-        const std::string from = "sip:sipvoice@" + self->local_host_for(ep);
-        self->dispatch(self->build_options(uri, from, where.proto, ep), where.proto, ep, where.host, handler);
+        std::string host = self->local_host_for(ep);
+        if (host.find(':') != std::string::npos) host = "[" + host + "]";
+        const std::string from = "sip:sipvoice@" + host;
+        self->dispatch(self->build_request(method, uri, from, where.proto, ep, extras), where.proto, ep, where.host, handler);
     });
 }
 

@@ -35,6 +35,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include <asio/io_context.hpp>
 
@@ -71,6 +73,7 @@ struct account {
     // and registered again as soon as it answers. 0 switches pings off (a broken TCP/TLS connection
     // is still noticed).
     duration keepalive{30000};
+    bool options_ping = false;  // ping with OPTIONS on TCP/TLS too (a registrar that ignores CRLF pings)
     duration retry_base{2000};
     duration retry_max{60000};
 };
@@ -112,6 +115,14 @@ public:
 
     // OPTIONS to `uri`; the handler gets the final response or the reason there is none.
     void send_options(std::string uri, outcome_handler handler);
+    // Any out-of-dialog request to `uri` (Via, Max-Forwards, From with a tag, To, Call-ID, CSeq and
+    // Contact filled in), with extra headers and an optional body.
+    struct request_extras {
+        std::vector<std::pair<std::string, std::string>> headers;
+        std::string content_type;
+        std::string body;
+    };
+    void send_request(std::string method, std::string uri, request_extras extras, outcome_handler handler);
 
     // Un-REGISTERs every account, waits for the answers (at most `grace`), closes every socket, then
     // calls `done`. Nothing is sent afterwards.
