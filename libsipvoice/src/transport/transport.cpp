@@ -135,7 +135,7 @@ public:
         : owner_(owner.weak_from_this()), io_(owner.io), proto_(p), id_(id), outbound_(outbound),
           framer_(sip::framer_limits{owner.cfg.max_message_size, owner.cfg.max_message_size, false}),
           timer_(owner.io), keepalive_(owner.io), idle_timeout_(owner.cfg.idle_timeout),
-          keepalive_interval_(owner.cfg.keepalive_interval), max_message_(owner.cfg.max_message_size) {
+          keepalive_interval_(owner.cfg.keepalive_interval) {
         if (p == protocol::tls)
             tls_.emplace(tcp::socket(owner.io), outbound ? *owner.client_tls : *owner.server_tls);
         else
@@ -190,7 +190,6 @@ public:
 
     void close(std::error_code ec) {
         if (phase_ == phase::closed) return;
-        const bool was_open = phase_ == phase::open;
         phase_ = phase::closed;
         timer_.cancel();
         keepalive_.cancel();
@@ -202,7 +201,6 @@ public:
         const std::error_code why = ec ? ec : asio::error::connection_aborted;
         for (auto& [bytes, done] : pending)
             if (done) done(why);
-        (void)was_open;
         if (auto owner = owner_.lock()) owner->closed(*this, ec);
     }
 
@@ -391,7 +389,6 @@ private:
     sipvoice::time_point last_activity_{};
     duration idle_timeout_;
     duration keepalive_interval_;
-    std::size_t max_message_;
 };
 
 // ---- impl ------------------------------------------------------------------------------------------
