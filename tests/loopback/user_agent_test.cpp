@@ -142,9 +142,6 @@ TEST_CASE("user_agent registers through a digest challenge, re-registers after t
     const auth::credentials who{"auth1001", "pw"};
     int registers = 0;
     int unregisters = 0;
-    auto unquote = [](std::string_view v) {
-        return std::string(v.size() >= 2 && v.front() == '"' ? v.substr(1, v.size() - 2) : v);
-    };
     auto serve = [&](transport::sip_transport& t) {
         t.on_message([&, tp = &t](sip::message m, const transport::flow& f) {
             if (m.method_name() != "REGISTER") return;
@@ -163,9 +160,9 @@ TEST_CASE("user_agent registers through a digest challenge, re-registers after t
             ch.nonce = "n1";
             ch.qop_auth = true;
             const std::string want =
-                auth::response(ch, who, "REGISTER", unquote(value.params.get("uri")), "auth", unquote(value.params.get("cnonce")),
+                auth::response(ch, who, "REGISTER", std::string(value.params.get("uri")), "auth", std::string(value.params.get("cnonce")),
                                static_cast<std::uint32_t>(std::stoul(std::string(value.params.get("nc")), nullptr, 16)));
-            const bool ok = unquote(value.params.get("username")) == "auth1001" && unquote(value.params.get("response")) == want;
+            const bool ok = std::string(value.params.get("username")) == "auth1001" && std::string(value.params.get("response")) == want;
             sip::message_builder b = sip::message_builder::response_to(m, ok ? 200 : 403, {}, "r1");
             if (ok)
                 b.add(sip::header_id::contact,
@@ -233,8 +230,8 @@ TEST_CASE("user_agent moves a UDP request above the MTU to TCP, Via included (RF
         t->on_message([&got](sip::message m, const transport::flow& f) { got.emplace_back(std::move(m), f); });
 
     const std::string uri = "sip:peer@127.0.0.1:" + std::to_string(port);
-    agent.send_request("MESSAGE", uri, {{}, "text/plain", "short"}, {});
-    agent.send_request("MESSAGE", uri, {{}, "text/plain", std::string(1400, 'x')}, {});
+    agent.send_request("MESSAGE", uri, {{}, "text/plain", "short", std::nullopt}, {});
+    agent.send_request("MESSAGE", uri, {{}, "text/plain", std::string(1400, 'x'), std::nullopt}, {});
     REQUIRE(run_until(io, [&] { return got.size() >= 2; }));
     const auto small = got[0].second.proto == protocol::udp ? 0 : 1;
     CHECK(got[small].second.proto == protocol::udp);
@@ -279,4 +276,61 @@ TEST_CASE("user_agent over IPv6: OPTIONS on [::1] over UDP and TCP", "[ua][loopb
         CHECK(via->host == "[::1]");
         CHECK(via->received == "::1");
     }
+}
+
+TEST_CASE("user_agent answers a 407 to any request once with Proxy-Authorization, and never loops",
+          "[ua][loopback][auth]") {
+    asio::io_context io;
+    ua::user_agent agent(io, local_config());
+    REQUIRE_FALSE(agent.start());
+    transport::transport_config pc;
+    pc.bind_address = "127.0.0.1";
+    pc.udp_port = 0;
+    pc.tcp = pc.tls = false;
+    transport::sip_transport proxy(io, pc);
+    REQUIRE_FALSE(proxy.start());
+    // The proxy challenges every request without credentials and accepts only "pw" for "alice".
+    std::vector<sip::message> seen;
+    proxy.on_message([&](sip::message m, const transport::flow& f) {
+        if (!m.is_request()) return;
+        seen.push_back(m);
+        auto creds = m.proxy_authorization();
+        int status = 407;
+        if (!creds.empty()) {
+            const sip::auth_value v = *creds.front();
+            auth::challenge ch;
+            ch.realm = "proxy";
+            ch.nonce = "abc";
+            ch.proxy = true;
+            // get() returns the values unquoted.
+            const std::string want = auth::response(ch, {"alice", "pw"}, m.method_name(), v.params.get("uri"), "", "", 0);
+            if (v.params.get("response") == want) status = 200;
+        }
+        sip::message_builder b = sip::message_builder::response_to(m, status, {}, "px");
+        if (status == 407) b.add(sip::header_id::proxy_authenticate, R"(Digest realm="proxy", nonce="abc")");
+        proxy.send(f, b.str(), {});
+    });
+    const std::string uri = "sip:bob@127.0.0.1:" + std::to_string(proxy.local_port(protocol::udp));
+
+    std::optional<ua::request_outcome> out;
+    ua::user_agent::request_extras good{{}, "text/plain", "hi", auth::credentials{"alice", "pw"}};
+    agent.send_request("MESSAGE", uri, good, [&](const ua::request_outcome& r) { out = r; });
+    REQUIRE(run_until(io, [&] { return out.has_value(); }));
+    REQUIRE(out->response);
+    CHECK(out->response->status() == 200);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[1].call_id().value() == seen[0].call_id().value());
+    CHECK(seen[1].cseq()->number == seen[0].cseq()->number + 1);
+    CHECK(seen[1].from()->tag() == seen[0].from()->tag());
+    CHECK(seen[1].top_via()->branch != seen[0].top_via()->branch);
+
+    seen.clear();
+    out.reset();
+    ua::user_agent::request_extras bad{{}, "text/plain", "hi", auth::credentials{"alice", "wrong"}};
+    agent.send_request("MESSAGE", uri, bad, [&](const ua::request_outcome& r) { out = r; });
+    REQUIRE(run_until(io, [&] { return out.has_value(); }));
+    REQUIRE(out->response);
+    CHECK(out->response->status() == 407);  // handed over, not retried again
+    io.run_for(std::chrono::milliseconds(100));
+    CHECK(seen.size() == 2);
 }

@@ -164,24 +164,84 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         pump();
     }
 
-    std::string build_request(std::string_view method, const std::string& ruri, const std::string& from, protocol proto,
-                              const transport::endpoint& to, const request_extras& extras = {}) {
-        const std::string by = sent_by(to, proto);
-        sip::message_builder b = sip::message_builder::request(method, ruri);
+    // An out-of-dialog request as it goes out, kept so a challenge can be answered with the same
+    // Call-ID and From tag and the next CSeq (RFC 3261 §22.2).
+    struct outgoing {
+        std::string method;
+        std::string uri;
+        std::string from;
+        std::string from_tag;
+        std::string call_id;
+        std::uint32_t cseq = 1;
+        request_extras extras;
+        std::string authorization;  // the header line answering the last challenge, when there is one
+        bool proxy_authorization = false;
+        int auth_attempts = 0;
+        target where;
+        transport::endpoint ep;
+        outcome_handler done;
+    };
+
+    std::string build_request(const outgoing& o) {
+        const std::string by = sent_by(o.ep, o.where.proto);
+        const protocol proto = o.where.proto;
+        sip::message_builder b = sip::message_builder::request(o.method, o.uri);
         b.add(sip::header_id::via, "SIP/2.0/" + std::string(transport::protocol_name(proto)) + " " + by +
                                        ";branch=z9hG4bK" + token(16) + ";rport")
             .add(sip::header_id::max_forwards, "70")
-            .add(sip::header_id::from, "<" + from + ">;tag=" + token(10))
-            .add(sip::header_id::to, "<" + ruri + ">")
-            .add(sip::header_id::call_id, token(20))
-            .add(sip::header_id::cseq, "1 " + std::string(method))
+            .add(sip::header_id::from, "<" + o.from + ">;tag=" + o.from_tag)
+            .add(sip::header_id::to, "<" + o.uri + ">")
+            .add(sip::header_id::call_id, o.call_id)
+            .add(sip::header_id::cseq, std::to_string(o.cseq) + " " + o.method)
             .add(sip::header_id::contact, "<sip:" + by + (proto == protocol::udp ? "" : ";transport=" +
                                            sip::detail::lowercase(transport::protocol_name(proto))) + ">");
-        if (method == "OPTIONS") b.add(sip::header_id::accept, "application/sdp");
+        if (!o.authorization.empty())
+            b.add(o.proxy_authorization ? sip::header_id::proxy_authorization : sip::header_id::authorization, o.authorization);
+        if (o.method == "OPTIONS") b.add(sip::header_id::accept, "application/sdp");
         b.add(sip::header_id::user_agent, cfg.user_agent);
-        for (const auto& [name, value] : extras.headers) b.add(name, value);
-        if (!extras.body.empty()) b.body(extras.content_type, extras.body);
+        for (const auto& [name, value] : o.extras.headers) b.add(name, value);
+        if (!o.extras.body.empty()) b.body(o.extras.content_type, o.extras.body);
         return b.str();
+    }
+
+    std::shared_ptr<outgoing> new_outgoing(std::string method, std::string uri, std::string from, const target& where,
+                                           const transport::endpoint& ep) {
+        auto o = std::make_shared<outgoing>();
+        o->method = std::move(method);
+        o->uri = std::move(uri);
+        o->from = std::move(from);
+        o->from_tag = token(10);
+        o->call_id = token(20);
+        o->where = where;
+        o->ep = ep;
+        return o;
+    }
+
+    void send_outgoing(const std::shared_ptr<outgoing>& o) {
+        std::weak_ptr<impl> weak = weak_from_this();
+        dispatch(build_request(*o), o->where.proto, o->ep, o->where.host, [weak, o](const request_outcome& r) {
+            auto self = weak.lock();
+            if (!self) return;
+            const int status = r.response ? r.response->status() : 0;
+            if ((status == 401 || status == 407) && o->extras.credentials && o->auth_attempts == 0) {
+                auto ch = auth::first_supported(*r.response);
+                if (ch) {
+                    ++o->auth_attempts;
+                    ++o->cseq;
+                    o->proxy_authorization = ch->proxy;
+                    o->authorization = auth::authorization(*ch, *o->extras.credentials, o->method, o->uri, self->token(16), 1,
+                                                           o->extras.body);
+                    self->send_outgoing(o);
+                    return;
+                }
+            }
+            if ((status == 401 || status == 407) && o->auth_attempts > 0) {
+                auto ch = auth::first_supported(*r.response);
+                self->log(log_level::warning, o->method + " to " + o->uri + ": authentication failed" +
+                                                  (ch ? " for realm " + ch->realm : std::string()));
+            }
+            if (o->done) o->done(r);
+        });
     }
 
     // ---- the loop: drain what the state machines produced until nothing is left ------------------
@@ -288,7 +348,8 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         std::weak_ptr<impl> weak = weak_from_this();
         const std::size_t id = b.id;
         const std::string aor = "sip:" + b.acct.user + "@" + (b.acct.domain.empty() ? b.where.host : b.acct.domain);
-        dispatch(build_request("OPTIONS", b.acct.registrar, aor, b.where.proto, b.dest), b.where.proto, b.dest, b.where.host,
+        auto ping = new_outgoing("OPTIONS", b.acct.registrar, aor, b.where, b.dest);
+        dispatch(build_request(*ping), b.where.proto, b.dest, b.where.host,
                  [weak, id](const request_outcome& r) {
                      auto self = weak.lock();
                      if (!self || !r.response) return;
@@ -656,7 +717,10 @@ void user_agent::send_request(std::string method, std::string uri, request_extra
         std::string host = self->local_host_for(ep);
         if (host.find(':') != std::string::npos) host = "[" + host + "]";
         const std::string from = "sip:sipvoice@" + host;
-        self->dispatch(self->build_request(method, uri, from, where.proto, ep, extras), where.proto, ep, where.host, handler);
+        auto o = self->new_outgoing(method, uri, from, where, ep);
+        o->extras = extras;
+        o->done = handler;
+        self->send_outgoing(o);
     });
 }
 

@@ -40,6 +40,7 @@
 
 #include <asio/io_context.hpp>
 
+#include "sipvoice/auth/digest.hpp"
 #include "sipvoice/log.hpp"
 #include "sipvoice/sip/message.hpp"
 #include "sipvoice/transaction/transaction.hpp"
@@ -116,11 +117,14 @@ public:
     // OPTIONS to `uri`; the handler gets the final response or the reason there is none.
     void send_options(std::string uri, outcome_handler handler);
     // Any out-of-dialog request to `uri` (Via, Max-Forwards, From with a tag, To, Call-ID, CSeq and
-    // Contact filled in), with extra headers and an optional body.
+    // Contact filled in), with extra headers and an optional body. With credentials, a 401 or 407 is
+    // answered once (same Call-ID, next CSeq, Authorization or Proxy-Authorization); a second
+    // challenge is handed to the handler as the final response, so a wrong password cannot loop.
     struct request_extras {
         std::vector<std::pair<std::string, std::string>> headers;
         std::string content_type;
         std::string body;
+        std::optional<auth::credentials> credentials;
     };
     void send_request(std::string method, std::string uri, request_extras extras, outcome_handler handler);
 
