@@ -1,0 +1,169 @@
+// sipvoice/ua/invite_session.hpp: one call's signaling (RFC 3261 §13-15, RFC 3264 offer/answer
+// carried as opaque SDP text), as a sans-I/O state machine on top of ua/dialog.
+//
+// The session builds the messages of its call and reacts to those of the peer; it sends nothing
+// itself. The user agent around it runs every request through the transaction layer, hands in what
+// arrives, calls on_time() at next_deadline(), and drains take_outputs() and take_events():
+//
+//   auto s = ua::invite_session::incoming(invite, server_key, cfg, seed);  // UAS
+//   s.ring(now);                        // 180 Ringing
+//   s.accept(answer_sdp, now);          // 200 OK, retransmitted until the ACK comes (§13.3.1.4)
+//   ... s.on_ack(ack, now) -> event connected ...
+//   s.hangup(now);                      // BYE
+//
+//   auto c = ua::invite_session::outgoing("sip:bob@example.com", offer_sdp, cfg, seed, now);  // UAC
+//   ... c.on_response(resp, now): 1xx -> early, 2xx -> ACK sent and connected, else ended ...
+//
+// What it covers today: UAS answer/reject/ring with the 2xx retransmitted until ACK (a call without
+// ACK ends with a BYE after 64*T1), INVITE without offer (offer in 200, answer in ACK), CANCEL before
+// the final response (487), BYE both ways, a lower in-dialog CSeq answered 500, INFO and UPDATE
+// answered 200, re-INVITE handed to the application as a new offer; UAC with provisional responses,
+// early dialog, ACK for the 2xx built here, CANCEL, non-2xx endings, and extra 2xx from a forking
+// proxy ACKed and BYEd. Authentication retries and session timers are the user agent's next steps.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sipvoice/clock.hpp"
+#include "sipvoice/sip/message.hpp"
+#include "sipvoice/transaction/transaction.hpp"
+#include "sipvoice/ua/dialog.hpp"
+
+namespace sipvoice::ua {
+
+struct session_config {
+    std::string local_uri;      // From of an outgoing call, e.g. "<sip:1001@pbx.example.com>"
+    std::string contact;        // our Contact, e.g. "<sip:1001@192.0.2.10:5060>"
+    std::string via_transport = "UDP";
+    std::string sent_by;        // host:port for our Via
+    std::string user_agent = "sipvoice";
+    std::string allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+    transaction::timer_config timers;
+};
+
+enum class session_state : std::uint8_t {
+    incoming,     // UAS: INVITE received, no final response yet
+    calling,      // UAC: INVITE sent, nothing with a To tag back yet
+    early,        // a provisional response created an early dialog
+    accepted,     // UAS: 2xx sent, waiting for the ACK
+    connected,    // confirmed dialog
+    terminating,  // our BYE or CANCEL is out
+    terminated,
+};
+std::string_view session_state_name(session_state s) noexcept;
+
+enum class session_event_kind : std::uint8_t {
+    progress,    // UAC: a provisional response (status, and early media SDP when it carries one)
+    offer,       // the peer's offer (re-INVITE, or the ACK/200 answering our offerless INVITE): answer it
+    answer,      // the peer's answer to our offer
+    connected,   // the dialog is confirmed
+    terminated,  // the call is over: status and reason say why
+};
+
+struct session_event {
+    session_event_kind kind = session_event_kind::progress;
+    int status = 0;
+    std::string sdp;
+    std::string reason;  // for terminated: "remote hangup", "cancelled", "rejected 486 Busy Here", ...
+};
+
+enum class session_output_kind : std::uint8_t {
+    respond,   // a response to the server transaction `key` (layer.respond)
+    request,   // a request for a new client transaction toward `destination` (BYE, re-INVITE...)
+    send_ack,  // an ACK for a 2xx: sent as is to `destination`, no transaction (RFC 3261 §13.2.2.4)
+    cancel,    // a CANCEL for our INVITE: a client transaction toward the INVITE's destination
+};
+
+struct session_output {
+    session_output_kind kind = session_output_kind::request;
+    std::string key;          // for respond
+    int status = 0;           // for respond
+    std::string bytes;
+    std::string destination;  // URI of the next hop for request / send_ack / cancel
+};
+
+class invite_session {
+public:
+    // UAS: `invite` arrived on server transaction `key`.
+    static invite_session incoming(const sip::message& invite, std::string key, session_config cfg, std::uint64_t seed);
+    // UAC: builds the INVITE (take_outputs() has it as a request) with `offer_sdp` (may be empty: then
+    // the 200 carries the peer's offer and the ACK our answer, see answer()).
+    static invite_session outgoing(std::string target_uri, std::string offer_sdp, session_config cfg, std::uint64_t seed,
+                                   time_point now);
+
+    // ---- UAS
+    void ring(time_point now, int status = 180);
+    // 200 OK with `sdp`: the answer to the INVITE's offer, or our offer when it had none.
+    void accept(std::string sdp, time_point now);
+    void reject(int status, time_point now);
+    void on_ack(const sip::message& ack, time_point now);
+    // A CANCEL matched our INVITE (the user agent answers the CANCEL itself with 200).
+    void on_cancel(time_point now);
+
+    // ---- UAC
+    void on_response(const sip::message& response, time_point now);
+    // The INVITE's transaction timed out or could not be sent.
+    void on_invite_failed(std::string reason, time_point now);
+    void cancel(time_point now);
+
+    // ---- both
+    // A request inside the dialog (BYE, re-INVITE, INFO, UPDATE, OPTIONS) on server transaction `key`.
+    void on_request(const sip::message& request, const std::string& key, time_point now);
+    // The final response to a request this session sent in the dialog (BYE, re-INVITE); `timeout`
+    // when there was none.
+    void on_dialog_response(const sip::message* response, time_point now);
+    // The answer to a re-INVITE's offer (after an offer event).
+    void answer(std::string sdp, time_point now);
+    void hangup(time_point now);
+    void on_time(time_point now);
+
+    [[nodiscard]] session_state state() const noexcept { return state_; }
+    [[nodiscard]] const std::optional<dialog>& current_dialog() const noexcept { return dialog_; }
+    [[nodiscard]] std::optional<time_point> next_deadline() const noexcept;
+    [[nodiscard]] const std::string& call_id() const noexcept { return call_id_; }
+    std::vector<session_output> take_outputs() { return std::exchange(outputs_, {}); }
+    std::vector<session_event> take_events() { return std::exchange(events_, {}); }
+
+private:
+    invite_session(session_config cfg, std::uint64_t seed);
+    std::string token(std::size_t n);
+    std::string via();
+    std::string response_to_invite(int status, const std::string& sdp);
+    void respond_invite(int status, std::string sdp, time_point now);
+    void end(int status, std::string reason);
+    void send_in_dialog(std::string_view method, time_point now, const std::string& sdp = {});
+
+    session_config cfg_;
+    std::mt19937_64 rng_;
+    session_state state_ = session_state::incoming;
+    bool uac_ = false;
+    std::string call_id_;
+    std::string local_tag_;
+    std::optional<dialog> dialog_;
+
+    // UAS: the INVITE and its server transaction
+    std::optional<sip::message> invite_;
+    std::string invite_key_;
+    bool invite_had_offer_ = false;
+    std::string final_response_;  // the 2xx, retransmitted until the ACK
+    duration retransmit_interval_{};
+    std::optional<time_point> retransmit_at_;
+    std::optional<time_point> ack_deadline_;
+
+    // UAC: what we sent
+    std::string invite_bytes_;
+    std::string target_;
+    std::uint32_t invite_cseq_ = 1;
+    bool offered_ = false;  // our INVITE carried an offer
+    bool cancel_wanted_ = false;
+
+    std::string pending_reinvite_key_;  // a re-INVITE waiting for the application's answer
+    std::vector<session_output> outputs_;
+    std::vector<session_event> events_;
+};
+
+}  // namespace sipvoice::ua
