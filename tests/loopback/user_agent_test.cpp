@@ -63,7 +63,7 @@ TEST_CASE("user_agent answers OPTIONS with 200, Allow, Accept and Supported", "[
     REQUIRE(run_until(io, [&] { return !p.messages.empty(); }));
     const sip::message& r = p.messages[0];
     CHECK(r.status() == 200);
-    CHECK(r.header(sip::header_id::allow) == "OPTIONS");
+    CHECK(r.header(sip::header_id::allow) == "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE");
     CHECK(r.header(sip::header_id::accept) == "application/sdp");
     CHECK(r.has(sip::header_id::supported));
     CHECK_FALSE(r.to()->tag().empty());
@@ -83,7 +83,7 @@ TEST_CASE("user_agent refuses what it cannot take: 405 with Allow, 481 for BYE, 
     p.t.send(protocol::udp, to, request("MESSAGE", port, "z9hG4bKm1"), {});
     REQUIRE(run_until(io, [&] { return p.messages.size() == 1; }));
     CHECK(p.messages[0].status() == 405);
-    CHECK(p.messages[0].header(sip::header_id::allow) == "OPTIONS");
+    CHECK(p.messages[0].header(sip::header_id::allow) == agent.allow());
     p.t.send(protocol::udp, to, request("BYE", port, "z9hG4bKb1"), {});
     REQUIRE(run_until(io, [&] { return p.messages.size() == 2; }));
     CHECK(p.messages[1].status() == 481);
@@ -333,4 +333,125 @@ TEST_CASE("user_agent answers a 407 to any request once with Proxy-Authorization
     CHECK(out->response->status() == 407);  // handed over, not retried again
     io.run_for(std::chrono::milliseconds(100));
     CHECK(seen.size() == 2);
+}
+
+namespace {
+
+// Records what happens to a call.
+struct recorder : ua::call_handler {
+    std::vector<std::string> events;
+    int final_status = -1;
+    std::string reason;
+    std::string answer_sdp;
+    void on_progress(int status, const std::string&) override { events.push_back("progress " + std::to_string(status)); }
+    void on_answer(const std::string& sdp) override {
+        events.emplace_back("answer");
+        answer_sdp = sdp;
+    }
+    void on_offer(const std::string&) override { events.emplace_back("offer"); }
+    void on_connected() override { events.emplace_back("connected"); }
+    void on_terminated(int status, const std::string& why) override {
+        events.emplace_back("terminated");
+        final_status = status;
+        reason = why;
+    }
+    [[nodiscard]] bool ended() const { return final_status != -1; }
+};
+
+const std::string sdp_a = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+const std::string sdp_b = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+
+}  // namespace
+
+TEST_CASE("user_agent calls: ring, answer, BYE from the caller, over UDP and TCP", "[ua][loopback][call]") {
+    for (const std::string transport_param : {"", ";transport=tcp"}) {
+        asio::io_context io;
+        ua::user_agent a(io, local_config()), b(io, local_config());
+        REQUIRE_FALSE(a.start());
+        REQUIRE_FALSE(b.start());
+        auto callee = std::make_shared<recorder>();
+        std::string offer_seen;
+        b.on_incoming_call([&](ua::call c, const sip::message& invite) {
+            offer_seen = std::string(invite.body());
+            c.set_handler(callee);
+            c.ring();
+            c.accept(sdp_b);
+        });
+        auto caller = std::make_shared<recorder>();
+        const auto port = b.transport().local_port(transport_param.empty() ? protocol::udp : protocol::tcp);
+        ua::call c = a.place_call("sip:1002@127.0.0.1:" + std::to_string(port) + transport_param, sdp_a, caller,
+                                  "sip:1001@127.0.0.1");
+        REQUIRE(run_until(io, [&] { return callee->events.size() >= 1 && !caller->events.empty() && caller->events.back() == "connected"; }));
+        CHECK(offer_seen == sdp_a);
+        CHECK(caller->answer_sdp == sdp_b);
+        CHECK(caller->events == std::vector<std::string>{"progress 180", "answer", "connected"});
+        REQUIRE(run_until(io, [&] { return !callee->events.empty() && callee->events.back() == "connected"; }));
+        CHECK(a.call_count() == 1);
+        CHECK(b.call_count() == 1);
+
+        c.hangup();
+        REQUIRE(run_until(io, [&] { return caller->ended() && callee->ended(); }));
+        CHECK(caller->reason == "local hangup");
+        CHECK(caller->final_status == 200);
+        CHECK(callee->reason == "remote hangup");
+        CHECK(a.call_count() == 0);
+        CHECK(b.call_count() == 0);
+    }
+}
+
+TEST_CASE("user_agent calls: a refusal, and a CANCEL while ringing", "[ua][loopback][call]") {
+    asio::io_context io;
+    ua::user_agent a(io, local_config()), b(io, local_config());
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    const std::string uri = "sip:1002@127.0.0.1:" + std::to_string(b.transport().local_port(protocol::udp));
+    auto callee = std::make_shared<recorder>();
+    bool busy = true;
+    b.on_incoming_call([&](ua::call c, const sip::message&) {
+        c.set_handler(callee);
+        if (busy) c.reject(486);
+        else c.ring();
+    });
+    auto refused = std::make_shared<recorder>();
+    a.place_call(uri, sdp_a, refused);
+    REQUIRE(run_until(io, [&] { return refused->ended(); }));
+    CHECK(refused->final_status == 486);
+    CHECK(refused->reason == "rejected 486 Busy Here");
+
+    busy = false;
+    callee = std::make_shared<recorder>();
+    auto cancelled = std::make_shared<recorder>();
+    ua::call c = a.place_call(uri, sdp_a, cancelled);
+    REQUIRE(run_until(io, [&] { return !cancelled->events.empty(); }));  // 180 came
+    c.hangup();                                                           // -> CANCEL
+    REQUIRE(run_until(io, [&] { return cancelled->ended() && callee->ended(); }));
+    CHECK(cancelled->final_status == 487);
+    CHECK(callee->final_status == 487);
+    CHECK(callee->reason == "cancelled by the caller");
+}
+
+TEST_CASE("user_agent calls: no incoming handler means 480, shutdown ends calls with BYE", "[ua][loopback][call]") {
+    asio::io_context io;
+    ua::user_agent a(io, local_config()), b(io, local_config());
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    const std::string uri = "sip:1002@127.0.0.1:" + std::to_string(b.transport().local_port(protocol::udp));
+    auto r = std::make_shared<recorder>();
+    a.place_call(uri, sdp_a, r);
+    REQUIRE(run_until(io, [&] { return r->ended(); }));
+    CHECK(r->final_status == 480);
+
+    auto callee = std::make_shared<recorder>();
+    b.on_incoming_call([&](ua::call c, const sip::message&) {
+        c.set_handler(callee);
+        c.accept(sdp_b);
+    });
+    auto caller = std::make_shared<recorder>();
+    a.place_call(uri, sdp_a, caller);
+    REQUIRE(run_until(io, [&] { return !caller->events.empty() && caller->events.back() == "connected"; }));
+    bool done = false;
+    b.shutdown([&] { done = true; });
+    REQUIRE(run_until(io, [&] { return done && caller->ended(); }));
+    CHECK(caller->reason == "remote hangup");
+    CHECK(callee->reason == "local hangup");
 }

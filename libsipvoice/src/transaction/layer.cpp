@@ -44,7 +44,7 @@ void layer::on_message(sip::message message, bool reliable, time_point now) {
         return;
     }
     if (message.method() == sip::method::ack) {
-        outputs_.push_back({{}, {output_kind::request, {}, std::move(message)}});
+        outputs_.push_back({{}, {output_kind::request, {}, std::move(message)}, true});
         return;
     }
     drain(servers_, servers_.emplace(*key, server_transaction(std::move(message), reliable, cfg_)).first);

@@ -23,6 +23,8 @@
 //    received/rport (registration.hpp);
 //  - answers to OPTIONS (200 with Allow, Accept, Supported) so a PBX's qualify pings see us alive, and
 //    the RFC's error responses to requests we cannot take (sip/validate.hpp);
+//  - calls (ua/invite_session.hpp) in both directions: incoming INVITEs handed to the application,
+//    outgoing ones placed, in-dialog requests, CANCEL and ACK routed to their call;
 //  - registrations kept alive: CRLF pings on TCP/TLS, OPTIONS pings on UDP, a broken connection or
 //    unanswered pings noticed, the registrar probed until it is back, and registered again at once;
 //  - a graceful shutdown: un-REGISTER everything, then close.
@@ -45,6 +47,7 @@
 #include "sipvoice/sip/message.hpp"
 #include "sipvoice/transaction/transaction.hpp"
 #include "sipvoice/transport/transport.hpp"
+#include "sipvoice/ua/invite_session.hpp"
 #include "sipvoice/ua/registration.hpp"
 
 namespace sipvoice::ua {
@@ -94,6 +97,49 @@ struct request_outcome {
     bool timeout = false;  // no answer at all (timer B or F), as opposed to a transport failure
 };
 
+class user_agent;
+
+// What happens to a call, on the io_context thread. Every handler is optional.
+class call_handler {
+public:
+    virtual ~call_handler() = default;
+    // A provisional response to our INVITE (180, 183 with early media SDP).
+    virtual void on_progress(int status, const std::string& sdp) { (void)status, (void)sdp; }
+    // The peer's offer: a re-INVITE (hold, unhold, new address), or the 200 to our offerless INVITE.
+    // Answer it with call::answer().
+    virtual void on_offer(const std::string& sdp) { (void)sdp; }
+    // The peer's answer to our offer (in the 200, or the ACK when we offered in the 200).
+    virtual void on_answer(const std::string& sdp) { (void)sdp; }
+    virtual void on_connected() {}
+    // The call is over: `status` is the final response or 0 for a BYE, `reason` says it in words.
+    virtual void on_terminated(int status, const std::string& reason) { (void)status, (void)reason; }
+};
+
+// A handle on one call; cheap to copy. Calls on a call that has ended do nothing.
+class call {
+public:
+    call() = default;
+    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    [[nodiscard]] bool valid() const noexcept;  // the call still exists
+    void set_handler(std::shared_ptr<call_handler> handler);
+    // UAS: 180 Ringing (or 183), 200 OK with our SDP, or a final refusal (486, 603...).
+    void ring(int status = 180);
+    void accept(std::string sdp);
+    void reject(int status);
+    // The answer to an on_offer().
+    void answer(std::string sdp);
+    // BYE (or CANCEL / a refusal before the call was answered).
+    void hangup();
+    [[nodiscard]] std::optional<session_state> state() const;
+
+    // Made by the user agent; `owner` is its state.
+    call(std::weak_ptr<void> owner, std::uint64_t id) : owner_(std::move(owner)), id_(id) {}
+
+private:
+    std::weak_ptr<void> owner_;
+    std::uint64_t id_ = 0;
+};
+
 class user_agent {
 public:
     using registration_handler = std::function<void(const registration_state&)>;
@@ -128,8 +174,17 @@ public:
     };
     void send_request(std::string method, std::string uri, request_extras extras, outcome_handler handler);
 
-    // Un-REGISTERs every account, waits for the answers (at most `grace`), closes every socket, then
-    // calls `done`. Nothing is sent afterwards.
+    // Incoming INVITEs: the handler gets the call and the INVITE, and must ring, accept or reject it
+    // (now or later). Without a handler INVITEs are refused with 480.
+    using incoming_call_handler = std::function<void(call, const sip::message& invite)>;
+    void on_incoming_call(incoming_call_handler handler);
+    // Calls `uri` with `offer_sdp` (may be empty: then on_offer() gets the peer's offer in the 200
+    // and answer() goes into the ACK). `from` is our address of record (empty: sip:sipvoice@host).
+    call place_call(std::string uri, std::string offer_sdp, std::shared_ptr<call_handler> handler, std::string from = {});
+    [[nodiscard]] std::size_t call_count() const noexcept;
+
+    // Ends every call (BYE), un-REGISTERs every account, waits for the answers (at most `grace`),
+    // closes every socket, then calls `done`. Nothing is sent afterwards.
     void shutdown(std::function<void()> done, duration grace = duration(5000));
 
     [[nodiscard]] transport::sip_transport& transport() noexcept;

@@ -1,0 +1,327 @@
+// The user agent's calls: invite sessions wired to the transaction layer and the transports.
+#include "user_agent_impl.hpp"
+
+namespace sipvoice::ua {
+namespace {
+
+std::string bracketed(std::string host) {
+    if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+    return host;
+}
+
+std::string transport_param(protocol p) {
+    return p == protocol::udp ? "" : ";transport=" + sip::detail::lowercase(transport::protocol_name(p));
+}
+
+// RFC 3261 §9.2: a CANCEL has the key of the INVITE it cancels, but for the method.
+std::string cancelled_invite_key(std::string key) {
+    const std::string_view suffix = "|CANCEL";
+    if (key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0)
+        key.replace(key.size() - suffix.size(), suffix.size(), "|INVITE");
+    return key;
+}
+
+}  // namespace
+
+session_config user_agent::impl::session_config_for(const transport::flow& f, const std::string& user) {
+    session_config c;
+    c.via_transport = std::string(transport::protocol_name(f.proto));
+    c.sent_by = bracketed(local_host_for(f.remote)) + ":" + std::to_string(local_port_for(f.proto));
+    c.contact = "<sip:" + (user.empty() ? "" : user + "@") + c.sent_by + transport_param(f.proto) + ">";
+    c.user_agent = cfg.user_agent;
+    c.allow = std::string(allow_list);
+    c.timers = cfg.timers;
+    return c;
+}
+
+session_config user_agent::impl::session_config_for(const target& t, const transport::endpoint& ep, const std::string& from) {
+    session_config c;
+    c.via_transport = std::string(transport::protocol_name(t.proto));
+    c.sent_by = bracketed(local_host_for(ep)) + ":" + std::to_string(local_port_for(t.proto));
+    std::string user = "sipvoice";
+    if (auto u = sip::parse_uri(from); u && u->has_user) user = std::string(u->user);
+    c.local_uri = "<" + (from.empty() ? "sip:sipvoice@" + bracketed(local_host_for(ep)) : from) + ">";
+    c.contact = "<sip:" + user + "@" + c.sent_by + transport_param(t.proto) + ">";
+    c.user_agent = cfg.user_agent;
+    c.allow = std::string(allow_list);
+    c.timers = cfg.timers;
+    return c;
+}
+
+user_agent::impl::call_entry* user_agent::impl::find_call(const sip::message& m) {
+    auto id = dialog_id_of(m);
+    if (!id) return nullptr;
+    for (auto& [cid, c] : calls) {
+        if (!c.session) continue;
+        const auto& d = c.session->current_dialog();
+        if (d && d->id() == *id) return &c;
+        // A response from another fork has our Call-ID and tag but another remote tag: still ours.
+        if (m.is_response() && d && d->id().call_id == id->call_id && d->id().local_tag == id->local_tag) return &c;
+        if (!d && c.session->call_id() == id->call_id) return &c;
+    }
+    return nullptr;
+}
+
+bool user_agent::impl::route_to_call(const std::string& key, const sip::message& req, time_point now) {
+    auto to = req.to();
+    const bool in_dialog = to && !to->tag().empty();
+    if (req.method() == sip::method::invite && !in_dialog) {
+        handle_invite(key, req, now);
+        return true;
+    }
+    if (req.method() == sip::method::cancel) {
+        const std::string invite_key = cancelled_invite_key(key);
+        for (auto& [id, c] : calls) {
+            if (c.invite_key != invite_key || !c.session) continue;
+            respond(key, req, 200, {}, {}, now);  // RFC 3261 §9.2: the CANCEL itself is answered 200
+            c.session->on_cancel(now);
+            return true;
+        }
+        respond(key, req, 481, {}, {}, now);
+        return true;
+    }
+    if (!in_dialog) return false;
+    if (call_entry* c = find_call(req)) {
+        c->session->on_request(req, key, now);
+        return true;
+    }
+    respond(key, req, 481, {}, {}, now);  // RFC 3261 §12.2.2: no such dialog
+    return true;
+}
+
+void user_agent::impl::route_ack(const sip::message& ack, time_point now) {
+    if (call_entry* c = find_call(ack)) c->session->on_ack(ack, now);
+}
+
+void user_agent::impl::route_late_2xx(const sip::message& response, time_point now) {
+    if (call_entry* c = find_call(response)) c->session->on_response(response, now);
+}
+
+void user_agent::impl::handle_invite(const std::string& key, const sip::message& invite, time_point now) {
+    if (shutting_down || !incoming_cb) {
+        respond(key, invite, shutting_down ? 503 : 480, {}, {}, now);
+        return;
+    }
+    auto flow = server_flows.find(key);
+    if (flow == server_flows.end()) return;
+    const std::string user(invite.request_uri().user);
+    const std::uint64_t id = next_call++;
+    call_entry& c = calls[id];
+    c.id = id;
+    c.invite_key = key;
+    c.contact_user = user;
+    c.session = invite_session::incoming(invite, key, session_config_for(flow->second, user), rng());
+    log(log_level::info, "incoming call from " + std::string(invite.header(sip::header_id::from)));
+    incoming_cb(handle_of(id), invite);
+}
+
+void user_agent::impl::send_to_uri(const std::string& uri,
+                                   std::function<void(std::string error, target, transport::endpoint)> then) {
+    auto where = target_of(uri);
+    if (!where) {
+        then("not a usable SIP URI: " + uri, {}, {});
+        return;
+    }
+    resolve(*where, [then, t = *where](std::string error, transport::endpoint ep) { then(std::move(error), t, ep); });
+}
+
+void user_agent::impl::apply(call_entry& c, session_output out) {
+    const time_point now = sipvoice::clock::now();
+    const std::uint64_t id = c.id;
+    std::weak_ptr<impl> weak = weak_from_this();
+    switch (out.kind) {
+        case session_output_kind::respond: layer.respond(out.key, std::move(out.bytes), out.status, now); return;
+        case session_output_kind::send_ack:
+            // RFC 3261 §13.2.2.4: the ACK for a 2xx is the TU's, sent without a transaction.
+            send_to_uri(out.destination, [weak, bytes = std::move(out.bytes)](std::string error, target t, transport::endpoint ep) {
+                auto self = weak.lock();
+                if (!self || !error.empty()) return;
+                self->tp.send(t.proto, ep, bytes, {}, t.host);
+            });
+            return;
+        case session_output_kind::cancel:
+        case session_output_kind::request: {
+            const bool initial_invite = out.kind == session_output_kind::request && out.bytes.rfind("INVITE ", 0) == 0 &&
+                                        c.session->state() == session_state::calling;
+            const bool is_cancel = out.kind == session_output_kind::cancel;
+            send_to_uri(out.destination, [weak, id, initial_invite, is_cancel, bytes = std::move(out.bytes)](
+                                             std::string error, target t, transport::endpoint ep) mutable {
+                auto self = weak.lock();
+                if (!self) return;
+                auto it = self->calls.find(id);
+                if (it == self->calls.end() || !it->second.session) return;
+                const time_point when = sipvoice::clock::now();
+                if (!error.empty()) {
+                    if (initial_invite) it->second.session->on_invite_failed(error, when);
+                    else if (!is_cancel) it->second.session->on_dialog_response(nullptr, when);
+                    self->pump();
+                    return;
+                }
+                auto done = [weak, id, initial_invite, is_cancel](const request_outcome& r) {
+                    auto me = weak.lock();
+                    if (!me) return;
+                    auto found = me->calls.find(id);
+                    if (found == me->calls.end() || !found->second.session) return;
+                    const time_point at = sipvoice::clock::now();
+                    invite_session& s = *found->second.session;
+                    if (initial_invite) {
+                        if (r.response) s.on_response(*r.response, at);
+                        else s.on_invite_failed(r.error, at);
+                    } else if (!is_cancel) {
+                        s.on_dialog_response(r.response ? &*r.response : nullptr, at);
+                    }
+                    me->pump();
+                };
+                std::function<void(const sip::message&)> provisional;
+                if (initial_invite)  // 1xx reach the session too: early dialog, 180, 183
+                    provisional = [weak, id](const sip::message& m) {
+                        auto me = weak.lock();
+                        if (!me) return;
+                        auto found = me->calls.find(id);
+                        if (found == me->calls.end() || !found->second.session) return;
+                        found->second.session->on_response(m, sipvoice::clock::now());
+                        me->pump();
+                    };
+                self->dispatch(std::move(bytes), t.proto, ep, t.host, done, std::move(provisional));
+            });
+            return;
+        }
+    }
+}
+
+bool user_agent::impl::pump_calls() {
+    bool any = false;
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, c] : calls) ids.push_back(id);
+    for (std::uint64_t id : ids) {
+        auto it = calls.find(id);
+        if (it == calls.end() || !it->second.session) continue;
+        for (session_output& out : it->second.session->take_outputs()) {
+            any = true;
+            apply(it->second, std::move(out));
+        }
+        for (const session_event& ev : it->second.session->take_events()) {
+            any = true;
+            auto handler = it->second.handler;  // the handler may replace itself
+            if (!handler) continue;
+            switch (ev.kind) {
+                case session_event_kind::progress: handler->on_progress(ev.status, ev.sdp); break;
+                case session_event_kind::offer: handler->on_offer(ev.sdp); break;
+                case session_event_kind::answer: handler->on_answer(ev.sdp); break;
+                case session_event_kind::connected: handler->on_connected(); break;
+                case session_event_kind::terminated: handler->on_terminated(ev.status, ev.reason); break;
+            }
+            it = calls.find(id);
+            if (it == calls.end() || !it->second.session) break;
+        }
+    }
+    // Finished calls go once everything they produced is out.
+    for (auto it = calls.begin(); it != calls.end();) {
+        const bool done = it->second.session && it->second.session->state() == session_state::terminated;
+        it = done ? calls.erase(it) : std::next(it);
+    }
+    return any;
+}
+
+// ---- the public call handle and user_agent's call API -------------------------------------------------
+
+namespace {
+
+// The call's entry, or nullptr when the call or its user agent is gone.
+std::pair<std::shared_ptr<user_agent::impl>, user_agent::impl::call_entry*> lookup(const std::weak_ptr<void>& owner,
+                                                                                     std::uint64_t id) {
+    auto self = std::static_pointer_cast<user_agent::impl>(owner.lock());
+    if (!self) return {nullptr, nullptr};
+    auto it = self->calls.find(id);
+    if (it == self->calls.end() || !it->second.session) return {self, nullptr};
+    return {self, &it->second};
+}
+
+}  // namespace
+
+bool call::valid() const noexcept {
+    auto self = std::static_pointer_cast<user_agent::impl>(owner_.lock());
+    return self && self->calls.count(id_) != 0;
+}
+
+void call::set_handler(std::shared_ptr<call_handler> handler) {
+    auto self = std::static_pointer_cast<user_agent::impl>(owner_.lock());
+    if (!self) return;
+    auto it = self->calls.find(id_);
+    if (it != self->calls.end()) it->second.handler = std::move(handler);
+}
+
+void call::ring(int status) {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return;
+    c->session->ring(sipvoice::clock::now(), status);
+    self->pump();
+}
+
+void call::accept(std::string sdp) {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return;
+    c->session->accept(std::move(sdp), sipvoice::clock::now());
+    self->pump();
+}
+
+void call::reject(int status) {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return;
+    c->session->reject(status, sipvoice::clock::now());
+    self->pump();
+}
+
+void call::answer(std::string sdp) {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return;
+    c->session->answer(std::move(sdp), sipvoice::clock::now());
+    self->pump();
+}
+
+void call::hangup() {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return;
+    c->session->hangup(sipvoice::clock::now());
+    self->pump();
+}
+
+std::optional<session_state> call::state() const {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return std::nullopt;
+    return c->session->state();
+}
+
+void user_agent::on_incoming_call(incoming_call_handler handler) { impl_->incoming_cb = std::move(handler); }
+
+std::size_t user_agent::call_count() const noexcept { return impl_->calls.size(); }
+
+call user_agent::place_call(std::string uri, std::string offer_sdp, std::shared_ptr<call_handler> handler, std::string from) {
+    impl& m = *impl_;
+    const std::uint64_t id = m.next_call++;
+    impl::call_entry& c = m.calls[id];
+    c.id = id;
+    c.handler = std::move(handler);
+    std::weak_ptr<impl> weak = impl_;
+    m.send_to_uri(uri, [weak, id, uri, offer = std::move(offer_sdp), from = std::move(from)](std::string error, target t,
+                                                                                          transport::endpoint ep) {
+        auto self = weak.lock();
+        if (!self) return;
+        auto it = self->calls.find(id);
+        if (it == self->calls.end()) return;
+        if (!error.empty() || self->shutting_down) {
+            auto h = it->second.handler;
+            self->calls.erase(it);
+            if (h) h->on_terminated(0, error.empty() ? "the user agent is shutting down" : error);
+            self->pump();
+            return;
+        }
+        const std::uint64_t seed = self->rng();
+        it->second.session = invite_session::outgoing(uri, offer, self->session_config_for(t, ep, from), seed,
+                                                      sipvoice::clock::now());
+        self->pump();
+    });
+    return m.handle_of(id);
+}
+
+}  // namespace sipvoice::ua

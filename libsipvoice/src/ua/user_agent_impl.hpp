@@ -1,0 +1,659 @@
+// The user agent's state (ua/user_agent.hpp), shared by the files that implement it: user_agent.cpp
+// (transports, transactions, registrations, out-of-dialog requests) and user_agent_calls.cpp (calls).
+#pragma once
+
+#include "sipvoice/ua/user_agent.hpp"
+#include "sipvoice/ua/invite_session.hpp"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <vector>
+
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "../sip/charset.hpp"
+#include "sipvoice/sip/builder.hpp"
+#include "sipvoice/sip/uri.hpp"
+#include "sipvoice/sip/validate.hpp"
+#include "sipvoice/transaction/layer.hpp"
+
+namespace sipvoice::ua {
+
+using transport::protocol;
+
+namespace detail {
+
+// What we process; Allow lists the same.
+inline constexpr std::string_view handled_methods[] = {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE"};
+inline constexpr std::string_view allow_list = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+inline constexpr std::string_view supported_list = "path";
+// The longest a dead registrar waits between probes, whatever the keep-alive interval.
+inline constexpr duration max_probe_interval{4000};
+
+inline duration probe_interval(const account& a) {
+    return a.keepalive.count() > 0 ? std::min(a.keepalive, max_probe_interval) : max_probe_interval;
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+struct user_agent::impl : std::enable_shared_from_this<impl> {
+    impl(asio::io_context& context, user_agent_config c)
+        : io(context), cfg(std::move(c)), tp(context, cfg.transport), layer(cfg.timers), timer(context),
+          shutdown_timer(context), resolver(context),
+          rng(cfg.seed != 0 ? cfg.seed : (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
+
+    struct client_entry {
+        protocol proto = protocol::udp;
+        transport::endpoint to;
+        std::string server_name;
+        outcome_handler done;
+        std::string last_error;
+        bool answered = false;
+        std::function<void(const sip::message&)> on_provisional;  // INVITE: 101-199
+    };
+
+    struct binding {
+        std::size_t id = 0;
+        account acct;
+        registration_handler handler;
+        target where;
+        transport::endpoint dest;
+        bool resolved = false;
+        std::unique_ptr<registration> reg;
+        std::uint64_t register_seq = 0;  // answers to older REGISTERs are not ours to report
+        bool down = false;               // the registrar is unreachable: probing
+        bool probing = false;            // a connect probe is under way
+        bool ping_outstanding = false;   // the last keep-alive OPTIONS got no answer yet
+        bool removing = false;
+        std::optional<time_point> next_ping;
+        std::optional<time_point> next_probe;
+    };
+
+    void log(log_level level, const std::string& text) const {
+        if (log_cb) log_cb(level, text);
+    }
+
+    std::string token(std::size_t n) {
+        static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+        std::uniform_int_distribution<std::size_t> pick(0, sizeof alphabet - 2);
+        std::string out;
+        for (std::size_t i = 0; i < n; ++i) out.push_back(alphabet[pick(rng)]);
+        return out;
+    }
+
+    std::string local_host_for(const transport::endpoint& to) const {
+        if (!cfg.advertised_host.empty()) return cfg.advertised_host;
+        return tp.local_address_for(to.address).to_string();
+    }
+    std::uint16_t local_port_for(protocol p) const {
+        if (cfg.advertised_port != 0) return cfg.advertised_port;
+        if (auto port = tp.local_port(p)) return port;
+        // Not listening on TLS (no certificate): requests reach us over the connection we open, and
+        // the registrar's rport tells the registration which port that is.
+        if (auto port = tp.local_port(protocol::tcp)) return port;
+        return transport::default_port(p);
+    }
+    std::string sent_by(const transport::endpoint& to, protocol p) const {
+        std::string host = local_host_for(to);
+        if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+        return host + ":" + std::to_string(local_port_for(p));
+    }
+
+    void resolve(const target& t, std::function<void(std::string, transport::endpoint)> done) {
+        std::error_code ec;
+        auto addr = asio::ip::make_address(t.host, ec);
+        if (!ec) {
+            asio::post(io, [done, addr, port = t.port] { done({}, {addr, port}); });
+            return;
+        }
+        std::weak_ptr<impl> weak = weak_from_this();
+        resolver.async_resolve(t.host, std::to_string(t.port),
+                               [weak, done, host = t.host](std::error_code e, const asio::ip::tcp::resolver::results_type& r) {
+                                   if (!weak.lock()) return;
+                                   if (e || r.empty()) return done("cannot resolve " + host + ": " + (e ? e.message() : "no address"), {});
+                                   // Prefer IPv4: more hosts can reach it.
+                                   transport::endpoint best{r.begin()->endpoint().address(), r.begin()->endpoint().port()};
+                                   for (const auto& entry : r)
+                                       if (entry.endpoint().address().is_v4()) {
+                                           best = {entry.endpoint().address(), entry.endpoint().port()};
+                                           break;
+                                       }
+                                   done({}, best);
+                               });
+    }
+
+    // Runs `bytes` (a request) through a new client transaction toward `to`.
+    void dispatch(std::string bytes, protocol proto, const transport::endpoint& to, std::string server_name,
+                  outcome_handler done, std::function<void(const sip::message&)> on_provisional = {}) {
+        // RFC 3261 §18.1.1: a request near or above the path MTU goes over TCP, and its Via says so.
+        if (proto == protocol::udp && bytes.size() > cfg.udp_mtu && cfg.transport.tcp) {
+            const auto at = bytes.find("SIP/2.0/UDP");
+            if (at != std::string::npos) {
+                bytes.replace(at, 11, "SIP/2.0/TCP");
+                proto = protocol::tcp;
+            }
+        }
+        auto parsed = sip::message::parse(std::move(bytes));
+        if (!parsed) {
+            log(log_level::error, "internal: built an unparsable request: " + std::string(parsed.error().what()));
+            if (done) done({std::nullopt, "internal error: unparsable request", false});
+            return;
+        }
+        auto key = layer.send_request(std::move(*parsed), transport::is_reliable(proto), sipvoice::clock::now());
+        if (!key) {
+            if (done) done({std::nullopt, "internal error: request without a usable Via branch", false});
+            return;
+        }
+        clients[*key] = client_entry{proto, to, std::move(server_name), std::move(done), {}, false, std::move(on_provisional)};
+        pump();
+    }
+
+    // An out-of-dialog request as it goes out, kept so a challenge can be answered with the same
+    // Call-ID and From tag and the next CSeq (RFC 3261 §22.2).
+    struct outgoing {
+        std::string method;
+        std::string uri;
+        std::string from;
+        std::string from_tag;
+        std::string call_id;
+        std::uint32_t cseq = 1;
+        request_extras extras;
+        std::string authorization;  // the header line answering the last challenge, when there is one
+        bool proxy_authorization = false;
+        int auth_attempts = 0;
+        target where;
+        transport::endpoint ep;
+        outcome_handler done;
+    };
+
+    std::string build_request(const outgoing& o) {
+        const std::string by = sent_by(o.ep, o.where.proto);
+        const protocol proto = o.where.proto;
+        sip::message_builder b = sip::message_builder::request(o.method, o.uri);
+        b.add(sip::header_id::via, "SIP/2.0/" + std::string(transport::protocol_name(proto)) + " " + by +
+                                       ";branch=z9hG4bK" + token(16) + ";rport")
+            .add(sip::header_id::max_forwards, "70")
+            .add(sip::header_id::from, "<" + o.from + ">;tag=" + o.from_tag)
+            .add(sip::header_id::to, "<" + o.uri + ">")
+            .add(sip::header_id::call_id, o.call_id)
+            .add(sip::header_id::cseq, std::to_string(o.cseq) + " " + o.method)
+            .add(sip::header_id::contact, "<sip:" + by + (proto == protocol::udp ? "" : ";transport=" +
+                                           sip::detail::lowercase(transport::protocol_name(proto))) + ">");
+        if (!o.authorization.empty())
+            b.add(o.proxy_authorization ? sip::header_id::proxy_authorization : sip::header_id::authorization, o.authorization);
+        if (o.method == "OPTIONS") b.add(sip::header_id::accept, "application/sdp");
+        b.add(sip::header_id::user_agent, cfg.user_agent);
+        for (const auto& [name, value] : o.extras.headers) b.add(name, value);
+        if (!o.extras.body.empty()) b.body(o.extras.content_type, o.extras.body);
+        return b.str();
+    }
+
+    std::shared_ptr<outgoing> new_outgoing(std::string method, std::string uri, std::string from, const target& where,
+                                           const transport::endpoint& ep) {
+        auto o = std::make_shared<outgoing>();
+        o->method = std::move(method);
+        o->uri = std::move(uri);
+        o->from = std::move(from);
+        o->from_tag = token(10);
+        o->call_id = token(20);
+        o->where = where;
+        o->ep = ep;
+        return o;
+    }
+
+    void send_outgoing(const std::shared_ptr<outgoing>& o) {
+        std::weak_ptr<impl> weak = weak_from_this();
+        dispatch(build_request(*o), o->where.proto, o->ep, o->where.host, [weak, o](const request_outcome& r) {
+            auto self = weak.lock();
+            if (!self) return;
+            const int status = r.response ? r.response->status() : 0;
+            if ((status == 401 || status == 407) && o->extras.credentials && o->auth_attempts == 0) {
+                auto ch = auth::first_supported(*r.response);
+                if (ch) {
+                    ++o->auth_attempts;
+                    ++o->cseq;
+                    o->proxy_authorization = ch->proxy;
+                    o->authorization = auth::authorization(*ch, *o->extras.credentials, o->method, o->uri, self->token(16), 1,
+                                                           o->extras.body);
+                    self->send_outgoing(o);
+                    return;
+                }
+            }
+            if ((status == 401 || status == 407) && o->auth_attempts > 0) {
+                auto ch = auth::first_supported(*r.response);
+                self->log(log_level::warning, o->method + " to " + o->uri + ": authentication failed" +
+                                                  (ch ? " for realm " + ch->realm : std::string()));
+            }
+            if (o->done) o->done(r);
+        });
+    }
+
+    // ---- the loop: drain what the state machines produced until nothing is left ------------------
+
+    void pump() {
+        if (pumping) return;  // a handler called back into us; the outer loop picks the work up
+        pumping = true;
+        for (;;) {
+            bool any = false;
+            std::vector<std::size_t> ids;
+            for (const auto& [id, b] : bindings) ids.push_back(id);
+            for (std::size_t id : ids) {
+                auto it = bindings.find(id);
+                if (it == bindings.end() || !it->second.reg) continue;
+                for (const registration_state& s : it->second.reg->take_events()) {
+                    any = true;
+                    on_registration_event(it->second, s);  // may call back into us; the binding stays
+                }
+                for (std::string& r : it->second.reg->take_requests()) {
+                    any = true;
+                    send_register(it->second, std::move(r));
+                }
+            }
+            std::vector<std::size_t> finished;
+            for (const auto& [id, b] : bindings)
+                if (b.removing && (!b.reg || b.reg->state().status == registration_status::unregistered))
+                    finished.push_back(id);
+            for (std::size_t id : finished) bindings.erase(id);
+            auto outs = layer.take_outputs();
+            for (auto& o : outs) handle_output(o);
+            if (!outs.empty()) any = true;
+            if (pump_calls()) any = true;
+            if (!any) break;
+        }
+        pumping = false;
+        if (shutting_down && bindings.empty() && calls.empty()) finish_shutdown();
+        reschedule();
+    }
+
+    void on_registration_event(binding& b, const registration_state& s) {
+        if (s.status == registration_status::registered) {
+            b.down = false;
+            b.ping_outstanding = false;
+            b.next_probe.reset();
+            if (b.acct.keepalive.count() > 0 && (b.where.proto == protocol::udp || b.acct.options_ping))
+                b.next_ping = sipvoice::clock::now() + b.acct.keepalive;
+        }
+        if (b.handler) b.handler(s);
+    }
+
+    void send_register(binding& b, std::string bytes) {
+        const std::uint64_t seq = ++b.register_seq;
+        std::weak_ptr<impl> weak = weak_from_this();
+        const std::size_t id = b.id;
+        dispatch(std::move(bytes), b.where.proto, b.dest, b.where.host, [weak, id, seq](const request_outcome& r) {
+            auto self = weak.lock();
+            if (!self) return;
+            auto it = self->bindings.find(id);
+            if (it == self->bindings.end() || it->second.register_seq != seq || !it->second.reg) return;
+            binding& bb = it->second;
+            const time_point now = sipvoice::clock::now();
+            if (r.response) {
+                bb.reg->on_response(*r.response, now);
+            } else if (r.timeout) {
+                bb.reg->on_timeout(now);
+            } else {
+                bb.reg->on_transport_error(r.error, now);
+                self->start_probing(bb, now);
+            }
+        });
+    }
+
+    void start_probing(binding& b, time_point now) {
+        if (b.removing) return;
+        b.down = true;
+        if (b.where.proto == protocol::udp) {
+            b.next_ping = now + probe_interval(b.acct);
+        } else if (!b.probing && !b.next_probe) {
+            b.next_probe = now + probe_interval(b.acct);
+        }
+    }
+
+    // The registrar became unreachable while we thought it was fine.
+    void mark_down(binding& b, const std::string& why) {
+        if (b.down || b.removing || !b.reg) return;
+        log(log_level::warning, "registrar " + b.acct.registrar + " unreachable: " + why);
+        ++b.register_seq;  // the REGISTER in flight, if any, is abandoned
+        const time_point now = sipvoice::clock::now();
+        b.reg->on_transport_error(why, now);
+        start_probing(b, now);
+    }
+
+    void mark_up(binding& b) {
+        if (!b.down || b.removing || !b.reg) return;
+        log(log_level::info, "registrar " + b.acct.registrar + " reachable again: registering");
+        b.down = false;
+        b.next_probe.reset();
+        b.reg->on_transport_reconnected();
+    }
+
+    void send_ping(binding& b, time_point now) {
+        if (b.ping_outstanding && !b.down) mark_down(b, "no answer to keep-alive OPTIONS");
+        b.ping_outstanding = true;
+        b.next_ping = now + (b.down ? probe_interval(b.acct) : b.acct.keepalive);
+        std::weak_ptr<impl> weak = weak_from_this();
+        const std::size_t id = b.id;
+        const std::string aor = "sip:" + b.acct.user + "@" + (b.acct.domain.empty() ? b.where.host : b.acct.domain);
+        auto ping = new_outgoing("OPTIONS", b.acct.registrar, aor, b.where, b.dest);
+        dispatch(build_request(*ping), b.where.proto, b.dest, b.where.host,
+                 [weak, id](const request_outcome& r) {
+                     auto self = weak.lock();
+                     if (!self || !r.response) return;
+                     auto it = self->bindings.find(id);
+                     if (it == self->bindings.end()) return;
+                     it->second.ping_outstanding = false;  // any answer means the registrar is alive
+                     self->mark_up(it->second);
+                     self->pump();
+                 });
+    }
+
+    void send_probe(binding& b) {
+        b.next_probe.reset();
+        b.probing = true;
+        std::weak_ptr<impl> weak = weak_from_this();
+        const std::size_t id = b.id;
+        tp.connect(
+            b.where.proto, b.dest,
+            [weak, id](std::error_code ec) {
+                auto self = weak.lock();
+                if (!self) return;
+                auto it = self->bindings.find(id);
+                if (it == self->bindings.end()) return;
+                binding& bb = it->second;
+                bb.probing = false;
+                if (!ec) {
+                    self->mark_up(bb);
+                } else if (bb.down) {
+                    bb.next_probe = sipvoice::clock::now() + probe_interval(bb.acct);
+                }
+                self->pump();
+            },
+            b.where.host);
+    }
+
+    void handle_output(transaction::keyed_output& o) {
+        using transaction::output_kind;
+        const time_point now = sipvoice::clock::now();
+        if (o.server) {
+            switch (o.out.kind) {
+                case output_kind::send: {
+                    auto it = server_flows.find(o.key);
+                    if (it == server_flows.end()) return;
+                    std::weak_ptr<impl> weak = weak_from_this();
+                    tp.send(it->second, std::move(o.out.bytes), [weak, key = o.key](std::error_code ec) {
+                        auto self = weak.lock();
+                        if (!self || !ec) return;
+                        self->layer.on_transport_error(key, true);
+                        self->pump();
+                    });
+                    return;
+                }
+                case output_kind::request:
+                    if (o.key.empty()) return route_ack(o.out.message, now);  // the ACK of a 2xx
+                    handle_request(o.key, o.out.message, now);
+                    return;
+                case output_kind::terminated: server_flows.erase(o.key); return;
+                default: return;
+            }
+        }
+        if (o.key.empty()) {  // a 2xx to an INVITE whose transaction is gone (RFC 6026): its call's
+            if (o.out.kind == output_kind::response) route_late_2xx(o.out.message, now);
+            return;
+        }
+        auto it = clients.find(o.key);
+        if (it == clients.end()) return;
+        client_entry& c = it->second;
+        switch (o.out.kind) {
+            case output_kind::send: {
+                std::weak_ptr<impl> weak = weak_from_this();
+                tp.send(
+                    c.proto, c.to, std::move(o.out.bytes),
+                    [weak, key = o.key](std::error_code ec) {
+                        auto self = weak.lock();
+                        if (!self || !ec) return;
+                        auto found = self->clients.find(key);
+                        if (found != self->clients.end()) found->second.last_error = describe_send_error(ec, found->second);
+                        self->layer.on_transport_error(key, false);
+                        self->pump();
+                    },
+                    c.server_name);
+                return;
+            }
+            case output_kind::response:
+                if (o.out.message.status() < 200) {
+                    if (c.on_provisional) c.on_provisional(o.out.message);
+                    return;
+                }
+                if (!c.answered) {
+                    c.answered = true;
+                    if (c.done) c.done({std::move(o.out.message), {}, false});
+                }
+                return;
+            case output_kind::timeout:
+                if (!c.answered && c.done) c.done({std::nullopt, "no answer from " + transport::to_string(c.to), true});
+                c.answered = true;
+                return;
+            case output_kind::transport_error:
+                if (!c.answered && c.done)
+                    c.done({std::nullopt, c.last_error.empty() ? "transport error toward " + transport::to_string(c.to) : c.last_error,
+                            false});
+                c.answered = true;
+                return;
+            case output_kind::terminated: clients.erase(it); return;
+            default: return;
+        }
+    }
+
+    static std::string describe_send_error(std::error_code ec, const client_entry& c) {
+        std::string what = std::string(transport::protocol_name(c.proto)) + " to " + transport::to_string(c.to) + ": ";
+        if (ec.category() == asio::error::get_ssl_category()) return what + "TLS failed: " + ec.message();
+        return what + ec.message();
+    }
+
+    void respond(const std::string& key, const sip::message& req, int status, std::string_view reason,
+                 const std::vector<std::pair<sip::header_id, std::string>>& extra, time_point now) {
+        auto to = req.to();
+        const bool has_tag = to && !to->tag().empty();
+        sip::message_builder b = sip::message_builder::response_to(req, status, reason, has_tag ? "" : token(10));
+        for (const auto& [id, value] : extra) b.add(id, value);
+        b.add(sip::header_id::server, cfg.user_agent);
+        layer.respond(key, b.str(), status, now);
+    }
+
+    void handle_request(const std::string& key, const sip::message& req, time_point now) {
+        sip::validation_policy policy;
+        policy.allowed_methods = handled_methods;
+        policy.authenticates = false;
+        const sip::verdict v = sip::validate(req, policy);
+        if (v.action == sip::action::drop) return;
+        if (v.action == sip::action::respond) {
+            log(log_level::info, "answered " + std::string(req.method_name()) + " from " + std::string(req.header(sip::header_id::from)) +
+                                     " with " + std::to_string(v.status) + (v.detail.empty() ? "" : " (" + v.detail + ")"));
+            std::vector<std::pair<sip::header_id, std::string>> extra;
+            if (v.status == 405) extra.emplace_back(sip::header_id::allow, std::string(allow_list));
+            if (v.status == 420) extra.emplace_back(sip::header_id::unsupported, v.unsupported);
+            respond(key, req, v.status, v.reason, extra, now);
+            return;
+        }
+        if (route_to_call(key, req, now)) return;
+        switch (req.method()) {
+            case sip::method::options:
+                // RFC 3261 §11.2: what we can do; a PBX's qualify ping only looks at the 200.
+                respond(key, req, 200, "OK",
+                        {{sip::header_id::allow, std::string(allow_list)},
+                         {sip::header_id::accept, "application/sdp"},
+                         {sip::header_id::supported, std::string(supported_list)}},
+                        now);
+                return;
+            case sip::method::ack: return;
+            default:
+                // BYE or CANCEL: no dialog or INVITE transaction of ours can match (RFC 3261 §15.1.2, §9.2).
+                respond(key, req, 481, {}, {}, now);
+                return;
+        }
+    }
+
+    // ---- time -------------------------------------------------------------------------------------
+
+    void reschedule() {
+        std::optional<time_point> next = layer.next_deadline();
+        auto consider = [&](std::optional<time_point> t) {
+            if (t && (!next || *t < *next)) next = t;
+        };
+        for (const auto& [id, b] : bindings) {
+            if (b.reg) consider(b.reg->next_deadline());
+            consider(b.next_ping);
+            consider(b.next_probe);
+        }
+        if (!next || stopped) {
+            timer.cancel();
+            return;
+        }
+        if (armed && *armed == *next) return;
+        armed = next;
+        timer.expires_at(*next);
+        std::weak_ptr<impl> weak = weak_from_this();
+        timer.async_wait([weak](std::error_code ec) {
+            auto self = weak.lock();
+            if (!self || ec) return;
+            self->armed.reset();
+            self->on_time();
+        });
+    }
+
+    void on_time() {
+        const time_point now = sipvoice::clock::now();
+        pumping = true;  // handlers run in pump(), after the loop over the bindings
+        layer.on_time(now);
+        for (auto& [id, b] : bindings) {
+            if (b.reg) b.reg->on_time(now);
+            if (b.next_ping && *b.next_ping <= now) send_ping(b, now);
+            if (b.next_probe && *b.next_probe <= now) {
+                if (b.resolved)
+                    send_probe(b);
+                else
+                    start_resolve(b.id);
+            }
+        }
+        pumping = false;
+        pump();
+    }
+
+    // ---- registrations ----------------------------------------------------------------------------
+
+    void start_resolve(std::size_t id) {
+        auto it = bindings.find(id);
+        if (it == bindings.end()) return;
+        it->second.next_probe.reset();
+        std::weak_ptr<impl> weak = weak_from_this();
+        resolve(it->second.where, [weak, id](std::string error, transport::endpoint ep) {
+            auto self = weak.lock();
+            if (!self) return;
+            auto found = self->bindings.find(id);
+            if (found == self->bindings.end()) return;
+            binding& b = found->second;
+            if (!error.empty()) {
+                self->log(log_level::warning, error);
+                if (b.handler) b.handler({registration_status::failed, 0, error, max_probe_interval});
+                b.next_probe = sipvoice::clock::now() + max_probe_interval;
+                self->reschedule();
+                return;
+            }
+            b.dest = ep;
+            b.resolved = true;
+            self->create_registration(b);
+            self->pump();
+        });
+    }
+
+    void create_registration(binding& b) {
+        registration_config rc;
+        rc.registrar = b.acct.registrar;
+        const std::string domain = b.acct.domain.empty() ? b.where.host : b.acct.domain;
+        const bool v6 = domain.find(':') != std::string::npos;
+        rc.aor = "sip:" + b.acct.user + "@" + (v6 ? "[" + domain + "]" : domain);
+        rc.contact_user = b.acct.user;
+        rc.contact_host = local_host_for(b.dest);
+        rc.contact_port = local_port_for(b.where.proto);
+        rc.transport = std::string(transport::protocol_name(b.where.proto));
+        rc.credentials = {b.acct.auth_user.empty() ? b.acct.user : b.acct.auth_user, b.acct.password};
+        rc.expires = b.acct.expires;
+        rc.retry_base = b.acct.retry_base;
+        rc.retry_max = b.acct.retry_max;
+        rc.user_agent = cfg.user_agent;
+        rc.allow = std::string(allow_list);
+        b.reg = std::make_unique<registration>(std::move(rc), rng());
+        if (b.removing) return;
+        b.reg->start();
+    }
+
+    void on_connection_closed(const transport::flow& f, std::error_code ec) {
+        pumping = true;
+        for (auto& [id, b] : bindings) {
+            if (!b.resolved || b.where.proto != f.proto || !(b.dest == f.remote)) continue;
+            if (!b.reg || b.reg->state().status == registration_status::unregistered) continue;
+            mark_down(b, "connection " + transport::to_string(f.remote) + " lost" + (ec ? " (" + ec.message() + ")" : ""));
+        }
+        pumping = false;
+        pump();
+    }
+
+    void finish_shutdown() {
+        if (stopped) return;
+        stopped = true;
+        shutdown_timer.cancel();
+        timer.cancel();
+        tp.stop();
+        if (shutdown_done) asio::post(io, std::exchange(shutdown_done, {}));
+    }
+
+    asio::io_context& io;
+    user_agent_config cfg;
+    transport::sip_transport tp;
+    transaction::layer layer;
+    asio::steady_timer timer;
+    std::optional<time_point> armed;
+    asio::steady_timer shutdown_timer;
+    asio::ip::tcp::resolver resolver;
+    std::mt19937_64 rng;
+    log_handler log_cb;
+    std::map<std::string, client_entry> clients;
+    std::map<std::string, transport::flow> server_flows;
+    std::map<std::size_t, binding> bindings;
+    std::size_t next_binding = 1;
+    bool pumping = false;
+    bool shutting_down = false;
+    bool stopped = false;
+    std::function<void()> shutdown_done;
+
+    // ---- calls (user_agent_calls.cpp) ----
+    struct call_entry {
+        std::uint64_t id = 0;
+        std::optional<invite_session> session;  // empty while the target of an outgoing call resolves
+        std::shared_ptr<call_handler> handler;
+        std::string invite_key;  // UAS: the INVITE's server transaction
+        std::string contact_user;
+    };
+    std::map<std::uint64_t, call_entry> calls;
+    std::uint64_t next_call = 1;
+    incoming_call_handler incoming_cb;
+
+    session_config session_config_for(const transport::flow& f, const std::string& user);
+    session_config session_config_for(const target& t, const transport::endpoint& ep, const std::string& from);
+    call_entry* find_call(const sip::message& m);
+    bool route_to_call(const std::string& key, const sip::message& req, time_point now);
+    void route_ack(const sip::message& ack, time_point now);
+    void route_late_2xx(const sip::message& response, time_point now);
+    void handle_invite(const std::string& key, const sip::message& invite, time_point now);
+    bool pump_calls();
+    void apply(call_entry& c, session_output out);
+    void send_to_uri(const std::string& uri, std::function<void(std::string error, target, transport::endpoint)> then);
+    call handle_of(std::uint64_t id) { return call(weak_from_this(), id); }
+};
+
+}  // namespace sipvoice::ua
