@@ -1,0 +1,84 @@
+// media/rtp_socket over 127.0.0.1, and the symmetric-RTP latch rules.
+#include <catch2/catch.hpp>
+#include <vector>
+
+#include "../unit/loopback.hpp"
+#include "sipvoice/media/rtp_socket.hpp"
+
+using namespace sipvoice;
+using test::run_until;
+
+namespace {
+
+transport::endpoint ep(const char* addr, std::uint16_t port) { return {asio::ip::make_address(addr), port}; }
+
+// A minimal RTP header (version 2) with the given payload type, then one payload byte.
+std::vector<std::uint8_t> rtp_bytes(std::uint8_t pt, std::uint8_t tag) {
+    return {0x80, pt, 0, 1, 0, 0, 0, 160, 0, 0, 0, 42, tag};
+}
+
+}  // namespace
+
+TEST_CASE("rtp_latch: the signaled source, a NAT-rewritten port, early learning, and no hijacking later", "[media]") {
+    media::rtp_latch latch(3);
+    latch.set_signaled(ep("192.0.2.5", 4000));
+    CHECK(latch.on_packet(ep("192.0.2.5", 4000)));
+    CHECK_FALSE(latch.latched());
+    CHECK(latch.on_packet(ep("192.0.2.5", 31000)));  // same host, port rewritten by a NAT
+    CHECK(latch.target() == ep("192.0.2.5", 31000));
+    CHECK_FALSE(latch.on_packet(ep("203.0.113.66", 4000)));  // a stranger after latching: dropped
+    CHECK(latch.target() == ep("192.0.2.5", 31000));
+    CHECK(latch.dropped() == 1);
+
+    media::rtp_latch nat(3);
+    nat.set_signaled(ep("10.0.0.5", 4000));      // a private address in the SDP
+    CHECK(nat.on_packet(ep("198.51.100.9", 61000)));  // the public side of its NAT, first packet
+    CHECK(nat.target() == ep("198.51.100.9", 61000));
+    CHECK_FALSE(nat.on_packet(ep("203.0.113.66", 4000)));
+
+    media::rtp_latch late(2);
+    late.set_signaled(ep("192.0.2.5", 4000));
+    CHECK(late.on_packet(ep("192.0.2.5", 4000)));
+    CHECK(late.on_packet(ep("192.0.2.5", 4000)));
+    CHECK_FALSE(late.on_packet(ep("203.0.113.66", 4000)));  // past the learning packets
+    CHECK(late.target() == ep("192.0.2.5", 4000));
+}
+
+TEST_CASE("rtp_socket: even RTP port, RTCP next to it, packets both ways, rtcp-mux split by type", "[media][loopback]") {
+    asio::io_context io;
+    media::rtp_socket_config cfg;
+    cfg.bind_address = "127.0.0.1";
+    media::rtp_socket a(io, cfg), b(io, cfg);
+    REQUIRE_FALSE(a.open());
+    REQUIRE_FALSE(b.open());
+    CHECK(a.rtp_port() % 2 == 0);
+    CHECK(a.rtcp_port() == a.rtp_port() + 1);
+    CHECK(a.rtp_port() != b.rtp_port());
+    std::vector<std::uint8_t> got_rtp, got_rtcp;
+    b.on_rtp([&](std::span<const std::uint8_t> p, time_point) { got_rtp.push_back(p.back()); });
+    b.on_rtcp([&](std::span<const std::uint8_t> p, time_point) { got_rtcp.push_back(p.back()); });
+    a.set_remote(ep("127.0.0.1", b.rtp_port()), ep("127.0.0.1", b.rtcp_port()));
+    b.set_remote(ep("127.0.0.1", a.rtp_port()), ep("127.0.0.1", a.rtcp_port()));
+    a.send_rtp(rtp_bytes(0, 1));
+    a.send_rtcp(rtp_bytes(200, 2));
+    REQUIRE(run_until(io, [&] { return got_rtp.size() == 1 && got_rtcp.size() == 1; }));
+    CHECK(got_rtp[0] == 1);
+    CHECK(got_rtcp[0] == 2);
+
+    media::rtp_socket_config mux = cfg;
+    mux.rtcp_mux = true;
+    media::rtp_socket c(io, mux), d(io, mux);
+    REQUIRE_FALSE(c.open());
+    REQUIRE_FALSE(d.open());
+    CHECK(c.rtcp_port() == c.rtp_port());
+    got_rtp.clear();
+    got_rtcp.clear();
+    d.on_rtp([&](std::span<const std::uint8_t> p, time_point) { got_rtp.push_back(p.back()); });
+    d.on_rtcp([&](std::span<const std::uint8_t> p, time_point) { got_rtcp.push_back(p.back()); });
+    c.set_remote(ep("127.0.0.1", d.rtp_port()), ep("127.0.0.1", d.rtp_port()));
+    c.send_rtp(rtp_bytes(8, 3));
+    c.send_rtcp(rtp_bytes(201, 4));  // RR: type 201, in 192-223
+    REQUIRE(run_until(io, [&] { return got_rtp.size() == 1 && got_rtcp.size() == 1; }));
+    CHECK(got_rtp[0] == 3);
+    CHECK(got_rtcp[0] == 4);
+}
