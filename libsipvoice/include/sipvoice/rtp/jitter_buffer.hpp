@@ -1,0 +1,200 @@
+// sipvoice/rtp/jitter_buffer.hpp: an adaptive playout buffer for one audio stream, pulled at a
+// steady cadence (one pop() per packet duration, typically every 20 ms).
+//
+// push() stores each arriving packet by sequence number (reordering, dropping duplicates and packets
+// that come after their turn to play); pop(now) says what to play for the next frame:
+//
+//   frame     the next packet's payload: decode it;
+//   lost      that packet is missing and a later one is here: conceal (PLC), or decode `next_payload`
+//             with in-band FEC (Opus); the sequence number is consumed;
+//   conceal   no packet is known missing but none is due: the buffer is stretching (a sender slower
+//             than us, rising jitter, nothing here at all) or a timestamp gap (silence suppression)
+//             is playing out: play concealment or comfort noise; nothing is consumed. If the packet
+//             waited for turns out lost, it is skipped later without a `lost`: its time was filled;
+//   nothing   not playing (before the first packet, while buffering, after the stream stopped:
+//             max_delay of waiting with nothing here): play silence.
+//
+// The buffer holds the audio it releases at `target_delay()` behind the fastest transit it has seen
+// lately. The target follows the spread of packet transit times (a high quantile over a window of
+// packets, plus half a frame for the phase of the pulls), within [min_delay, max_delay]. Away from it
+// by more than a frame, the buffer drops a frame (too deep: a faster sender clock, jitter that went
+// down; silence gaps are shortened first, for free) or inserts a `conceal` (too shallow), at most once
+// per adapt_interval, so clock drift costs an occasional frame instead of a growing delay or
+// underruns. Far beyond max_delay (after a stall) it drops until back at the target at once.
+//
+// Each packet's delay is its transit time minus the fastest transit among the last packets
+// (reference_window); the target is a high quantile (delay_quantile) of the delays of the last
+// `window` packets.
+//
+// A new SSRC, a sequence number jump the buffer cannot hold, or a timestamp discontinuity restarts it
+// (flush, buffer again): not on one stray packet, only when the next packet follows the first one.
+// Telephone events, comfort noise and other payload types are the caller's to route elsewhere.
+//
+//   rtp::jitter_buffer jb({.clock_rate = 8000, .frame = 20ms});
+//   on RTP:        jb.push(*parsed, now);
+//   every 20 ms:   auto f = jb.pop(now);
+//                  switch (f.kind) { case frame: decode(f.payload); case lost: plc(); ... }
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "sipvoice/clock.hpp"
+#include "sipvoice/rtp/packet.hpp"
+#include "sipvoice/rtp/sequence.hpp"
+
+namespace sipvoice::rtp {
+
+struct jitter_buffer_config {
+    std::uint32_t clock_rate = 8000;  // media clock of the payload format
+    duration frame{20};               // packet duration = pull cadence, until measured from timestamps
+    duration min_delay{20};           // bounds of the target delay, beyond the fastest transit
+    duration max_delay{400};
+    duration initial_delay{60};       // the target until enough packets were measured
+    duration adapt_interval{250};     // at most one drop or stretch per this period
+    std::size_t capacity = 128;       // packets held at most (rounded up to a power of two)
+    std::size_t window = 250;         // packets whose delays give the target (5 s at 20 ms)
+    // Packets over which the fastest transit is taken, the reference for each packet's delay: short,
+    // so that a drifting sender clock is followed, not mistaken for jitter.
+    std::size_t reference_window = 50;
+    double delay_quantile = 0.97;     // the share of packets the target delay should catch in time
+    duration resync_threshold{2000};  // a timestamp discontinuity beyond this restarts the buffer
+};
+
+enum class playout_kind : std::uint8_t { nothing, frame, lost, conceal };
+
+struct playout {
+    playout_kind kind = playout_kind::nothing;
+    std::uint16_t sequence = 0;    // frame: the packet's; lost: the missing packet's
+    std::uint32_t timestamp = 0;   // frame: the packet's; lost, conceal: where this frame's audio belongs
+    std::uint32_t samples = 0;     // media-clock samples this output stands for (one packet's worth)
+    std::uint8_t payload_type = 0; // frame
+    bool marker = false;           // frame: first packet of a talkspurt
+    bytes_view payload;            // frame: the packet's payload, valid until the next push() or pop()
+    bytes_view next_payload;       // lost: the following packet's payload if it is here (for FEC), else empty
+};
+
+enum class push_result : std::uint8_t {
+    accepted,   // stored for playout
+    duplicate,  // already stored or already played: dropped
+    late,       // its turn to play is over (it was concealed as lost): dropped
+    held,       // a new SSRC or a jump: held until the next packet confirms it (then `resynced`)
+    resynced,   // the buffer restarted on this stream (new SSRC, jump, timestamp discontinuity)
+    invalid,    // not an RTP packet (push of a datagram that does not parse): dropped
+};
+
+struct jitter_stats {
+    std::uint64_t received = 0;    // packets pushed
+    std::uint64_t played = 0;      // `frame` outputs
+    std::uint64_t lost = 0;        // sequence numbers never played: `lost` outputs and gaps skipped
+                                   // after an underrun or a restart of playout
+    std::uint64_t concealed = 0;   // `conceal` outputs, all causes
+    std::uint64_t stretched = 0;   // of those, inserted to raise the delay toward the target
+    std::uint64_t late = 0;        // packets that came after their turn
+    std::uint64_t duplicates = 0;
+    std::uint64_t dropped = 0;     // frames dropped to bring the delay down (drift, after a stall)
+    std::uint64_t overflow = 0;    // packets dropped because the buffer was full (nobody pulling)
+    std::uint64_t held = 0;        // packets held as a possible new stream and not confirmed
+    std::uint64_t resyncs = 0;
+};
+
+class jitter_buffer {
+public:
+    explicit jitter_buffer(jitter_buffer_config config = {});
+
+    push_result push(const packet& p, time_point arrival);
+    // Parses and pushes a datagram; a packet that does not parse is counted as received and dropped.
+    push_result push(bytes_view datagram, time_point arrival);
+
+    playout pop(time_point now);
+
+    // Drops everything; the next packet starts a new stream.
+    void reset();
+
+    [[nodiscard]] const jitter_stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] duration target_delay() const noexcept;
+    // How far behind the fastest transit the next frame would play if popped at `now`.
+    [[nodiscard]] duration current_delay(time_point now) const noexcept;
+    [[nodiscard]] std::size_t buffered() const noexcept { return count_; }
+    [[nodiscard]] bool playing() const noexcept { return state_ == state::playing; }
+    // Media-clock samples of one packet, as measured from consecutive timestamps.
+    [[nodiscard]] std::uint32_t frame_samples() const noexcept { return frame_samples_; }
+
+private:
+    enum class state : std::uint8_t { empty, buffering, playing, stopped };
+    struct slot {
+        bool used = false;
+        std::int64_t seq = 0;
+        std::int64_t ts = 0;
+        std::uint8_t payload_type = 0;
+        bool marker = false;
+        std::vector<std::uint8_t> payload;
+    };
+    struct held_packet {
+        bool active = false;
+        std::uint32_t ssrc = 0;
+        std::uint16_t sequence = 0;
+        std::uint32_t timestamp = 0;
+        std::uint8_t payload_type = 0;
+        bool marker = false;
+        std::vector<std::uint8_t> payload;
+        time_point arrival{};
+    };
+
+    slot& at(std::int64_t seq) noexcept { return slots_[static_cast<std::uint64_t>(seq) & mask_]; }
+    slot* find(std::int64_t seq) noexcept;
+    push_result push_known(const packet& p, time_point arrival);
+    push_result hold(const packet& p, time_point arrival);
+    void start(const packet& p, time_point arrival);
+    void store(std::int64_t seq, std::int64_t ts, const packet& p);
+    void record_transit(std::int64_t ts, time_point arrival);
+    std::int64_t transit_us(std::int64_t ts, time_point arrival) const noexcept;
+    std::int64_t delay_us(time_point now) const noexcept;
+    void free_slot(slot& s) noexcept;
+    void mark_played(std::int64_t seq, bool played) noexcept;
+    bool was_played(std::int64_t seq) const noexcept;
+    bool drop_one() noexcept;
+    bool adapt(time_point now, playout& out);
+    playout emit_frame(slot& s);
+    playout emit_conceal();
+    std::int64_t samples_of(duration d) const noexcept;
+
+    jitter_buffer_config config_;
+    std::vector<slot> slots_;
+    std::uint64_t mask_ = 0;
+    state state_ = state::empty;
+    std::uint32_t ssrc_ = 0;
+    std::int64_t next_seq_ = 0;   // the next sequence number to play
+    std::int64_t high_seq_ = 0;   // the highest stored or played
+    std::int64_t high_ts_ = 0;    // the extended timestamp of high_seq_
+    std::int64_t play_ts_ = 0;    // media time of the next frame to play
+    std::size_t count_ = 0;       // stored packets (all at or after next_seq_)
+    bool played_any_ = false;     // playout of this stream began (earlier packets are late from then on)
+    std::uint32_t frame_samples_ = 160;
+    time_point start_at_{};       // buffering ends
+    time_point last_adapt_{};
+    std::uint32_t underrun_debt_ = 0;  // `conceal` frames played while waiting for a packet
+    std::array<std::uint64_t, 4> played_bits_{};  // for the 256 sequence numbers before next_seq_
+    held_packet held_;
+    std::vector<std::uint8_t> out_;  // the payload handed out by pop()
+    // Transit statistics: transit (arrival minus media time, microseconds, from a common origin) of
+    // the last reference_window packets, and the delays (transit minus the fastest of those) of the
+    // last `window` packets.
+    time_point base_time_{};
+    std::int64_t base_ts_ = 0;
+    std::vector<std::int64_t> transits_;
+    std::size_t transit_next_ = 0;
+    std::size_t transit_count_ = 0;
+    std::vector<std::int64_t> delays_;
+    std::size_t delay_next_ = 0;
+    std::size_t delay_count_ = 0;
+    std::vector<std::int64_t> scratch_;
+    std::int64_t transit_min_ = 0;
+    std::int64_t target_us_ = 0;
+    jitter_stats stats_;
+};
+
+}  // namespace sipvoice::rtp
