@@ -10,5 +10,7 @@ namespace sipvoice::cli {
 int parse_command(std::span<const std::string_view> args);
 int register_command(std::span<const std::string_view> args);
 int options_command(std::span<const std::string_view> args);
+int call_command(std::span<const std::string_view> args);
+int answer_command(std::span<const std::string_view> args);
 
 }  // namespace sipvoice::cli

@@ -20,6 +20,10 @@ commands:
                           register with a registrar and keep the registration alive, printing
                           each state change; --once exits 0 when registered, 1 on failure.
   options SIP-URI         send OPTIONS and print the response; exit 0 on any final response.
+  call SIP-URI [--play WAV] [--record WAV] [--dtmf DIGITS] [--duration S] [--codec C]
+                          place a call; exit 0 only when answered with two-way RTP.
+  answer [--listen udp:HOST:PORT] [--echo | --play WAV] [--record WAV] [--max-calls N]
+                          answer incoming calls, echo or play audio.
 
 options:
   -h, --help      this help
@@ -45,6 +49,8 @@ int main(int argc, char** argv) {
     if (command == "parse") return sipvoice::cli::parse_command(rest);
     if (command == "register") return sipvoice::cli::register_command(rest);
     if (command == "options") return sipvoice::cli::options_command(rest);
+    if (command == "call") return sipvoice::cli::call_command(rest);
+    if (command == "answer") return sipvoice::cli::answer_command(rest);
     std::fprintf(stderr, "sipvoice: unknown command '%.*s' (see 'sipvoice --help')\n", static_cast<int>(command.size()),
                  command.data());
     return 2;

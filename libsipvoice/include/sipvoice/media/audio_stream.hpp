@@ -1,0 +1,102 @@
+// sipvoice/media/audio_stream.hpp: the audio of one call as 20 ms PCM frames in and out, with no
+// sound card: what a speech pipeline wants (STT in, TTS out).
+//
+// One timer per stream ticks every ptime on absolute deadlines (start + n * ptime, so a long call
+// does not drift). Each tick:
+//   receive: the jitter buffer gives the next frame (or a loss, which the codec conceals or rebuilds
+//            from Opus FEC), the codec decodes it, the resampler brings it to the application's rate,
+//            and on_frame() gets exactly one frame;
+//   send:    one frame of what the application wrote is resampled to the codec's rate, encoded and
+//            sent; with nothing queued, silence keeps the RTP flowing (PBXs hang up on RTP timeouts,
+//            NATs close idle bindings) and on_drained() is told once the queue ran empty.
+// RFC 4733 telephone events go both ways: digits received call on_dtmf(), send_dtmf() queues digits
+// (audio pauses while an event is sent).
+//
+//   media::audio_stream_config cfg;            // PCMU, 16 kHz for the application
+//   auto s = media::audio_stream::create(io, rtp, cfg);
+//   (*s)->on_frame([](std::span<const std::int16_t> pcm) { stt.feed(pcm); });
+//   (*s)->write(tts_pcm);  (*s)->flush();       // barge-in
+//   (*s)->start();
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <asio/io_context.hpp>
+
+#include "sipvoice/clock.hpp"
+#include "sipvoice/media/rtp_socket.hpp"
+#include "sipvoice/rtp/jitter_buffer.hpp"
+
+namespace sipvoice::media {
+
+struct audio_stream_config {
+    std::uint32_t app_rate = 16000;  // PCM rate of on_frame() and write(): 8000, 16000, 24000 or 48000
+    // The negotiated codec (sdp/): rtpmap name, clock rate, channels and payload type.
+    std::string codec = "PCMU";
+    std::uint32_t clock_rate = 8000;
+    std::uint8_t channels = 1;
+    std::uint8_t payload_type = 0;          // the number we send the codec with
+    int receive_payload_type = -1;          // the number the peer sends it with; -1: payload_type
+    int telephone_event_payload_type = -1;  // -1: no RFC 4733 events negotiated
+    int receive_telephone_event_payload_type = -1;  // -1: telephone_event_payload_type
+    std::uint32_t telephone_event_rate = 8000;
+    duration ptime{20};
+    bool send_silence = true;
+    rtp::jitter_buffer_config jitter{};  // its clock_rate and frame are set from the codec and ptime
+    std::uint64_t seed = 0;              // SSRC, first sequence and timestamp; 0 draws from the system
+};
+
+struct audio_stream_stats {
+    std::uint64_t frames_delivered = 0;
+    std::uint64_t frames_sent = 0;   // audio packets
+    std::uint64_t packets_received = 0;
+    std::uint64_t digits_received = 0;
+    rtp::jitter_stats jitter;
+    std::optional<time_point> last_received;  // for "no RTP for N seconds" hang-ups
+};
+
+class audio_stream {
+public:
+    using frame_handler = std::function<void(std::span<const std::int16_t> pcm)>;
+    using dtmf_handler = std::function<void(char digit, std::chrono::milliseconds length)>;
+
+    // The stream takes over the socket's packet handlers. An error names what could not be set up
+    // (unknown codec, a rate the resampler or codec does not take).
+    static std::unique_ptr<audio_stream> create(asio::io_context& io, rtp_socket& socket, audio_stream_config config,
+                                                std::string* error = nullptr);
+    ~audio_stream();
+    audio_stream(const audio_stream&) = delete;
+    audio_stream& operator=(const audio_stream&) = delete;
+
+    void start();
+    void stop();
+
+    void on_frame(frame_handler handler);
+    void on_dtmf(dtmf_handler handler);
+    void on_drained(std::function<void()> handler);
+    // Queues PCM at app_rate for sending; any length.
+    void write(std::span<const std::int16_t> pcm);
+    // Drops everything queued (barge-in).
+    void flush();
+    [[nodiscard]] std::size_t queued_samples() const noexcept;
+    // RFC 4733 digits ("0"-"9", "*", "#", "A"-"D"); false when events were not negotiated or a
+    // character is no digit.
+    bool send_dtmf(std::string_view digits, duration length = duration(100));
+
+    [[nodiscard]] audio_stream_stats stats() const;
+    [[nodiscard]] std::size_t frame_samples() const noexcept;  // at app_rate
+
+    struct impl;
+
+private:
+    explicit audio_stream(std::shared_ptr<impl> m) : impl_(std::move(m)) {}
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace sipvoice::media

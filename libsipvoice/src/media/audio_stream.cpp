@@ -1,0 +1,280 @@
+// A call's audio as PCM frames: RTP in through the jitter buffer and the decoder, PCM out through the
+// encoder, paced on absolute deadlines.
+#include "sipvoice/media/audio_stream.hpp"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <random>
+#include <vector>
+
+#include <asio/steady_timer.hpp>
+
+#include "sipvoice/codec/codec.hpp"
+#include "sipvoice/codec/resampler.hpp"
+#include "sipvoice/rtp/packet.hpp"
+#include "sipvoice/rtp/sender.hpp"
+#include "sipvoice/rtp/telephone_event.hpp"
+
+namespace sipvoice::media {
+
+struct audio_stream::impl : std::enable_shared_from_this<impl> {
+    impl(asio::io_context& context, rtp_socket& s, audio_stream_config c)
+        : io(context), socket(s), cfg(std::move(c)), timer(context) {}
+
+    bool setup(std::string& error) {
+        codec::codec_options opts;
+        opts.ptime_ms = static_cast<std::uint32_t>(cfg.ptime.count());
+        const codec::codec_info* info = codec::find_codec(cfg.codec, cfg.clock_rate, cfg.channels);
+        if (info == nullptr) {
+            error = "unknown codec " + cfg.codec + "/" + std::to_string(cfg.clock_rate);
+            return false;
+        }
+        // Opus encodes at the application's rate itself; G.711 is 8 kHz and gets a resampler.
+        if (info->id == codec::codec_id::opus) opts.sample_rate = cfg.app_rate;
+        auto made = codec::make_codec(*info, opts);
+        if (!made) {
+            error = "codec " + cfg.codec + ": " + std::string(made.error().what());
+            return false;
+        }
+        audio = std::move(*made);
+        codec_rate = audio->sample_rate();
+        codec_frame = audio->frame_samples();
+        app_frame = static_cast<std::size_t>(cfg.app_rate) * static_cast<std::size_t>(cfg.ptime.count()) / 1000;
+        if (codec_rate != cfg.app_rate) {
+            auto down = codec::resampler::create(cfg.app_rate, codec_rate);
+            auto up = codec::resampler::create(codec_rate, cfg.app_rate);
+            if (!down || !up) {
+                error = "resampler " + std::to_string(cfg.app_rate) + " <-> " + std::to_string(codec_rate) + " Hz: " +
+                        std::string((!down ? down.error() : up.error()).what());
+                return false;
+            }
+            to_codec = std::move(*down);
+            to_app = std::move(*up);
+        }
+        rtp::jitter_buffer_config jc = cfg.jitter;
+        jc.clock_rate = cfg.clock_rate;
+        jc.frame = cfg.ptime;
+        jitter = rtp::jitter_buffer(jc);
+        std::mt19937_64 rng(cfg.seed != 0 ? cfg.seed : std::random_device{}());
+        sender.emplace(rtp::sender_config{static_cast<std::uint32_t>(rng()), static_cast<std::uint16_t>(rng()),
+                                          static_cast<std::uint32_t>(rng()), cfg.clock_rate});
+        rtp::telephone_event_receiver_config rc;
+        rc.clock_rate = cfg.telephone_event_rate;
+        events_in = rtp::telephone_event_receiver(rc);
+        rtp::telephone_event_sender_config sc;
+        sc.clock_rate = cfg.telephone_event_rate;
+        sc.interval = cfg.ptime;
+        events_out = rtp::telephone_event_sender(sc);
+        codec_pcm.resize(std::max<std::size_t>(codec_frame, 1) * 4);
+        app_pcm.resize(app_frame);
+        payload.resize(audio->max_payload_size());
+        return true;
+    }
+
+    void on_packet(std::span<const std::uint8_t> bytes, time_point arrival) {
+        auto p = rtp::parse_packet(bytes);
+        if (!p) return;
+        ++stats.packets_received;
+        stats.last_received = arrival;
+        const int events_pt = cfg.receive_telephone_event_payload_type >= 0 ? cfg.receive_telephone_event_payload_type
+                                                                             : cfg.telephone_event_payload_type;
+        if (events_pt >= 0 && p->payload_type == events_pt) {
+            events_in.on_packet(*p, arrival);
+            return;
+        }
+        const int audio_pt = cfg.receive_payload_type >= 0 ? cfg.receive_payload_type : cfg.payload_type;
+        if (p->payload_type != audio_pt) return;  // comfort noise, a codec we did not pick
+        jitter.push(*p, arrival);
+    }
+
+    // One frame for the application, from whatever the jitter buffer has.
+    void receive_frame(time_point now) {
+        const rtp::playout f = jitter.pop(now);
+        std::span<std::int16_t> pcm(codec_pcm.data(), codec_frame);
+        std::size_t got = 0;
+        switch (f.kind) {
+            case rtp::playout_kind::frame: {
+                auto r = audio->decode(f.payload, std::span<std::int16_t>(codec_pcm));
+                got = r ? *r : 0;
+                break;
+            }
+            case rtp::playout_kind::lost: {
+                auto r = f.next_payload.empty() ? audio->conceal(pcm) : audio->recover(f.next_payload, pcm);
+                got = r ? *r : 0;
+                break;
+            }
+            case rtp::playout_kind::conceal: {
+                auto r = audio->conceal(pcm);
+                got = r ? *r : 0;
+                break;
+            }
+            case rtp::playout_kind::nothing: break;
+        }
+        // Exactly one frame's worth at the codec rate: pad short ones with silence, cut long ones.
+        std::fill(codec_pcm.begin() + static_cast<std::ptrdiff_t>(std::min(got, codec_frame)),
+                  codec_pcm.begin() + static_cast<std::ptrdiff_t>(codec_frame), std::int16_t{0});
+        std::span<const std::int16_t> out(codec_pcm.data(), codec_frame);
+        if (to_app.valid()) {
+            auto n = to_app.process(out, std::span<std::int16_t>(app_pcm));
+            out = std::span<const std::int16_t>(app_pcm.data(), n ? *n : 0);
+        }
+        ++stats.frames_delivered;
+        if (frame_cb) frame_cb(out);
+    }
+
+    void send_packet(std::uint8_t payload_type, bool marker, std::span<const std::uint8_t> body, std::uint32_t timestamp,
+                     bool at_timestamp, time_point now) {
+        rtp::packet p = at_timestamp ? sender->next_at(timestamp, payload_type, marker, body.size(), now)
+                                     : sender->next(payload_type, marker, body.size(), now);
+        p.payload = body;
+        std::array<std::uint8_t, 1500> wire{};
+        auto n = rtp::write_packet(p, wire);
+        if (n) socket.send_rtp(std::span<const std::uint8_t>(wire.data(), *n));
+    }
+
+    void send_frame(time_point now) {
+        // RFC 4733: while an event is being sent the audio stays quiet; its clock still runs.
+        if (cfg.telephone_event_payload_type >= 0 && events_out.busy()) {
+            for (const rtp::outgoing_event& e : events_out.poll(now, sender->timestamp()))
+                send_packet(static_cast<std::uint8_t>(cfg.telephone_event_payload_type), e.marker, e.payload, e.timestamp,
+                            true, now);
+            sender->advance(audio->rtp_samples(codec_frame));
+            return;
+        }
+        std::vector<std::int16_t> frame(app_frame, 0);
+        const std::size_t take = std::min(app_frame, queue.size());
+        std::copy_n(queue.begin(), take, frame.begin());
+        queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(take));
+        if (take == 0) {
+            if (draining) {
+                draining = false;
+                if (drained_cb) drained_cb();
+            }
+            if (!cfg.send_silence) {
+                sender->advance(audio->rtp_samples(codec_frame));
+                talkspurt = true;
+                return;
+            }
+        } else {
+            draining = true;
+        }
+        std::span<const std::int16_t> pcm(frame);
+        std::vector<std::int16_t> converted;
+        if (to_codec.valid()) {
+            converted.resize(to_codec.output_samples(frame.size()));
+            auto n = to_codec.process(frame, std::span<std::int16_t>(converted));
+            pcm = std::span<const std::int16_t>(converted.data(), n ? *n : 0);
+        }
+        auto size = audio->encode(pcm, std::span<std::uint8_t>(payload));
+        if (!size) return;
+        send_packet(cfg.payload_type, talkspurt, std::span<const std::uint8_t>(payload.data(), *size), 0, false, now);
+        talkspurt = false;
+        sender->advance(audio->rtp_samples(pcm.size()));
+        ++stats.frames_sent;
+    }
+
+    void tick() {
+        if (!running) return;
+        const time_point now = sipvoice::clock::now();
+        receive_frame(now);
+        send_frame(now);
+        events_in.on_time(now);
+        for (const rtp::dtmf_digit& d : events_in.take_digits()) {
+            ++stats.digits_received;
+            if (dtmf_cb && d.digit != '\0') dtmf_cb(d.digit, d.length);
+        }
+        // Absolute deadlines: a late tick does not push every later one back.
+        next_tick += cfg.ptime;
+        if (next_tick < now - 5 * cfg.ptime) next_tick = now;  // after a stall, do not race to catch up
+        timer.expires_at(next_tick);
+        std::weak_ptr<impl> weak = weak_from_this();
+        timer.async_wait([weak](std::error_code ec) {
+            if (auto self = weak.lock(); self && !ec) self->tick();
+        });
+    }
+
+    asio::io_context& io;
+    rtp_socket& socket;
+    audio_stream_config cfg;
+    asio::steady_timer timer;
+    std::unique_ptr<codec::audio_codec> audio;
+    codec::resampler to_codec;
+    codec::resampler to_app;
+    rtp::jitter_buffer jitter;
+    std::optional<rtp::sender> sender;
+    rtp::telephone_event_receiver events_in;
+    rtp::telephone_event_sender events_out;
+    std::uint32_t codec_rate = 8000;
+    std::size_t codec_frame = 160;
+    std::size_t app_frame = 320;
+    std::vector<std::int16_t> codec_pcm;
+    std::vector<std::int16_t> app_pcm;
+    std::vector<std::uint8_t> payload;
+    std::deque<std::int16_t> queue;
+    bool draining = false;
+    bool talkspurt = true;
+    bool running = false;
+    time_point next_tick{};
+    frame_handler frame_cb;
+    dtmf_handler dtmf_cb;
+    std::function<void()> drained_cb;
+    audio_stream_stats stats;
+};
+
+std::unique_ptr<audio_stream> audio_stream::create(asio::io_context& io, rtp_socket& socket, audio_stream_config config,
+                                                   std::string* error) {
+    auto m = std::make_shared<impl>(io, socket, std::move(config));
+    std::string why;
+    if (!m->setup(why)) {
+        if (error) *error = why;
+        return nullptr;
+    }
+    std::weak_ptr<impl> weak = m;
+    socket.on_rtp([weak](std::span<const std::uint8_t> p, time_point at) {
+        if (auto self = weak.lock()) self->on_packet(p, at);
+    });
+    return std::unique_ptr<audio_stream>(new audio_stream(std::move(m)));
+}
+
+audio_stream::~audio_stream() { stop(); }
+
+void audio_stream::start() {
+    if (impl_->running) return;
+    impl_->running = true;
+    impl_->next_tick = sipvoice::clock::now();
+    impl_->tick();
+}
+
+void audio_stream::stop() {
+    impl_->running = false;
+    impl_->timer.cancel();
+}
+
+void audio_stream::on_frame(frame_handler handler) { impl_->frame_cb = std::move(handler); }
+void audio_stream::on_dtmf(dtmf_handler handler) { impl_->dtmf_cb = std::move(handler); }
+void audio_stream::on_drained(std::function<void()> handler) { impl_->drained_cb = std::move(handler); }
+
+void audio_stream::write(std::span<const std::int16_t> pcm) { impl_->queue.insert(impl_->queue.end(), pcm.begin(), pcm.end()); }
+
+void audio_stream::flush() {
+    impl_->queue.clear();
+    impl_->draining = false;
+}
+
+std::size_t audio_stream::queued_samples() const noexcept { return impl_->queue.size(); }
+
+bool audio_stream::send_dtmf(std::string_view digits, duration length) {
+    if (impl_->cfg.telephone_event_payload_type < 0) return false;
+    return impl_->events_out.queue(digits, length);
+}
+
+audio_stream_stats audio_stream::stats() const {
+    audio_stream_stats s = impl_->stats;
+    s.jitter = impl_->jitter.stats();
+    return s;
+}
+
+std::size_t audio_stream::frame_samples() const noexcept { return impl_->app_frame; }
+
+}  // namespace sipvoice::media
