@@ -285,3 +285,25 @@ TEST_CASE("telephone-event: sender and receiver end to end, digits queued as a s
     CHECK_FALSE(tx.next_deadline());
     CHECK(seq == 500 + 3 * 4);  // four packets per 100 ms digit
 }
+
+TEST_CASE("telephone-event: a media clock that jumps back with the sequence going on starts a new event",
+          "[rtp][telephone_event]") {
+    // As SIPp's dtmf_2833_*.pcap files played one after another do: the next capture's sequence
+    // numbers go on (+3637) while its timestamps are older. The key press must not be taken for late
+    // packets of the previous event.
+    rtp::telephone_event_receiver rx;
+    auto in = press(11, 1000, 92640, t0);                    // '#'
+    const auto zero = press(0, 4637, 17632, t0 + 400ms);     // '0', from another capture
+    in.insert(in.end(), zero.begin(), zero.end());
+    CHECK(digits_of(receive(rx, in, t0 + 2s)) == "#0");
+
+    // A truly late packet of the earlier event (older sequence and older timestamp) is still ignored.
+    rtp::telephone_event_receiver rx2;
+    auto a = press(1, 200, 8000, t0);
+    auto b = press(2, 210, 9600, t0 + 200ms);
+    std::vector<event_in> mixed = a;
+    mixed.insert(mixed.end(), b.begin(), b.begin() + 2);
+    mixed.push_back(a[1]);  // an update of '1' arriving after '2' began
+    mixed.insert(mixed.end(), b.begin() + 2, b.end());
+    CHECK(digits_of(receive(rx2, mixed, t0 + 2s)) == "12");
+}

@@ -60,6 +60,7 @@ void telephone_event_receiver::begin(const packet& p, const telephone_event& e, 
     have_latest_ = true;
     ssrc_ = p.ssrc;
     latest_ts_ = p.timestamp;
+    latest_seq_ = p.sequence;
     active_ = true;
     end_pending_ = false;
     end_seen_ = false;
@@ -110,8 +111,20 @@ void telephone_event_receiver::on_packet(const packet& p, time_point now) {
         begin(p, *e, now);
         return;
     }
+    const bool sequence_ahead = seq_newer(p.sequence, latest_seq_);
+    if (sequence_ahead) latest_seq_ = p.sequence;
     const std::int64_t d = ts_diff(p.timestamp, latest_ts_);
-    if (d < 0) return;  // a late packet of an older event
+    if (d < 0) {
+        // Normally a late packet of an older event, or a repeated end of the previous segment sent
+        // after the next one began (new sequence number, old timestamp). But a marked start packet
+        // with a newer sequence number is a new key press from a sender whose media clock jumped back
+        // (another source spliced into the stream, a media server switching prompts): taking it as
+        // late would drop every packet of that press.
+        if (!sequence_ahead || !p.marker) return;
+        if (active_) finish(end_seen_);
+        begin(p, *e, now);
+        return;
+    }
     if (d == 0) {
         // The event in progress, or a repeated end / late update of one already reported (§2.5.2.2).
         if (active_ && !end_pending_) update(*e, now);

@@ -110,6 +110,7 @@ private:
     bool have_latest_ = false;
     std::uint32_t ssrc_ = 0;
     std::uint32_t latest_ts_ = 0;
+    std::uint16_t latest_seq_ = 0;  // newest sequence number seen from ssrc_
     // The event in progress.
     bool active_ = false;
     bool end_pending_ = false;  // ended with a full 0xFFFF segment: a next segment may still follow
