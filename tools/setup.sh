@@ -14,6 +14,9 @@ packages=(
   libosip2-dev libsofia-sip-ua-dev libre-dev
   # interop tests (tests/interop/): a real registrar, SIP test clients, certificates, ss, pgrep/pkill
   kamailio kamailio-tls-modules sipsak sip-tester openssl iproute2 procps
+  # call interop tests (tests/interop/call_*.sh): baresip as a headless softphone (its core package
+  # only: no GUI, no GStreamer)
+  baresip-core
 )
 
 missing=()

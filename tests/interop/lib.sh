@@ -413,6 +413,16 @@ wait_for_no_binding() {
   iop_log "no binding of $1 after $IOP_WAITED s"
 }
 
+# iop_add_binding USER CONTACT [EXPIRES]: puts a binding of USER to CONTACT into Kamailio's location
+# table over RPC (usrloc ul.add: no REGISTER, so no NAT fix-up of the address), for a peer that does
+# not register itself. Kamailio then routes requests for USER to CONTACT, over its transport.
+iop_add_binding() {
+  local out
+  out=$(iop_kamcmd ul.add location "s:$1" "$2" "${3:-60}" 1.0 s:0 0 0 0 2>&1) \
+    || iop_fail "kamcmd ul.add $1 $2: $out"
+  has_binding "$1" || iop_fail "no binding of $1 after ul.add"
+}
+
 # ------------------------------------------------------------------------------------------ log files
 # wait_for_line FILE REGEX TIMEOUT [FROM_LINE]: waits until a line of FILE (after line FROM_LINE,
 # default 0) matches the extended REGEX; prints nothing, sets IOP_LINE to the line and IOP_WAITED.
@@ -491,4 +501,355 @@ iop_show() {
 # of USER's bindings, one per line.
 iop_binding_field() {
   iop_bindings "$1" | sed -n -E "s/^[[:space:]]*$2: (.*)$/\1/p"
+}
+
+# ===================================================================================== calls and media
+# Used by the call_*.sh tests: SIPp (Debian's sip-tester) as caller and callee, RTP from the pcap files
+# the package ships, and small readers of pcap and WAV files (od + awk, no other tools), so a test can
+# say which DTMF digits a pcap holds and whether a tone or a speech envelope arrived in a recording.
+
+IOP_SIPP=${IOP_SIPP:-$(command -v sipp || echo /usr/bin/sipp)}
+# The sip-tester package's pcap files (GPL-2+, like SIPp; not copied into this MIT repository): SIPp's
+# built-in uac_pcap scenario plays pcap/g711a.pcap and pcap/dtmf_2833_1.pcap relative to its working
+# directory, so iop_sipp runs SIPp in $IOP_DIR, where iop_sipp_pcaps links pcap/ to this directory.
+IOP_SIPP_PCAP_DIR=${IOP_SIPP_PCAP_DIR:-/usr/share/sip-tester}
+
+# iop_require_sipp: SIPp and its pcap files must be installed (fail, not skip, naming the package).
+iop_require_sipp() {
+  command -v "$IOP_SIPP" >/dev/null 2>&1 \
+    || iop_fail "sipp not found (Debian package sip-tester; tools/setup.sh installs it)"
+  [ -f "$IOP_SIPP_PCAP_DIR/g711a.pcap" ] && [ -f "$IOP_SIPP_PCAP_DIR/dtmf_2833_1.pcap" ] \
+    || iop_fail "SIPp's pcap files are not in $IOP_SIPP_PCAP_DIR (package sip-tester; or set IOP_SIPP_PCAP_DIR)"
+}
+
+# iop_require_pcap_play: SIPp plays pcap files (play_pcap_audio) through a raw socket, which needs root
+# or CAP_NET_RAW; without it the RTP silently never leaves, so fail up front and say so.
+iop_require_pcap_play() {
+  local capeff
+  capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status 2>/dev/null || true)
+  if [ -n "$capeff" ] && (( (16#$capeff >> 13) & 1 )); then return 0; fi
+  if command -v getcap >/dev/null 2>&1 && getcap "$IOP_SIPP" 2>/dev/null | grep -q cap_net_raw; then return 0; fi
+  iop_fail "SIPp plays pcap files through a raw socket: run this test as root, or give SIPp CAP_NET_RAW (setcap cap_net_raw+ep $IOP_SIPP)"
+}
+
+# iop_sipp_pcaps: $IOP_DIR/pcap -> the package's pcap directory (SIPp's working directory is $IOP_DIR).
+iop_sipp_pcaps() {
+  [ -e "$IOP_DIR/pcap" ] || ln -s "$IOP_SIPP_PCAP_DIR" "$IOP_DIR/pcap"
+}
+
+# iop_pick_media_port VAR: an even port P with P, P+1, P+2 and P+3 free on UDP and TCP (RTP, RTCP, and
+# the P+2 socket SIPp's -rtp_echo opens too), remembered like iop_pick_port.
+iop_pick_media_port() {
+  local p k
+  for _ in $(seq 100); do
+    p=$(iop_free_port)
+    p=$((p - p % 2))
+    for k in 0 1 2 3; do
+      iop_port_in_use $((p + k)) && continue 2
+      [[ " ${IOP_USED_PORTS[*]+"${IOP_USED_PORTS[*]}"} " == *" $((p + k)) "* ]] && continue 2
+    done
+    IOP_USED_PORTS+=("$p" $((p + 1)) $((p + 2)) $((p + 3)))
+    printf -v "$1" '%s' "$p"
+    return 0
+  done
+  iop_fail "no four free consecutive ports for media"
+}
+
+# iop_sipp VAR LOGBASE ARGS...: starts SIPp in the background (like iop_spawn, pid in VAR) in $IOP_DIR,
+# without stdin, its control socket on 127.0.0.1 and a free port (not 0.0.0.0:8888), with its message
+# trace in $IOP_DIR/LOGBASE-messages.log, unexpected messages in LOGBASE-errors.log and its last screen
+# in LOGBASE-screen.log (the periodic screens go to LOGBASE.out). SIPp's exit status: 0 all calls
+# succeeded, 1 some failed, 97 stopped by a command, 99 no call, 255 fatal error, 254 cannot bind.
+iop_sipp() {
+  local __var=$1 base=$2 cp
+  shift 2
+  iop_pick_port cp
+  iop_spawn "$__var" "$base" env -C "$IOP_DIR" "$IOP_SIPP" "$@" -nostdin -ci 127.0.0.1 -cp "$cp" \
+    -trace_msg -message_file "$IOP_DIR/$base-messages.log" -trace_err -error_file "$IOP_DIR/$base-errors.log" \
+    -trace_screen -screen_file "$IOP_DIR/$base-screen.log"
+}
+
+# iop_sipp_transport TRANSPORT: SIPp's -t value for udp or tcp (one socket: u1, t1).
+iop_sipp_transport() {
+  case "$1" in
+    udp) echo u1 ;; tcp) echo t1 ;;
+    *) iop_fail "SIPp (Debian's build) does udp and tcp, not '$1'" ;;
+  esac
+}
+
+# iop_wait_listening TRANSPORT PORT TIMEOUT: waits until something listens on 127.0.0.1:PORT (udp or
+# tcp); sets IOP_WAITED. Returns 1 on timeout.
+iop_wait_listening() {
+  local flag start
+  case "$1" in udp) flag=-Hlnu ;; tcp) flag=-Hlnt ;; *) iop_fail "iop_wait_listening: udp or tcp, not '$1'" ;; esac
+  start=$(iop_now)
+  until [ -n "$(ss "$flag" "( sport = :$2 )" 2>/dev/null)" ]; do
+    if ! iop_le "$(iop_elapsed "$start")" "$3"; then
+      IOP_WAITED=$(iop_elapsed "$start")
+      return 1
+    fi
+    sleep 0.05
+  done
+  IOP_WAITED=$(iop_elapsed "$start")
+}
+
+# iop_udp_recvq PORT: bytes waiting in the receive queue of the UDP socket bound to PORT (0 if none).
+# SIPp's uac_pcap never reads its media socket, so what our side sends there piles up in this queue.
+iop_udp_recvq() {
+  ss -Hanu "( sport = :$1 )" 2>/dev/null | awk '{ q += $2 } END { print q + 0 }'
+}
+
+# iop_sipvoice_command COMMAND: the CLI must know COMMAND (`sipvoice COMMAND --help` exits 0).
+iop_sipvoice_command() {
+  "$SIPVOICE" "$1" --help >/dev/null 2>&1 \
+    || iop_fail "'$SIPVOICE $1 --help' failed: this sipvoice has no '$1' command"
+}
+
+# iop_field LINE KEY: the value of KEY=VALUE in LINE (a CLI event line), empty if absent.
+iop_field() { sed -n -E "s/^(.* )?$2=([^ ]*).*$/\2/p" <<<"$1"; }
+
+# iop_cli_lines FILE REGEX: the lines of FILE matching REGEX, joined with " | " (for messages).
+iop_cli_lines() { grep -E -- "$2" "$1" 2>/dev/null | paste -sd'|' | sed 's/|/ | /g' || true; }
+
+# ----------------------------------------------------------------------------------------------- pcap
+# iop_pcap_rtp FILE: one line per RTP packet of a classic little-endian pcap (Ethernet or Linux cooked
+# capture, IPv4/UDP): t=<seconds from the first> sport dport pt m(arker) seq ts ssrc len (payload bytes),
+# plus for 4-byte payloads of a dynamic payload type (RFC 4733 telephone-event): event end vol dur.
+iop_pcap_rtp() {
+  od -An -v -t u1 "$1" | LC_ALL=C awk '
+    { for (i = 1; i <= NF; i++) b[n++] = $i }
+    function u16(o) { return b[o] * 256 + b[o + 1] }
+    function u32(o) { return ((b[o] * 256 + b[o + 1]) * 256 + b[o + 2]) * 256 + b[o + 3] }
+    function le32(o) { return ((b[o + 3] * 256 + b[o + 2]) * 256 + b[o + 1]) * 256 + b[o] }
+    END {
+      if (!(b[0] == 212 && b[1] == 195 && b[2] == 178 && b[3] == 161)) { print "not a little-endian pcap" > "/dev/stderr"; exit 1 }
+      link = le32(20); o = 24; t0 = -1
+      while (o + 16 <= n) {
+        sec = le32(o); usec = le32(o + 4); len = le32(o + 8); p = o + 16; o = p + len
+        if (link == 1) { if (u16(p + 12) != 2048) continue; p += 14 }
+        else if (link == 113) { if (u16(p + 14) != 2048) continue; p += 16 }
+        else continue
+        if (int(b[p] / 16) != 4 || b[p + 9] != 17) continue
+        u = p + (b[p] % 16) * 4; r = u + 8; rlen = u16(u + 4) - 8
+        if (rlen < 12 || int(b[r] / 64) != 2) continue
+        t = sec + usec / 1e6; if (t0 < 0) t0 = t
+        pt = b[r + 1] % 128; h = r + 12 + 4 * (b[r] % 16)
+        line = sprintf("t=%.3f sport=%d dport=%d pt=%d m=%d seq=%d ts=%d ssrc=%08x len=%d", t - t0, u16(u), u16(u + 2),
+                       pt, int(b[r + 1] / 128), u16(r + 2), u32(r + 4), u32(r + 8), rlen - (h - r))
+        if (rlen - (h - r) == 4 && pt >= 96)
+          line = line sprintf(" event=%d end=%d vol=%d dur=%d", b[h], int(b[h + 1] / 128), b[h + 1] % 64, u16(h + 2))
+        print line
+      }
+    }'
+}
+
+# iop_pcap_dtmf FILES...: the DTMF digits (RFC 4733 events 0-15 as 0-9 * # A-D) in the pcap files, in
+# order, one per event (an event is its timestamp; the repeated end packets count once).
+iop_pcap_dtmf() {
+  local f
+  for f in "$@"; do iop_pcap_rtp "$f"; done | awk '
+    / event=/ {
+      for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      key = v["ssrc"] ":" v["ts"]
+      if (!(key in seen)) { seen[key] = 1; printf "%s", substr("0123456789*#ABCD", v["event"] + 1, 1) }
+    }
+    END { print "" }'
+}
+
+# iop_pcap_g711 FILE PT: the audio of payload type PT (0: PCMU, 8: PCMA) in FILE, decoded to 16-bit
+# samples, one per line (G.711 as in ITU-T G.711 / the tables of every softphone).
+iop_pcap_g711() {
+  local pt=$2
+  od -An -v -t u1 "$1" | LC_ALL=C awk -v want="$pt" '
+    function alaw(a,   t, seg) {
+      a = xorx(a, 85); t = (a % 16) * 16; seg = int((a % 128) / 16)
+      if (seg == 0) t += 8; else { t += 264; if (seg > 1) t *= 2 ^ (seg - 1) }
+      return a >= 128 ? t : -t
+    }
+    function ulaw(u,   t) {
+      u = 255 - u; t = ((u % 16) * 8 + 132) * 2 ^ int((u % 128) / 16)
+      return u >= 128 ? 132 - t : t - 132
+    }
+    function xorx(x, y,   r, i, bx, by) { r = 0; for (i = 0; i < 8; i++) { bx = int(x / 2 ^ i) % 2; by = int(y / 2 ^ i) % 2; if (bx != by) r += 2 ^ i } return r }
+    { for (i = 1; i <= NF; i++) b[n++] = $i }
+    function u16(o) { return b[o] * 256 + b[o + 1] }
+    function le32(o) { return ((b[o + 3] * 256 + b[o + 2]) * 256 + b[o + 1]) * 256 + b[o] }
+    END {
+      link = le32(20); o = 24
+      while (o + 16 <= n) {
+        len = le32(o + 8); p = o + 16; o = p + len
+        if (link == 1) p += 14; else if (link == 113) p += 16; else continue
+        u = p + (b[p] % 16) * 4; r = u + 8; end = u + u16(u + 4)
+        if (b[r + 1] % 128 != want) continue
+        for (j = r + 12 + 4 * (b[r] % 16); j < end; j++) print (want == 8 ? alaw(b[j]) : ulaw(b[j]))
+      }
+    }'
+}
+
+# ------------------------------------------------------------------------------------------------ WAV
+# iop_wav_tone FILE RATE FREQ SECONDS [AMPLITUDE]: writes a mono 16-bit PCM WAV with a sine tone
+# (amplitude 8000 by default), preceded and followed by nothing.
+iop_wav_tone() {
+  LC_ALL=C awk -v r="$2" -v f="$3" -v s="$4" -v a="${5:-8000}" '
+    function le16(x) { x = int(x); if (x < 0) x += 65536; printf "%c%c", x % 256, int(x / 256) }
+    function le32(x) { le16(x % 65536); le16(int(x / 65536)) }
+    BEGIN {
+      n = int(r * s); printf "RIFF"; le32(36 + 2 * n); printf "WAVEfmt "; le32(16); le16(1); le16(1)
+      le32(r); le32(2 * r); le16(2); le16(16); printf "data"; le32(2 * n)
+      for (i = 0; i < n; i++) le16(a * sin(2 * 3.141592653589793 * f * i / r))
+    }' >"$1"
+}
+
+# iop_wav_info FILE: reads the WAV header; sets IOP_WAV_FORMAT (1: PCM), IOP_WAV_CHANNELS, IOP_WAV_RATE,
+# IOP_WAV_BITS, IOP_WAV_OFFSET and IOP_WAV_BYTES (of the data chunk), IOP_WAV_SECONDS. Returns 1 if
+# FILE is not a RIFF/WAVE file with fmt and data chunks.
+iop_wav_info() {
+  local out
+  [ -s "$1" ] || return 1
+  out=$(od -An -v -t u1 -N 4096 "$1" | awk -v size="$(stat -c %s "$1")" '
+    { for (i = 1; i <= NF; i++) b[n++] = $i }
+    function s4(o) { return sprintf("%c%c%c%c", b[o], b[o + 1], b[o + 2], b[o + 3]) }
+    function le16(o) { return b[o + 1] * 256 + b[o] }
+    function le32(o) { return le16(o + 2) * 65536 + le16(o) }
+    END {
+      if (s4(0) != "RIFF" || s4(8) != "WAVE") exit 1
+      o = 12
+      while (o + 8 <= n) {
+        id = s4(o); len = le32(o + 4)
+        if (id == "fmt ") { fmt = le16(o + 8); ch = le16(o + 10); rate = le32(o + 12); bits = le16(o + 22) }
+        # a writer that has not closed its file yet leaves 0 (or 0xffffffff): the data runs to the end
+        if (id == "data") { if (len == 0 || len > size - o - 8) len = size - o - 8; data = o + 8; break }
+        o += 8 + len + len % 2
+      }
+      if (!rate || !data) exit 1
+      printf "%d %d %d %d %d %d %.3f\n", fmt, ch, rate, bits, data, len, len / (rate * ch * bits / 8)
+    }') || return 1
+  read -r IOP_WAV_FORMAT IOP_WAV_CHANNELS IOP_WAV_RATE IOP_WAV_BITS IOP_WAV_OFFSET IOP_WAV_BYTES IOP_WAV_SECONDS <<<"$out"
+}
+
+# iop_wav_samples FILE: the samples of a 16-bit PCM WAV, one per line (the first channel).
+iop_wav_samples() {
+  iop_wav_info "$1" || { echo "iop_wav_samples: $1 is not a WAV file" >&2; return 1; }
+  od -An -v -t d2 -w2 -j "$IOP_WAV_OFFSET" -N "$IOP_WAV_BYTES" "$1" \
+    | awk -v ch="$IOP_WAV_CHANNELS" '(NR - 1) % ch == 0 { print $1 + 0 }'
+}
+
+# iop_tone_check RATE FREQ < SAMPLES: cuts the samples (one per line) into 20 ms blocks and prints
+#   blocks=<n> active=<seconds of blocks with an RMS above 300> rms=<RMS of the active blocks>
+#   tone=<share of the active blocks' energy at FREQ, 0..1 (Goertzel)> delay=<s to the first active block>
+# A clean sine at FREQ gives tone=1.00 (FREQ a multiple of 50 Hz falls on a bin); speech or noise far less.
+iop_tone_check() {
+  awk -v rate="$1" -v f="$2" '
+    BEGIN { N = int(rate / 50); w = 2 * cos(2 * 3.141592653589793 * f / rate); first = -1 }
+    { x[k++] = $1 }
+    k == N {
+      s1 = s2 = 0; e = 0
+      for (i = 0; i < N; i++) { s0 = x[i] + w * s1 - s2; s2 = s1; s1 = s0; e += x[i] * x[i] }
+      p = s1 * s1 + s2 * s2 - w * s1 * s2; blocks++
+      if (sqrt(e / N) > 300) { act++; tot += e; tone += 2 * p / N; if (first < 0) first = blocks - 1 }
+      k = 0
+    }
+    END {
+      printf "blocks=%d active=%.2f rms=%d tone=%.2f delay=%.2f\n", blocks, act * 0.02, (act ? sqrt(tot / (act * N)) : 0),
+             (tot > 0 ? tone / tot : 0), (first < 0 ? -1 : first * 0.02)
+    }'
+}
+
+# iop_envelope_corr RATE_A FILE_A RATE_B FILE_B: FILE_A and FILE_B hold samples, one per line. Compares
+# their loudness envelopes (RMS of 20 ms blocks) over the lags of -2..+2 s and prints
+#   corr=<best Pearson correlation> lag=<s by which B lags A> overlap=<s compared>
+# Speech that went through G.711 and a jitter buffer keeps its envelope: corr stays above 0.9.
+iop_envelope_corr() {
+  awk -v ra="$1" -v rb="$3" '
+    FNR == 1 { fi++; k = 0; e = 0 }
+    { n = (fi == 1 ? int(ra / 50) : int(rb / 50)); e += $1 * $1; k++
+      if (k == n) { v = sqrt(e / n); if (fi == 1) a[na++] = v; else b[nb++] = v; k = 0; e = 0 } }
+    END {
+      best = -2; bestlag = 0; bestn = 0
+      for (lag = -100; lag <= 100; lag++) {
+        sx = sy = sxx = syy = sxy = m = 0
+        for (i = 0; i < na; i++) {
+          j = i + lag; if (j < 0 || j >= nb) continue
+          x = a[i]; y = b[j]; sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y; m++
+        }
+        if (m < 50) continue
+        vx = sxx - sx * sx / m; vy = syy - sy * sy / m
+        if (vx <= 0 || vy <= 0) continue
+        c = (sxy - sx * sy / m) / sqrt(vx * vy)
+        if (c > best) { best = c; bestlag = lag; bestn = m }
+      }
+      printf "corr=%.3f lag=%.2f overlap=%.2f\n", best, bestlag * 0.02, bestn * 0.02
+    }' "$2" "$4"
+}
+
+# ------------------------------------------------------------------------------------------- baresip
+# baresip (Debian's baresip-core, 1.0) as a headless peer: no sound card, no UI. Its audio source is
+# the ausine module (a sine tone at a chosen frequency; ausine makes 48 kHz stereo, resampled by
+# baresip to the codec's rate), its player aubridge (a device nobody reads: a sink), and the sndfile
+# filter writes what it sends and what it hears to WAV files (dump-<time>-enc.wav / -dec.wav).
+IOP_BARESIP=${IOP_BARESIP:-$(command -v baresip || echo /usr/bin/baresip)}
+IOP_BARESIP_MODULES=${IOP_BARESIP_MODULES:-/usr/lib/baresip/modules}
+
+# iop_require_baresip: baresip and the modules the tests load must be installed.
+iop_require_baresip() {
+  local m
+  command -v "$IOP_BARESIP" >/dev/null 2>&1 \
+    || iop_fail "baresip not found (Debian package baresip-core; tools/setup.sh installs it)"
+  for m in g711 opus ausine aubridge sndfile account menu; do
+    [ -f "$IOP_BARESIP_MODULES/$m.so" ] || iop_fail "baresip module $m.so not in $IOP_BARESIP_MODULES (package baresip-core)"
+  done
+}
+
+# iop_start_baresip NAME PORT FREQ ACCOUNT [BARESIP ARGS...]: writes the configuration directory
+# $IOP_DIR/NAME (config, accounts with the one line ACCOUNT, e.g.
+# "<sip:1001@127.0.0.1:5060;transport=udp>;auth_pass=...;answermode=auto") and starts baresip with it
+# (pid in IOP_BARESIP_PID, logs NAME.out/.err; -v: verbose, -s: SIP trace), listening on
+# 127.0.0.1:PORT (UDP and TCP) on the loopback interface, sending a FREQ Hz tone in every call.
+# The WAV files of its calls land in $IOP_DIR/NAME. Waits until it listens.
+iop_start_baresip() {
+  local name=$1 port=$2 freq=$3 account=$4 dir
+  shift 4
+  dir=$IOP_DIR/$name
+  mkdir -p "$dir"
+  cat >"$dir/config" <<CFG
+# written by tests/interop/lib.sh (iop_start_baresip)
+poll_method		epoll
+net_interface		127.0.0.1
+sip_listen		127.0.0.1:$port
+call_max_calls		4
+audio_player		aubridge,sink
+audio_alert		aubridge,sink
+audio_source		ausine,$freq
+ausrc_srate		48000
+ausrc_channels		2
+rtp_stats		yes
+module_path		$IOP_BARESIP_MODULES
+module			g711.so
+module			opus.so
+module			ausine.so
+module			aubridge.so
+module			sndfile.so
+module_tmp		account.so
+module_app		menu.so
+snd_path		$dir
+CFG
+  printf '%s\n' "$account" >"$dir/accounts"
+  : >"$dir/contacts"
+  iop_spawn IOP_BARESIP_PID "$name" "$IOP_BARESIP" -f "$dir" -v -s "$@"
+  iop_wait_listening udp "$port" 10 || iop_fail "baresip does not listen on udp:127.0.0.1:$port after 10 s (see $name.out)"
+  iop_log "baresip $name listening on 127.0.0.1:$port (udp, tcp), tone $freq Hz"
+}
+
+# iop_baresip_wav NAME enc|dec: the newest WAV file baresip NAME wrote for what it sent (enc) or heard
+# (dec); empty if none.
+iop_baresip_wav() {
+  ls -t "$IOP_DIR/$1"/dump-*-"$2".wav 2>/dev/null | head -n1 || true
+}
+
+# iop_audio_check FILE FREQ: iop_tone_check of a 16-bit WAV file at its own rate (first channel); fails
+# if FILE is not such a WAV file. Sets IOP_AUDIO (the check's line) and prints nothing.
+iop_audio_check() {
+  iop_wav_info "$1" || iop_fail "$1 is missing or not a WAV file"
+  [ "$IOP_WAV_FORMAT/$IOP_WAV_BITS" = 1/16 ] || iop_fail "$1: not 16-bit PCM (format $IOP_WAV_FORMAT, $IOP_WAV_BITS bits)"
+  IOP_AUDIO="rate=$IOP_WAV_RATE channels=$IOP_WAV_CHANNELS seconds=$IOP_WAV_SECONDS $(iop_wav_samples "$1" | iop_tone_check "$IOP_WAV_RATE" "$2")"
 }
