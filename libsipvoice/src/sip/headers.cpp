@@ -5,178 +5,15 @@
 #include <cstring>
 
 #include "charset.hpp"
+#include "header_table.hpp"
 #include "host.hpp"
 #include "params_scan.hpp"
 #include "parse_into.hpp"
 
 namespace sipvoice::sip {
-namespace {
 using namespace detail;
 
-
-enum : std::uint8_t { f_list = 1, f_single = 2, f_may_be_empty = 4 };
-
-struct header_info {
-    header_id id;
-    std::string_view name;
-    char compact;
-    std::uint8_t flags;
-};
-
-constexpr header_info header_table[] = {
-    {header_id::other, "", 0, 0},
-    {header_id::accept, "Accept", 0, f_list | f_may_be_empty},
-    {header_id::accept_encoding, "Accept-Encoding", 0, f_list | f_may_be_empty},
-    {header_id::accept_language, "Accept-Language", 0, f_list | f_may_be_empty},
-    {header_id::alert_info, "Alert-Info", 0, f_list},
-    {header_id::allow, "Allow", 0, f_list | f_may_be_empty},
-    {header_id::allow_events, "Allow-Events", 'u', f_list},
-    {header_id::authentication_info, "Authentication-Info", 0, f_single},
-    {header_id::authorization, "Authorization", 0, 0},
-    {header_id::call_id, "Call-ID", 'i', f_single},
-    {header_id::call_info, "Call-Info", 0, f_list},
-    {header_id::contact, "Contact", 'm', f_list},
-    {header_id::content_disposition, "Content-Disposition", 0, f_single},
-    {header_id::content_encoding, "Content-Encoding", 'e', f_list},
-    {header_id::content_language, "Content-Language", 0, f_list},
-    {header_id::content_length, "Content-Length", 'l', f_single},
-    {header_id::content_type, "Content-Type", 'c', f_single},
-    {header_id::cseq, "CSeq", 0, f_single},
-    {header_id::date, "Date", 0, f_single},
-    {header_id::error_info, "Error-Info", 0, f_list},
-    {header_id::event, "Event", 'o', f_single},
-    {header_id::expires, "Expires", 0, f_single},
-    {header_id::from, "From", 'f', f_single},
-    {header_id::identity, "Identity", 'y', f_single},
-    {header_id::in_reply_to, "In-Reply-To", 0, f_list},
-    {header_id::max_forwards, "Max-Forwards", 0, f_single},
-    {header_id::mime_version, "MIME-Version", 0, f_single},
-    {header_id::min_expires, "Min-Expires", 0, f_single},
-    {header_id::min_se, "Min-SE", 0, f_single},
-    {header_id::organization, "Organization", 0, f_single | f_may_be_empty},
-    {header_id::p_asserted_identity, "P-Asserted-Identity", 0, f_list},
-    {header_id::p_preferred_identity, "P-Preferred-Identity", 0, f_list},
-    {header_id::path, "Path", 0, f_list},
-    {header_id::priority, "Priority", 0, f_single},
-    {header_id::privacy, "Privacy", 0, 0},
-    {header_id::proxy_authenticate, "Proxy-Authenticate", 0, 0},
-    {header_id::proxy_authorization, "Proxy-Authorization", 0, 0},
-    {header_id::proxy_require, "Proxy-Require", 0, f_list},
-    {header_id::rack, "RAck", 0, f_single},
-    {header_id::reason, "Reason", 0, f_list},
-    {header_id::record_route, "Record-Route", 0, f_list},
-    {header_id::refer_to, "Refer-To", 'r', f_single},
-    {header_id::referred_by, "Referred-By", 'b', f_single},
-    {header_id::replaces, "Replaces", 0, f_single},
-    {header_id::reply_to, "Reply-To", 0, f_single},
-    {header_id::require, "Require", 0, f_list},
-    {header_id::retry_after, "Retry-After", 0, f_single},
-    {header_id::route, "Route", 0, f_list},
-    {header_id::rseq, "RSeq", 0, f_single},
-    {header_id::server, "Server", 0, f_single},
-    {header_id::service_route, "Service-Route", 0, f_list},
-    {header_id::session_expires, "Session-Expires", 'x', f_single},
-    {header_id::subject, "Subject", 's', f_single | f_may_be_empty},
-    {header_id::subscription_state, "Subscription-State", 0, f_single},
-    {header_id::supported, "Supported", 'k', f_list | f_may_be_empty},
-    {header_id::timestamp, "Timestamp", 0, f_single},
-    {header_id::to, "To", 't', f_single},
-    {header_id::unsupported, "Unsupported", 0, f_list},
-    {header_id::user_agent, "User-Agent", 0, f_single},
-    {header_id::via, "Via", 'v', f_list},
-    {header_id::warning, "Warning", 0, f_list},
-    {header_id::www_authenticate, "WWW-Authenticate", 0, 0},
-};
-static_assert(std::size(header_table) == header_id_count, "one table row per header_id");
-
-consteval bool table_in_id_order() {
-    for (std::size_t i = 0; i < std::size(header_table); ++i)
-        if (static_cast<std::size_t>(header_table[i].id) != i) return false;
-    return true;
-}
-static_assert(table_in_id_order(), "header_table rows must follow header_id order");
-
-// Buckets of ids by name length, so a lookup compares against a handful of names at most. Each entry
-// keeps its name lowercased and an OR-mask (0x20 for letters, 0 for '-'): (input | mask) == lower then
-// compares letters case-insensitively and '-' exactly, 4 or 8 bytes at a time.
-constexpr std::size_t max_name_length = 24;
-struct name_key {
-    header_id id = header_id::other;
-    std::size_t length = 0;
-    std::array<char, max_name_length> lower{};
-    std::array<char, max_name_length> mask{};
-};
-struct length_buckets {
-    std::array<std::array<name_key, 8>, max_name_length + 1> keys{};
-    std::array<std::uint8_t, max_name_length + 1> count{};
-};
-consteval length_buckets make_buckets() {
-    length_buckets b{};
-    for (const auto& h : header_table) {
-        if (h.name.empty() || h.name.size() > max_name_length) continue;
-        name_key k;
-        k.id = h.id;
-        k.length = h.name.size();
-        for (std::size_t i = 0; i < h.name.size(); ++i) {
-            const char c = h.name[i];
-            const bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-            k.lower[i] = letter ? static_cast<char>(c | 0x20) : c;
-            k.mask[i] = letter ? 0x20 : 0;
-        }
-        b.keys[h.name.size()][b.count[h.name.size()]++] = k;
-    }
-    return b;
-}
-constexpr length_buckets buckets = make_buckets();
-
-template <class W>
-inline bool chunk_equal(const char* name, const name_key& k, std::size_t at) noexcept {
-    W x;
-    W m;
-    W l;
-    std::memcpy(&x, name + at, sizeof(W));
-    std::memcpy(&m, k.mask.data() + at, sizeof(W));
-    std::memcpy(&l, k.lower.data() + at, sizeof(W));
-    return static_cast<W>(x | m) == l;
-}
-
-inline bool key_equal(std::string_view name, const name_key& k) noexcept {
-    const std::size_t n = name.size();
-    const char* p = name.data();
-    if (n >= 8) {
-        for (std::size_t i = 0; i + 8 <= n; i += 8)
-            if (!chunk_equal<std::uint64_t>(p, k, i)) return false;
-        return chunk_equal<std::uint64_t>(p, k, n - 8);
-    }
-    if (n >= 4) return chunk_equal<std::uint32_t>(p, k, 0) && chunk_equal<std::uint32_t>(p, k, n - 4);
-    for (std::size_t i = 0; i < n; ++i)
-        if (static_cast<char>(p[i] | k.mask[i]) != k.lower[i]) return false;
-    return true;
-}
-
-constexpr std::array<header_id, 26> make_compact() {
-    std::array<header_id, 26> c{};
-    for (const auto& h : header_table)
-        if (h.compact != 0) c[static_cast<std::size_t>(h.compact - 'a')] = h.id;
-    return c;
-}
-constexpr std::array<header_id, 26> compact_ids = make_compact();
-
-}  // namespace
-
-header_id lookup_header(std::string_view name) noexcept {
-    if (name.size() == 1) {
-        const char c = to_lower(name[0]);
-        return (c >= 'a' && c <= 'z') ? compact_ids[static_cast<std::size_t>(c - 'a')] : header_id::other;
-    }
-    // An empty name (": value") must not read name[0]: string_view{} has no storage at all.
-    if (name.empty() || name.size() > max_name_length) return header_id::other;
-    const auto& keys = buckets.keys[name.size()];
-    const char first = static_cast<char>(name[0] | 0x20);
-    for (std::size_t i = 0; i < buckets.count[name.size()]; ++i)
-        if (keys[i].lower[0] == first && key_equal(name, keys[i])) return keys[i].id;
-    return header_id::other;
-}
+header_id lookup_header(std::string_view name) noexcept { return find_header_id(name); }
 
 std::string_view canonical_name(header_id id) noexcept { return header_table[static_cast<std::size_t>(id)].name; }
 bool is_list_header(header_id id) noexcept { return (header_table[static_cast<std::size_t>(id)].flags & f_list) != 0; }
@@ -216,24 +53,27 @@ bool next_list_element(std::string_view& rest, std::string_view& element) noexce
 }
 
 bool next_token_element(std::string_view& rest, std::string_view& element, bool& is_token) noexcept {
+    // The usual shape, "A, B, C": a token, maybe LWS, then a comma or the end. Anything else (empty
+    // elements, quotes, stray characters) takes the general split, which the element's parse rejects.
     const char* const s = rest.data();
-    const std::size_t n = rest.size();
-    std::size_t i = 0;
-    while (i < n && is_ws(s[i])) ++i;
-    const std::size_t b = i;
-    i += token_run(s + i, n - i);
-    const std::size_t e = i;
-    while (i < n && is_ws(s[i])) ++i;
-    is_token = e > b;
-    if (e > b && i == n) {
-        element = {s + b, e - b};
-        rest = {s + n, 0};
-        return false;
-    }
-    if (e > b && s[i] == ',') {
-        element = {s + b, e - b};
-        rest = {s + i + 1, n - i - 1};
-        return true;
+    const char* const end = s + rest.size();
+    const char* p = s;
+    while (p != end && is_ws(*p)) ++p;
+    const char* const b = p;
+    p += token_run(p, static_cast<std::size_t>(end - p));
+    if (p != b) {
+        const char* const e = p;
+        while (p != end && is_ws(*p)) ++p;
+        if (p == end || *p == ',') {
+            element = {b, static_cast<std::size_t>(e - b)};
+            is_token = true;
+            if (p == end) {
+                rest = {end, 0};
+                return false;
+            }
+            rest = {p + 1, static_cast<std::size_t>(end - p - 1)};
+            return true;
+        }
     }
     is_token = false;
     return next_list_element(rest, element);
@@ -241,8 +81,17 @@ bool next_token_element(std::string_view& rest, std::string_view& element, bool&
 
 // ---- Via ------------------------------------------------------------------------------------------
 
-error parse_value(std::string_view s, via& out) noexcept {
-    out = via{};
+namespace {
+// via-parm = sent-protocol LWS sent-by *( SEMI via-params ) (RFC 3261 §20.42, RFC 3581 rport).
+//
+// With InList, `s` runs from the element to the end of the header value, which has not been split at
+// its commas: a top-level ',' ends the element where the end of the text would, and `end` receives
+// the element's length (up to its last non-LWS byte, what next_list_element() would have cut). The
+// caller (message.hpp's iteration) falls back to split-then-parse on any failure, so this mode only
+// has to agree with the split on success; a Via holds no '"' outside quoted parameter values and no
+// '<', '>' or ',' outside them, which is what makes the two agree.
+template <bool InList>
+error parse_via(std::string_view s, via& out, std::size_t& end) noexcept {
     std::size_t i = skip_ws(s, 0);
     auto token_at = [&](std::string_view& dst) {
         const std::size_t b = i;
@@ -272,11 +121,12 @@ error parse_value(std::string_view s, via& out) noexcept {
         const std::size_t close = find_char(s, ']', i);
         if (close == std::string_view::npos) return fail(errc::bad_host, i);
         i = close + 1;
+        out.host = s.substr(host_begin, i - host_begin);
+        out.host_kind = host_kind(out.host);
     } else {
-        while (i < s.size() && is(s[i], c_hostchar)) ++i;
+        i += scan_host(s.data() + i, s.size() - i, out.host_kind);  // the run and its kind in one pass
+        out.host = s.substr(host_begin, i - host_begin);
     }
-    out.host = s.substr(host_begin, i - host_begin);
-    out.host_kind = host_kind(out.host);
     if (out.host_kind == host_type::none) return fail(errc::bad_host, host_begin);
     std::size_t j = skip_ws(s, i);
     if (j < s.size() && s[j] == ':') {
@@ -287,26 +137,27 @@ error parse_value(std::string_view s, via& out) noexcept {
         i = j;
     }
     const std::size_t pstart = skip_ws(s, i);
-    const std::string_view params = s.substr(pstart);
-    if (!params.empty() && params[0] != ';') return fail(errc::bad_header_value, pstart);
-    std::string_view rest = params;
+    std::string_view rest = s.substr(pstart);
+    if (!rest.empty() && rest[0] != ';' && !(InList && rest[0] == ',')) return fail(errc::bad_header_value, pstart);
+    std::size_t params_end = InList ? i : s.size();  // where the element ends when it has no parameters
     param p;
     error err;
-    while (next_param(rest, param_syntax::header, p, err)) {
+    while (next_header_param<InList>(rest, p, err)) {
+        if constexpr (InList) params_end = static_cast<std::size_t>(rest.data() - s.data());
         const auto at = static_cast<std::size_t>(p.name.data() - s.data());
-        if (iequals(p.name, "branch")) {
+        if (is_name<"branch">(p.name)) {
             if (!p.has_value) return fail(errc::bad_param, at);
             out.branch = p.value;
-        } else if (iequals(p.name, "received")) {
+        } else if (is_name<"received">(p.name)) {
             // RFC 3261 §20.42 received = IPv4address / IPv6address; RFC 5118 §4.5 tolerates brackets.
             std::string_view addr = p.value;
             if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
             if (!ipv4_address(addr) && !is_ipv6_address(addr)) return fail(errc::bad_param, at);
             out.received = p.value;
-        } else if (iequals(p.name, "maddr")) {
+        } else if (is_name<"maddr">(p.name)) {
             if (!p.has_value || host_kind(p.value) == host_type::none) return fail(errc::bad_param, at);
             out.maddr = p.value;
-        } else if (iequals(p.name, "rport")) {
+        } else if (is_name<"rport">(p.name)) {
             out.has_rport = true;
             if (p.has_value) {
                 std::uint64_t v = 0;
@@ -314,7 +165,7 @@ error parse_value(std::string_view s, via& out) noexcept {
                 if (!parse_uint(p.value, 65535, v, overflow) || overflow) return fail(errc::bad_param, at);
                 out.rport = static_cast<std::uint16_t>(v);
             }
-        } else if (iequals(p.name, "ttl")) {
+        } else if (is_name<"ttl">(p.name)) {
             std::uint64_t v = 0;
             bool overflow = false;
             if (!p.has_value || !parse_uint(p.value, 255, v, overflow) || overflow) return fail(errc::bad_param, at);
@@ -322,44 +173,95 @@ error parse_value(std::string_view s, via& out) noexcept {
         }
     }
     if (err.failed()) return fail(err.code, static_cast<std::size_t>(rest.data() - s.data()) + err.offset);
-    out.params = param_list(params, param_syntax::header);
+    // Without parameters the (empty) list sits where the element ends, as it did in the split element.
+    const std::size_t list_at = params_end < pstart ? params_end : pstart;
+    out.params = param_list(s.substr(list_at, params_end - list_at), param_syntax::header);
+    end = params_end;
     return {};
 }
+}  // namespace
+
+error parse_value(std::string_view s, via& out) noexcept {
+    out = via{};
+    return detail::parse_fresh(s, out);
+}
+
+namespace detail {
+bool parse_first_element(std::string_view text, via& out, std::size_t& end) noexcept {
+    return !parse_via<true>(text, out, end).failed();
+}
+
+error parse_fresh(std::string_view text, via& out) noexcept {
+    std::size_t end = 0;
+    return parse_via<false>(text, out, end);
+}
+}  // namespace detail
 
 // ---- CSeq, numbers, Call-ID, Date ------------------------------------------------------------------
+
+namespace {
+// 1*DIGIT at s[i], converted in the same pass (parse_uint()'s verdict: `overflow` once above max).
+// Returns the end of the digits.
+std::size_t digits_at(std::string_view s, std::size_t i, std::uint64_t max, std::uint64_t& value, bool& overflow) noexcept {
+    std::uint64_t v = 0;
+    overflow = false;
+    for (; i < s.size() && is_digit(s[i]); ++i) {
+        if (!overflow) {
+            v = v * 10 + static_cast<unsigned>(s[i] - '0');
+            if (v > max) overflow = true;
+        }
+    }
+    value = v;
+    return i;
+}
+}  // namespace
 
 error parse_value(std::string_view s, cseq& out) noexcept {
     out = cseq{};
     std::size_t i = skip_ws(s, 0);
     const std::size_t b = i;
-    while (i < s.size() && is_digit(s[i])) ++i;
     std::uint64_t n = 0;
     bool overflow = false;
-    if (!parse_uint(s.substr(b, i - b), max_cseq, n, overflow)) return fail(errc::bad_number, b);
+    i = digits_at(s, i, max_cseq, n, overflow);
+    if (i == b) return fail(errc::bad_number, b);
     if (overflow) return fail(errc::number_too_large, b);  // RFC 3261 §8.1.1.5: less than 2**31
     if (i >= s.size() || !is_ws(s[i])) return fail(errc::bad_header_value, i);
     i = skip_ws(s, i);
-    const std::string_view m = trim(s.substr(i));
-    if (!is_token(m)) return fail(errc::bad_method, i);
+    // The method: a token, then nothing but LWS (is_token(trim(rest)), in one pass).
+    const std::size_t e = i + token_run(s.data() + i, s.size() - i);
+    if (e == i || skip_ws(s, e) != s.size()) return fail(errc::bad_method, i);
     out.number = static_cast<std::uint32_t>(n);
-    out.method = m;
+    out.method = s.substr(i, e - i);
     return {};
 }
 
 error parse_number(std::string_view text, std::uint32_t max, std::uint32_t& out) noexcept {
+    // 1*DIGIT between optional LWS; anything else in between is bad_number at the first non-LWS byte.
     const std::size_t b = skip_ws(text, 0);
-    const std::string_view s = trim(text);
     std::uint64_t v = 0;
     bool overflow = false;
-    if (!parse_uint(s, max, v, overflow)) return fail(errc::bad_number, b);
+    const std::size_t e = digits_at(text, b, max, v, overflow);
+    if (e == b || skip_ws(text, e) != text.size()) return fail(errc::bad_number, b);
     if (overflow) return fail(errc::number_too_large, b);
     out = static_cast<std::uint32_t>(v);
     return {};
 }
 
 error parse_call_id(std::string_view text) noexcept {
-    const std::string_view s = trim(text);
+    // word [ "@" word ] between optional LWS, read in one pass; what does not take that shape goes
+    // through the original checks below, which say where it fails.
     const std::size_t b = skip_ws(text, 0);
+    std::size_t e = b + class_run<c_word>(text.data() + b, text.size() - b);
+    if (e > b) {
+        bool ok = true;
+        if (e < text.size() && text[e] == '@') {
+            const std::size_t w2 = e + 1;
+            e = w2 + class_run<c_word>(text.data() + w2, text.size() - w2);
+            ok = e > w2;
+        }
+        if (ok && skip_ws(text, e) == text.size()) return {};
+    }
+    const std::string_view s = trim(text);
     if (s.empty()) return fail(errc::bad_header_value, b);
     const std::size_t at = find_char(s, '@');
     const std::string_view w1 = s.substr(0, at);
@@ -411,21 +313,21 @@ error parse_date(std::string_view text, std::int64_t& out) noexcept {
 
 error parse_value(std::string_view text, name_addr& out) noexcept {
     out = name_addr{};
-    return parse_name_addr_into(text, out, nullptr, nullptr);
+    return detail::parse_fresh(text, out);
 }
 
 namespace {
 // Contact's expires and q parameters, checked in the name-addr's own parameter pass.
 error contact_param(const param& p, void* context) noexcept {
     auto& out = *static_cast<contact*>(context);
-    if (iequals(p.name, "expires")) {
+    if (is_name<"expires">(p.name)) {
         std::uint64_t v = 0;
         bool overflow = false;
         if (!p.has_value || !parse_uint(p.value, max_delta_seconds, v, overflow)) return {errc::bad_param, 0};
         if (overflow) return {errc::number_too_large, 0};
         out.expires = static_cast<std::uint32_t>(v);
         out.expires_present = true;
-    } else if (iequals(p.name, "q")) {
+    } else if (is_name<"q">(p.name)) {
         // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
         const std::string_view q = p.value;
         // "0." and "1." are valid: "." is followed by 0*3DIGIT (RFC 3261 §25.1 qvalue).
@@ -446,12 +348,23 @@ error contact_param(const param& p, void* context) noexcept {
 
 error parse_value(std::string_view text, contact& out) noexcept {
     out = contact{};
+    return detail::parse_fresh(text, out);
+}
+
+namespace detail {
+error parse_fresh(std::string_view text, contact& out) noexcept {
     if (trim(text) == "*") {
         out.star = true;
         return {};
     }
     return parse_name_addr_into(text, out.address, contact_param, &out);
 }
+
+bool parse_first_element(std::string_view text, contact& out, std::size_t& end) noexcept {
+    if (!text.empty() && text[0] == '*') return false;  // "*" (or an error): the split path decides
+    return parse_first_name_addr(text, out.address, contact_param, &out, end);
+}
+}  // namespace detail
 
 // ---- media types ----------------------------------------------------------------------------------
 
@@ -463,13 +376,13 @@ error parse_value(std::string_view s, media_type& out) noexcept {
     out = media_type{};
     std::size_t i = skip_ws(s, 0);
     std::size_t b = i;
-    while (i < s.size() && is_token_char(s[i])) ++i;
+    i += token_run(s.data() + i, s.size() - i);
     out.type = s.substr(b, i - b);
     i = skip_ws(s, i);
     if (out.type.empty() || i >= s.size() || s[i] != '/') return fail(errc::bad_header_value, i);
     i = skip_ws(s, i + 1);
     b = i;
-    while (i < s.size() && is_token_char(s[i])) ++i;
+    i += token_run(s.data() + i, s.size() - i);
     out.subtype = s.substr(b, i - b);
     if (out.subtype.empty()) return fail(errc::bad_header_value, i);
     const std::size_t p = skip_ws(s, i);
@@ -485,53 +398,60 @@ error parse_value(std::string_view s, media_type& out) noexcept {
 
 namespace detail {
 namespace {
-constexpr bool is_auth_value_char(char c) noexcept { return is_token_char(c) || c == '/' || c == ':' || c == '@' || c == '[' || c == ']' || c == '='; }
 
 // auth-param = token BWS "=" BWS ( token / quoted-string ), separated by commas (RFC 7235 §2.1).
-bool next_auth_param_checked(std::string_view& rest, param& out, error& err) noexcept {
-    const std::string_view s = rest;
+// Offsets in `err` are relative to `rest` as passed in. The usual "name=value" without BWS takes no
+// whitespace loop at all.
+__attribute__((always_inline)) inline bool next_auth_param_checked(std::string_view& rest, param& out, error& err) noexcept {
+    const char* const s = rest.data();
+    const std::size_t n = rest.size();
     std::size_t i = 0;
-    while (i < s.size() && (is_ws(s[i]) || s[i] == ',')) ++i;
-    if (i >= s.size()) {
-        rest = s.substr(s.size());
+    while (i < n && is(s[i], c_ws_comma)) ++i;
+    if (i >= n) {
+        rest = {s + n, 0};
         return false;
     }
     const std::size_t nb = i;
-    while (i < s.size() && is_token_char(s[i])) ++i;
+    i += token_run(s + i, n - i);
     if (i == nb) {
         err = fail(errc::bad_param, i);
         return false;
     }
-    out.name = s.substr(nb, i - nb);
-    i = skip_ws(s, i);
-    if (i >= s.size() || s[i] != '=') {
-        err = fail(errc::bad_param, i);
-        return false;
+    out.name = {s + nb, i - nb};
+    if (i >= n || s[i] != '=') {
+        i = skip_ws(rest, i);
+        if (i >= n || s[i] != '=') {
+            err = fail(errc::bad_param, i);
+            return false;
+        }
     }
-    i = skip_ws(s, i + 1);
+    ++i;
+    if (i < n && is_ws(s[i])) i = skip_ws(rest, i);
     const std::size_t vb = i;
-    if (i < s.size() && s[i] == '"') {
-        const std::size_t q = quoted_length(s, i);
+    if (i < n && s[i] == '"') {
+        const std::size_t q = quoted_length(rest, i);
         if (q == 0) {
             err = fail(errc::unterminated_quote, i);
             return false;
         }
         i += q;
     } else {
-        while (i < s.size() && is_auth_value_char(s[i])) ++i;
+        i += class_run<c_authvalue>(s + i, n - i);  // token / "/" ":" "@" "[" "]" "="
+        if (i == vb) {
+            err = fail(errc::bad_param, i);
+            return false;
+        }
     }
-    if (i == vb) {
-        err = fail(errc::bad_param, i);
-        return false;
-    }
-    out.value = s.substr(vb, i - vb);
+    out.value = {s + vb, i - vb};
     out.has_value = true;
-    i = skip_ws(s, i);
-    if (i < s.size() && s[i] != ',') {
-        err = fail(errc::bad_param, i);
-        return false;
+    if (i < n && s[i] != ',') {
+        i = skip_ws(rest, i);
+        if (i < n && s[i] != ',') {
+            err = fail(errc::bad_param, i);
+            return false;
+        }
     }
-    rest = s.substr(i);
+    rest = {s + i, n - i};
     return true;
 }
 }  // namespace
@@ -545,7 +465,8 @@ bool next_auth_param(std::string_view& rest, param& out) noexcept {
 std::optional<param> auth_params::find(std::string_view name) const noexcept {
     std::string_view rest = raw;
     param p;
-    while (detail::next_auth_param(rest, p))
+    error err;
+    while (detail::next_auth_param_checked(rest, p, err))
         if (iequals(p.name, name)) return p;
     return std::nullopt;
 }
@@ -562,7 +483,7 @@ error parse_value(std::string_view s, auth_value& out) noexcept {
     out = auth_value{};
     std::size_t i = skip_ws(s, 0);
     const std::size_t b = i;
-    while (i < s.size() && is_token_char(s[i])) ++i;
+    i += token_run(s.data() + i, s.size() - i);
     out.scheme = s.substr(b, i - b);
     if (out.scheme.empty()) return fail(errc::bad_header_value, b);
     if (i < s.size() && !is_ws(s[i])) return fail(errc::bad_header_value, i);
@@ -572,9 +493,7 @@ error parse_value(std::string_view s, auth_value& out) noexcept {
     // token68 (RFC 7235 §2.1): 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     {
         std::size_t k = 0;
-        while (k < rest_all.size() && (is(rest_all[k], c_alnum) || rest_all[k] == '-' || rest_all[k] == '.' ||
-                                       rest_all[k] == '_' || rest_all[k] == '~' || rest_all[k] == '+' || rest_all[k] == '/'))
-            ++k;
+        k += class_run<c_token68>(rest_all.data(), rest_all.size());
         const std::size_t body = k;
         while (k < rest_all.size() && rest_all[k] == '=') ++k;
         if (k == rest_all.size() && body > 0 && (k > body || rest_all.find('=') == std::string_view::npos)) {
@@ -599,7 +518,7 @@ namespace {
 error token_with_params(std::string_view s, std::string_view& tok, param_list& params) noexcept {
     std::size_t i = skip_ws(s, 0);
     const std::size_t b = i;
-    while (i < s.size() && is_token_char(s[i])) ++i;
+    i += token_run(s.data() + i, s.size() - i);
     tok = s.substr(b, i - b);
     if (tok.empty()) return fail(errc::bad_header_value, b);
     const std::size_t p = skip_ws(s, i);

@@ -62,13 +62,44 @@ inline bool next_uri_param(std::string_view& rest, param& out, error& err) noexc
 }
 
 // SEMI generic-param: LWS allowed around ';' and '=', value a gen-value or a quoted-string.
+//
+// With InList, the parameters are those of one element of a comma list that has not been split yet:
+// a ',' ends the list where the end of the text would (rest is then left at the ',' or the end). The
+// element parsers use that to read an element in the same pass that finds where it ends.
+template <bool InList = false>
 inline bool next_header_param(std::string_view& rest, param& out, error& err) noexcept {
     const char* const s = rest.data();
     const std::size_t n = rest.size();
+    // The usual ";name" or ";name=token" with no LWS, then ';' or the end (or ','), without the
+    // whitespace loops of the general path below (which gives the same result for it).
+    if (n >= 2 && s[0] == ';') {
+        const std::size_t e = 1 + token_run(s + 1, n - 1);
+        if (e > 1) {
+            auto ends_here = [&](std::size_t k) { return k == n || s[k] == ';' || (InList && s[k] == ','); };
+            if (ends_here(e)) {
+                out.name = {s + 1, e - 1};
+                out.value = {};
+                out.has_value = false;
+                rest = {s + e, n - e};
+                return true;
+            }
+            if (s[e] == '=') {
+                const std::size_t v = e + 1;
+                const std::size_t j = v + token_run<true>(s + v, n - v);
+                if (j > v && ends_here(j)) {
+                    out.name = {s + 1, e - 1};
+                    out.value = {s + v, j - v};
+                    out.has_value = true;
+                    rest = {s + j, n - j};
+                    return true;
+                }
+            }
+        }
+    }
     std::size_t i = 0;
     while (i < n && is_ws(s[i])) ++i;
-    if (i >= n) {
-        rest = {s + n, 0};
+    if (i >= n || (InList && s[i] == ',')) {
+        rest = InList ? std::string_view{s + i, n - i} : std::string_view{s + n, 0};
         return false;
     }
     if (s[i] != ';') {
@@ -111,8 +142,8 @@ inline bool next_header_param(std::string_view& rest, param& out, error& err) no
         i = j;
         while (j < n && is_ws(s[j])) ++j;
     }
-    // What follows must be the next ';' or the end.
-    if (j < n && s[j] != ';') {
+    // What follows must be the next ';' or the end (or, in a list, the ',' before the next element).
+    if (j < n && s[j] != ';' && !(InList && s[j] == ',')) {
         err = {errc::bad_param, static_cast<std::uint32_t>(j)};
         return false;
     }

@@ -45,6 +45,30 @@ bool is_single_header(header_id id) noexcept;
 // Whether the header's grammar allows an empty value (Supported, Allow, Accept, Subject...).
 bool may_be_empty(header_id id) noexcept;
 
+namespace detail {
+// is_list_header() and may_be_empty() as bit masks over header_id, for message.hpp's per-element
+// iteration (inline: a call per element cost more than splitting a short token). headers.cpp checks
+// them against its table of names.
+template <class... Ids>
+constexpr std::uint64_t header_bits(Ids... ids) noexcept {
+    return ((std::uint64_t{1} << static_cast<unsigned>(ids)) | ...);
+}
+static_assert(header_id_count <= 64, "header_bits holds one bit per header_id");
+inline constexpr std::uint64_t list_header_bits = header_bits(
+    header_id::accept, header_id::accept_encoding, header_id::accept_language, header_id::alert_info, header_id::allow,
+    header_id::allow_events, header_id::call_info, header_id::contact, header_id::content_encoding,
+    header_id::content_language, header_id::error_info, header_id::in_reply_to, header_id::p_asserted_identity,
+    header_id::p_preferred_identity, header_id::path, header_id::proxy_require, header_id::reason,
+    header_id::record_route, header_id::require, header_id::route, header_id::service_route, header_id::supported,
+    header_id::unsupported, header_id::via, header_id::warning);
+inline constexpr std::uint64_t may_be_empty_bits = header_bits(
+    header_id::accept, header_id::accept_encoding, header_id::accept_language, header_id::allow,
+    header_id::organization, header_id::subject, header_id::supported);
+constexpr bool has_header_bit(std::uint64_t bits, header_id id) noexcept {
+    return ((bits >> static_cast<unsigned>(id)) & 1U) != 0;
+}
+}  // namespace detail
+
 // Splits the next element off a comma-separated header value, honouring quoted strings and <...>.
 // `element` is set to the element trimmed of LWS (a view into `rest`); `rest` advances past the element
 // and its comma. Returns true when a comma followed, i.e. another (possibly empty) element is due.
@@ -179,6 +203,22 @@ inline constexpr std::uint32_t max_max_forwards = 255U;
 // ---- implementation of the template above -------------------------------------------------------
 namespace detail {
 bool next_auth_param(std::string_view& rest, param& out) noexcept;
+
+// For message.hpp's iteration over list headers: parses the element at the start of `text` (the rest
+// of a header value, not yet split at its commas, starting at the element's first non-LWS byte) in the
+// same pass that finds where it ends. True when the element parses and ends at a top-level ',' or at
+// the end of the text, with `end` its length: then `out` and `end` are what next_list_element() and
+// parse_value() would have produced. False otherwise (`out` is then unspecified): split and parse.
+// `out` must be freshly value-initialised.
+bool parse_first_element(std::string_view text, via& out, std::size_t& end) noexcept;
+bool parse_first_element(std::string_view text, name_addr& out, std::size_t& end) noexcept;
+bool parse_first_element(std::string_view text, contact& out, std::size_t& end) noexcept;
+
+// parse_value() for a value-initialised `out`: the same result, without first resetting `out` (a few
+// hundred bytes for these).
+error parse_fresh(std::string_view text, via& out) noexcept;
+error parse_fresh(std::string_view text, name_addr& out) noexcept;
+error parse_fresh(std::string_view text, contact& out) noexcept;
 }
 template <class F>
 void auth_params::for_each(F&& f) const {

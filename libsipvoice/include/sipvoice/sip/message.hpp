@@ -93,13 +93,21 @@ public:
     private:
         void load(std::size_t index) noexcept;
         void split() noexcept;
+        void finish_split() const noexcept;
         const message* m_ = nullptr;
         header_id id_ = header_id::other;
+        bool list_ = false;              // is_list_header(id_), read once
         std::size_t index_ = SIZE_MAX;  // current field; SIZE_MAX = end
-        std::string_view rest_;          // unsplit remainder of the current field's value
-        std::string_view element_;       // the current element
-        bool more_ = false;              // a comma followed the current element
-        bool checked_token_ = false;     // element_ is already known to be a token (token lists)
+        // Lists of Via, Contact and name-addr elements are split lazily: a scan for the end of an
+        // element cost about as much as parsing it, and the parse finds that end anyway. Until then
+        // (split_ false) rest_ runs from the current element on and element_ only says where it
+        // starts (all that operator== and offset() read); operator* parses the element and records
+        // the split, operator++ splits if nothing did. The split is the same either way.
+        mutable std::string_view rest_;     // unsplit remainder of the current field's value
+        mutable std::string_view element_;  // the current element
+        mutable bool more_ = false;         // a comma followed the current element
+        mutable bool split_ = true;         // rest_, element_ and more_ describe the split
+        bool checked_token_ = false;        // element_ is already known to be a token (token lists)
     };
 
     header_values(const message* m, header_id id) noexcept : m_(m), id_(id) {}
@@ -147,7 +155,10 @@ public:
     [[nodiscard]] std::string_view name(const header_field& f) const noexcept { return {buf_.data() + f.name_offset, f.name_length}; }
     [[nodiscard]] std::string_view value(const header_field& f) const noexcept { return {buf_.data() + f.value_offset, f.value_length}; }
     // First value of a header, or empty when absent.
-    [[nodiscard]] std::string_view header(header_id id) const noexcept;
+    [[nodiscard]] std::string_view header(header_id id) const noexcept {
+        const header_field* f = find(id);
+        return f == nullptr ? std::string_view{} : value(*f);
+    }
     [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
     [[nodiscard]] const header_field* find(header_id id) const noexcept;
     [[nodiscard]] std::size_t count(header_id id) const noexcept;
@@ -225,23 +236,40 @@ private:
 
 // ---- header_values implementation ---------------------------------------------------------------
 namespace detail {
+// parse_value() into a value-initialised `out` (what every accessor here passes): the large view
+// types skip parse_value()'s reset of `out` (parse_fresh() in headers.hpp).
 template <class T>
-error parse_element(std::string_view text, T& out) noexcept { return parse_value(text, out); }
+error parse_element(std::string_view text, T& out) noexcept {
+    if constexpr (requires { parse_fresh(text, out); }) {
+        return parse_fresh(text, out);
+    } else {
+        return parse_value(text, out);
+    }
+}
+
+// The element types whose parsers can read the first element of an unsplit list
+// (parse_first_element() in headers.hpp).
+template <class T>
+inline constexpr bool parses_unsplit = std::is_same_v<T, via> || std::is_same_v<T, name_addr> || std::is_same_v<T, contact>;
+
+constexpr bool is_lws_byte(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 }  // namespace detail
 
 template <class T>
-header_values<T>::iterator::iterator(const message* m, header_id id) noexcept : m_(m), id_(id) {
-    const header_field* f = m_->find(id_);
-    load(f == nullptr ? SIZE_MAX : static_cast<std::size_t>(f - m_->fields().data()));
+inline header_values<T>::iterator::iterator(const message* m, header_id id) noexcept
+    : m_(m), id_(id), list_(detail::has_header_bit(detail::list_header_bits, id)) {
+    // An absent header leaves the iterator as the end iterator (the members' defaults): most of the
+    // headers a reader asks about are absent from most messages.
+    if (const header_field* f = m_->find(id_)) load(static_cast<std::size_t>(f - m_->fields().data()));
 }
 
 template <class T>
-void header_values<T>::iterator::load(std::size_t index) noexcept {
+inline void header_values<T>::iterator::load(std::size_t index) noexcept {
     // Fields with the same id are linked (header_field::next), so iterating costs nothing per other header.
     const auto fields = m_->fields();
     for (index_ = index; index_ != SIZE_MAX;) {
         rest_ = m_->value(fields[index_]);
-        if (!rest_.empty() || !may_be_empty(id_)) {
+        if (!rest_.empty() || !detail::has_header_bit(detail::may_be_empty_bits, id_)) {
             split();
             return;
         }
@@ -254,22 +282,36 @@ void header_values<T>::iterator::load(std::size_t index) noexcept {
 }
 
 template <class T>
-void header_values<T>::iterator::split() noexcept {
+inline void header_values<T>::iterator::split() noexcept {
     // Non-list headers are one element: their commas belong to the value (RFC 3261 §7.3.1).
-    if (!is_list_header(id_)) {
+    if (!list_) {
         element_ = rest_;
         rest_ = rest_.substr(rest_.size());
         more_ = false;
     } else if constexpr (std::is_same_v<T, token>) {
         more_ = next_token_element(rest_, element_, checked_token_);
+    } else if constexpr (detail::parses_unsplit<T>) {
+        // Where the element starts (past LWS: where next_list_element() would trim it); its end later.
+        std::size_t b = 0;
+        while (b < rest_.size() && detail::is_lws_byte(rest_[b])) ++b;
+        element_ = rest_.substr(b, 0);
+        split_ = false;
     } else {
         more_ = next_list_element(rest_, element_);
     }
 }
 
 template <class T>
-auto header_values<T>::iterator::operator++() noexcept -> iterator& {
+inline void header_values<T>::iterator::finish_split() const noexcept {
+    if (split_) return;
+    more_ = next_list_element(rest_, element_);
+    split_ = true;
+}
+
+template <class T>
+inline auto header_values<T>::iterator::operator++() noexcept -> iterator& {
     if (index_ == SIZE_MAX) return *this;
+    finish_split();
     if (more_) {
         split();
     } else {
@@ -280,17 +322,38 @@ auto header_values<T>::iterator::operator++() noexcept -> iterator& {
 }
 
 template <class T>
-std::uint32_t header_values<T>::iterator::offset() const noexcept {
+inline std::uint32_t header_values<T>::iterator::offset() const noexcept {
     if (index_ == SIZE_MAX) return 0;
     return static_cast<std::uint32_t>(element_.data() - m_->bytes().data());
 }
 
 template <class T>
-result<T> header_values<T>::iterator::operator*() const noexcept {
+inline result<T> header_values<T>::iterator::operator*() const noexcept {
     if constexpr (std::is_same_v<T, token>) {
         if (checked_token_) return token{element_};  // the split already read it as a token
     }
     result<T> r;  // filled in place and returned by NRVO: views like name_addr are a few hundred bytes
+    if constexpr (detail::parses_unsplit<T>) {
+        if (!split_) {
+            // Parse the element where it starts; its parse says where it ends. Past the end only LWS
+            // and the ',' before the next element (or the end of the value) may follow.
+            const std::string_view from = rest_.substr(static_cast<std::size_t>(element_.data() - rest_.data()));
+            std::size_t length = 0;
+            if (detail::parse_first_element(from, *r, length)) {
+                std::size_t k = length;
+                while (k < from.size() && detail::is_lws_byte(from[k])) ++k;
+                if (k == from.size() || from[k] == ',') {
+                    element_ = from.substr(0, length);
+                    more_ = k < from.size();
+                    rest_ = more_ ? from.substr(k + 1) : from.substr(from.size());
+                    split_ = true;
+                    return r;
+                }
+            }
+            finish_split();  // then the usual way, from a fresh value again
+            *r = T{};
+        }
+    }
     error e = detail::parse_element(element_, *r);
     if (e.failed()) {
         e.offset += offset();
@@ -313,8 +376,39 @@ std::size_t header_values<T>::size() const noexcept {
     return n;
 }
 
+inline const header_field* message::find(header_id id) const noexcept {
+    if (id == header_id::other) return nullptr;  // unknown names share slot 0 of first_
+    const std::uint16_t i = first_[static_cast<std::size_t>(id)];
+    return i == 0 ? nullptr : &fields_[i - 1U];
+}
+
+// call_id(), number() and single() are inline: a call for the lookup and another for the parse cost
+// more than the lookup itself.
+inline result<std::string_view> message::call_id() const noexcept {
+    const header_field* f = find(header_id::call_id);
+    if (f == nullptr) return error{errc::missing_header, 0};
+    error e = parse_call_id(value(*f));
+    if (e.failed()) {
+        e.offset += f->value_offset;
+        return e;
+    }
+    return value(*f);
+}
+
+inline result<std::uint32_t> message::number(header_id id, std::uint32_t max) const noexcept {
+    const header_field* f = find(id);
+    if (f == nullptr) return error{errc::missing_header, 0};
+    std::uint32_t v = 0;
+    error e = parse_number(value(*f), max, v);
+    if (e.failed()) {
+        e.offset += f->value_offset;
+        return e;
+    }
+    return v;
+}
+
 template <class T>
-result<T> message::single(header_id id) const noexcept {
+inline result<T> message::single(header_id id) const noexcept {
     result<T> r;
     const header_field* f = find(id);
     if (f == nullptr) {
