@@ -217,10 +217,11 @@ int call_command(std::span<const std::string_view> args) {
         std::fprintf(stderr, "sipvoice call: a SIP-URI is required (see --help)\n");
         return 2;
     }
+    // The io_context outlives everything that holds its timers and sockets (the call's media).
+    asio::io_context io;
     auto handler = std::make_shared<call_printer>();
     if (!co.play.empty() && !load_play(co.play, co.app_rate, handler->play)) return 1;
 
-    asio::io_context io;
     ua::user_agent agent(io, net.config);
     agent.on_log(stderr_log(net.verbose));
     if (auto ec = agent.start()) {
@@ -370,9 +371,10 @@ int answer_command(std::span<const std::string_view> args) {
         h->play = play;
         h->record = !co.record.empty();
         h->attach_audio();
-        h->on_end = [&, h] {
-            if (!co.record.empty()) save_record(co.record, co.app_rate, h->recorded);
-            std::erase(live, h);
+        // A raw pointer: the handler holding a shared_ptr to itself would never be freed.
+        h->on_end = [&, hp = h.get()] {
+            if (!co.record.empty()) save_record(co.record, co.app_rate, hp->recorded);
+            std::erase_if(live, [hp](const std::shared_ptr<call_printer>& p) { return p.get() == hp; });
             ++ended;
             if (max_calls != 0 && ended >= max_calls) stop();
         };
