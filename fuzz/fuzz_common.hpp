@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string_view>
 
 #include "sipvoice/sip/name_addr.hpp"
@@ -33,6 +34,14 @@ inline bool within(std::string_view part, std::string_view whole) noexcept {
     const auto* b = whole.data();
     const auto* p = part.data();
     return p >= b && p + part.size() <= b + whole.size();
+}
+// The same for binary views (RTP, RTCP), and a text view into a binary input.
+inline bool within(std::span<const std::uint8_t> part, std::span<const std::uint8_t> whole) noexcept {
+    if (part.empty()) return true;
+    return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
+}
+inline bool within(std::string_view part, std::span<const std::uint8_t> whole) noexcept {
+    return within(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(part.data()), part.size()), whole);
 }
 
 // Keeps the optimizer from dropping a computation whose result is otherwise unused.

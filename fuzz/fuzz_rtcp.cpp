@@ -23,25 +23,18 @@
 namespace {
 using namespace sipvoice::rtp;
 using sipvoice::fuzz::use;
+using sipvoice::fuzz::within;
 using sipvoice::time_point;
 using namespace std::chrono_literals;
-
-bool inside(bytes_view part, bytes_view whole) {
-    if (part.empty()) return true;
-    return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
-}
-bool inside(std::string_view part, bytes_view whole) {
-    return inside(bytes_view(reinterpret_cast<const std::uint8_t*>(part.data()), part.size()), whole);
-}
 
 void check_views(const std::vector<rtcp_packet>& c, bytes_view input) {
     for (const rtcp_packet& p : c) {
         if (const auto* sr = std::get_if<sender_report>(&p)) {
             FUZZ_CHECK(sr->reports.size() <= max_report_blocks);
-            FUZZ_CHECK(inside(sr->extension, input));
+            FUZZ_CHECK(within(sr->extension, input));
         } else if (const auto* rr = std::get_if<receiver_report>(&p)) {
             FUZZ_CHECK(rr->reports.size() <= max_report_blocks);
-            FUZZ_CHECK(inside(rr->extension, input));
+            FUZZ_CHECK(within(rr->extension, input));
             for (const report_block& b : rr->reports) {
                 FUZZ_CHECK(b.cumulative_lost >= -0x800000 && b.cumulative_lost <= 0x7fffff);
                 use(round_trip_time(0x12345678, b));
@@ -52,19 +45,19 @@ void check_views(const std::vector<rtcp_packet>& c, bytes_view input) {
                 for (const sdes_item& i : ch.items) {
                     FUZZ_CHECK(i.type != sdes_end);
                     FUZZ_CHECK(i.text.size() <= 255);
-                    FUZZ_CHECK(inside(i.text, input));
+                    FUZZ_CHECK(within(i.text, input));
                 }
-                FUZZ_CHECK(inside(ch.cname(), input));
+                FUZZ_CHECK(within(ch.cname(), input));
             }
         } else if (const auto* bye = std::get_if<goodbye>(&p)) {
             FUZZ_CHECK(bye->sources.size() <= max_rtcp_count);
-            FUZZ_CHECK(inside(bye->reason, input));
+            FUZZ_CHECK(within(bye->reason, input));
         } else if (const auto* app = std::get_if<app_packet>(&p)) {
             FUZZ_CHECK(app->subtype <= 31);
-            FUZZ_CHECK(inside(app->data, input));
+            FUZZ_CHECK(within(app->data, input));
         } else if (const auto* other = std::get_if<other_packet>(&p)) {
             FUZZ_CHECK(other->count <= 31);
-            FUZZ_CHECK(inside(other->body, input));
+            FUZZ_CHECK(within(other->body, input));
             FUZZ_CHECK(other->type < 200 || other->type > 204);
         }
     }

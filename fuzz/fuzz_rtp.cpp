@@ -33,13 +33,9 @@
 namespace {
 using namespace sipvoice::rtp;
 using sipvoice::fuzz::use;
+using sipvoice::fuzz::within;
 using sipvoice::time_point;
 using namespace std::chrono_literals;
-
-bool inside(bytes_view part, bytes_view whole) {
-    if (part.empty()) return true;
-    return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
-}
 
 void check_datagram(bytes_view input) {
     use(looks_like_rtcp(input));
@@ -52,8 +48,8 @@ void check_datagram(bytes_view input) {
         }
         const packet& p = *r;
         FUZZ_CHECK(p.size() == input.size());
-        FUZZ_CHECK(inside(p.payload, input));
-        FUZZ_CHECK(inside(p.extension.data, input));
+        FUZZ_CHECK(within(p.payload, input));
+        FUZZ_CHECK(within(p.extension.data, input));
         FUZZ_CHECK(p.csrc_count <= max_csrcs);
         FUZZ_CHECK(p.payload_type <= max_payload_type);
         if (!allow) FUZZ_CHECK(!looks_like_rtcp(input) || input[1] > 204 || input[1] < 200);

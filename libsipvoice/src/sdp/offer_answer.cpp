@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 
+#include "formats.hpp"
 #include "text.hpp"
 
 namespace sipvoice::sdp {
@@ -73,22 +74,13 @@ format format_of(const codec& c, std::uint8_t pt) {
     return f;
 }
 
-// A format as parse() reads a bare payload type: what an m= line alone says.
-format bare_format(std::uint8_t pt) {
-    format f;
-    f.payload_type = pt;
-    std::string_view encoding;
-    if (static_payload_type(pt, encoding, f.clock_rate, f.channels)) f.encoding = std::string(encoding);
-    return f;
-}
-
 // A declined copy of an m-line: same media, proto and formats, port 0 (RFC 3264 §6, §8.2).
 media declined(const media& m) {
     media out;
     out.type = m.type;
     out.port = 0;
     out.proto = m.proto;
-    for (const format& f : m.formats) out.formats.push_back(bare_format(f.payload_type));
+    for (const format& f : m.formats) out.formats.push_back(detail::bare_format(f.payload_type));
     out.other_formats = m.other_formats;
     return out;
 }

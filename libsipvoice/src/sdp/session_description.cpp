@@ -5,6 +5,7 @@
 #include <array>
 
 #include "sipvoice/sip/uri.hpp"
+#include "formats.hpp"
 #include "text.hpp"
 
 namespace sipvoice::sdp {
@@ -60,13 +61,6 @@ int field_rank(char type) noexcept {
     }
 }
 
-format bare_format(std::uint8_t pt) {
-    format f;
-    f.payload_type = pt;
-    std::string_view enc;
-    if (static_payload_type(pt, enc, f.clock_rate, f.channels)) f.encoding = std::string(enc);
-    return f;
-}
 
 // c=<nettype> <addrtype> <connection-address> (RFC 8866 §5.7), also the tail of a=rtcp (RFC 3605).
 bool parse_connection(std::string_view value, connection& out) {
@@ -276,7 +270,7 @@ private:
             if (rtp) {
                 std::uint8_t pt = 0;
                 if (!parse_number(fmt, pt) || pt > 127) return errc::bad_media;  // RFC 3551 §3
-                m.formats.push_back(bare_format(pt));
+                m.formats.push_back(detail::bare_format(pt));
             } else {
                 m.other_formats.emplace_back(fmt);
             }
@@ -561,4 +555,15 @@ std::string serialize(const session_description& d) {
     return out;
 }
 
+namespace detail {
+
+format bare_format(std::uint8_t pt) {
+    format f;
+    f.payload_type = pt;
+    std::string_view encoding;
+    if (static_payload_type(pt, encoding, f.clock_rate, f.channels)) f.encoding = std::string(encoding);
+    return f;
+}
+
+}  // namespace detail
 }  // namespace sipvoice::sdp

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "sipvoice/sip/builder.hpp"
+#include "text.hpp"
 
 namespace sipvoice::ua {
 namespace {
@@ -33,13 +34,7 @@ std::string_view session_state_name(session_state s) noexcept {
 
 invite_session::invite_session(session_config cfg, std::uint64_t seed) : cfg_(std::move(cfg)), rng_(seed) {}
 
-std::string invite_session::token(std::size_t n) {
-    static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::uniform_int_distribution<std::size_t> pick(0, sizeof alphabet - 2);
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) out.push_back(alphabet[pick(rng_)]);
-    return out;
-}
+std::string invite_session::token(std::size_t n) { return detail::random_token(rng_, n); }
 
 std::string invite_session::via() {
     return "SIP/2.0/" + cfg_.via_transport + " " + cfg_.sent_by + ";branch=z9hG4bK" + token(16) + ";rport";

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "../sip/charset.hpp"
+#include "text.hpp"
 #include "sipvoice/sip/builder.hpp"
 
 namespace sipvoice::ua {
@@ -23,19 +24,11 @@ registration::registration(registration_config config, std::uint64_t seed) : cfg
     from_tag_ = random_token(10);
 }
 
-std::string registration::random_token(std::size_t length) {
-    static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::uniform_int_distribution<std::size_t> pick(0, sizeof alphabet - 2);
-    std::string out;
-    for (std::size_t i = 0; i < length; ++i) out.push_back(alphabet[pick(rng_)]);
-    return out;
-}
+std::string registration::random_token(std::size_t length) { return detail::random_token(rng_, length); }
 
 // host:port as it goes into Via and Contact, with brackets for an IPv6 address (RFC 5118).
 std::string registration::sent_by() const {
-    const std::string& host = cfg_.contact_host;
-    const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
-    return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(cfg_.contact_port);
+    return detail::host_reference(cfg_.contact_host) + ":" + std::to_string(cfg_.contact_port);
 }
 
 std::string registration::contact() const {

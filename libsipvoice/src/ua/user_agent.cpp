@@ -104,9 +104,7 @@ void user_agent::send_request(std::string method, std::string uri, request_extra
         auto self = weak.lock();
         if (!self) return;
         if (!error.empty()) return handler({std::nullopt, error, false});
-        std::string host = self->local_host_for(ep);
-        if (host.find(':') != std::string::npos) host = "[" + host + "]";
-        const std::string from = "sip:sipvoice@" + host;
+        const std::string from = "sip:sipvoice@" + host_reference(self->local_host_for(ep));
         auto o = self->new_outgoing(method, uri, from, where, ep);
         o->extras = extras;
         o->done = handler;

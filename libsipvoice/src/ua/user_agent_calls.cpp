@@ -4,11 +4,6 @@
 namespace sipvoice::ua {
 namespace {
 
-std::string bracketed(std::string host) {
-    if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
-    return host;
-}
-
 std::string transport_param(protocol p) {
     return p == protocol::udp ? "" : ";transport=" + sip::detail::lowercase(transport::protocol_name(p));
 }
@@ -26,7 +21,7 @@ std::string cancelled_invite_key(std::string key) {
 session_config user_agent::impl::session_config_for(const transport::flow& f, const std::string& user) {
     session_config c;
     c.via_transport = std::string(transport::protocol_name(f.proto));
-    c.sent_by = bracketed(local_host_for(f.remote)) + ":" + std::to_string(local_port_for(f.proto));
+    c.sent_by = host_reference(local_host_for(f.remote)) + ":" + std::to_string(local_port_for(f.proto));
     c.contact = "<sip:" + (user.empty() ? "" : user + "@") + c.sent_by + transport_param(f.proto) + ">";
     c.user_agent = cfg.user_agent;
     c.allow = std::string(allow_list);
@@ -37,10 +32,10 @@ session_config user_agent::impl::session_config_for(const transport::flow& f, co
 session_config user_agent::impl::session_config_for(const target& t, const transport::endpoint& ep, const std::string& from) {
     session_config c;
     c.via_transport = std::string(transport::protocol_name(t.proto));
-    c.sent_by = bracketed(local_host_for(ep)) + ":" + std::to_string(local_port_for(t.proto));
+    c.sent_by = host_reference(local_host_for(ep)) + ":" + std::to_string(local_port_for(t.proto));
     std::string user = "sipvoice";
     if (auto u = sip::parse_uri(from); u && u->has_user) user = std::string(u->user);
-    c.local_uri = "<" + (from.empty() ? "sip:sipvoice@" + bracketed(local_host_for(ep)) : from) + ">";
+    c.local_uri = "<" + (from.empty() ? "sip:sipvoice@" + host_reference(local_host_for(ep)) : from) + ">";
     c.contact = "<sip:" + user + "@" + c.sent_by + transport_param(t.proto) + ">";
     c.user_agent = cfg.user_agent;
     c.allow = std::string(allow_list);

@@ -16,6 +16,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "../sip/charset.hpp"
+#include "text.hpp"
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/sip/uri.hpp"
 #include "sipvoice/sip/validate.hpp"
@@ -79,13 +80,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         if (log_cb) log_cb(level, text);
     }
 
-    std::string token(std::size_t n) {
-        static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-        std::uniform_int_distribution<std::size_t> pick(0, sizeof alphabet - 2);
-        std::string out;
-        for (std::size_t i = 0; i < n; ++i) out.push_back(alphabet[pick(rng)]);
-        return out;
-    }
+    std::string token(std::size_t n) { return random_token(rng, n); }
 
     std::string local_host_for(const transport::endpoint& to) const {
         if (!cfg.advertised_host.empty()) return cfg.advertised_host;
@@ -100,9 +95,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         return transport::default_port(p);
     }
     std::string sent_by(const transport::endpoint& to, protocol p) const {
-        std::string host = local_host_for(to);
-        if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
-        return host + ":" + std::to_string(local_port_for(p));
+        return host_reference(local_host_for(to)) + ":" + std::to_string(local_port_for(p));
     }
 
     void resolve(const target& t, std::function<void(std::string, transport::endpoint)> done) {
@@ -575,8 +568,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         registration_config rc;
         rc.registrar = b.acct.registrar;
         const std::string domain = b.acct.domain.empty() ? b.where.host : b.acct.domain;
-        const bool v6 = domain.find(':') != std::string::npos;
-        rc.aor = "sip:" + b.acct.user + "@" + (v6 ? "[" + domain + "]" : domain);
+        rc.aor = "sip:" + b.acct.user + "@" + host_reference(domain);
         rc.contact_user = b.acct.user;
         rc.contact_host = local_host_for(b.dest);
         rc.contact_port = local_port_for(b.where.proto);
