@@ -455,3 +455,116 @@ TEST_CASE("user_agent calls: no incoming handler means 480, shutdown ends calls 
     CHECK(caller->reason == "remote hangup");
     CHECK(callee->reason == "local hangup");
 }
+
+namespace {
+
+// A callee that answers every offer it gets with `sdp`, and counts the keys it got by SIP INFO.
+struct answering_callee : recorder {
+    ua::call self;
+    std::string sdp = sdp_b;
+    std::vector<std::string> offers;
+    void on_offer(const std::string& offer) override {
+        recorder::on_offer(offer);
+        offers.push_back(offer);
+        self.answer(sdp);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("user_agent calls: an INVITE challenged with 407 by the outbound proxy is sent again with credentials",
+          "[ua][loopback][call][auth]") {
+    asio::io_context io;
+    ua::user_agent a(io, local_config());
+    REQUIRE_FALSE(a.start());
+    transport::transport_config pc;
+    pc.bind_address = "127.0.0.1";
+    pc.udp_port = 0;
+    pc.tcp = pc.tls = false;
+    transport::sip_transport proxy(io, pc);
+    REQUIRE_FALSE(proxy.start());
+    // The proxy challenges an INVITE without credentials; with the right ones it answers 486 (the
+    // callee is busy), which proves the credentials went through without a callee behind it.
+    std::vector<sip::message> invites;
+    bool digest_ok = false;
+    proxy.on_message([&](sip::message m, const transport::flow& f) {
+        if (!m.is_request() || m.method_name() != "INVITE") return;
+        invites.push_back(m);
+        int status = 407;
+        auto creds = m.proxy_authorization();
+        if (!creds.empty()) {
+            const sip::auth_value v = *creds.front();
+            auth::challenge ch;
+            ch.realm = "proxy";
+            ch.nonce = "n1";
+            ch.proxy = true;
+            const std::string want =
+                auth::response(ch, {"auth1001", "pw"}, "INVITE", v.params.get("uri"), "", "", 0);
+            digest_ok = v.params.get("response") == want;
+            status = digest_ok ? 486 : 403;
+        }
+        sip::message_builder b = sip::message_builder::response_to(m, status, {}, "px");
+        if (status == 407) b.add(sip::header_id::proxy_authenticate, R"(Digest realm="proxy", nonce="n1")");
+        proxy.send(f, b.str(), {});
+    });
+    ua::call_options opts;
+    opts.from = "sip:1001@pbx.example.com";
+    opts.proxy = "sip:127.0.0.1:" + std::to_string(proxy.local_port(protocol::udp));
+    opts.credentials = auth::credentials{"auth1001", "pw"};
+    auto r = std::make_shared<recorder>();
+    a.place_call("sip:1002@pbx.example.com", sdp_a, r, opts);
+    REQUIRE(run_until(io, [&] { return r->ended(); }));
+    CHECK(r->final_status == 486);
+    REQUIRE(invites.size() == 2);
+    CHECK(digest_ok);
+    CHECK(invites[0].request_uri().text == "sip:1002@pbx.example.com");
+    CHECK(invites[0].header(sip::header_id::route) == "<" + opts.proxy + ";lr>");
+    CHECK(invites[1].cseq()->number == invites[0].cseq()->number + 1);
+    CHECK(invites[1].call_id().value() == invites[0].call_id().value());
+    CHECK(invites[1].from()->address.text == "sip:1001@pbx.example.com");
+}
+
+TEST_CASE("user_agent calls: hold and unhold by re-INVITE, and RFC 4028 session refreshes keep the call up",
+          "[ua][loopback][call][timer]") {
+    asio::io_context io;
+    auto cfg = local_config();
+    cfg.session_expires = 3;  // refreshed every 1.5 s; without refreshes the callee ends it after 2 s
+    cfg.min_se = 2;
+    ua::user_agent a(io, cfg), b(io, cfg);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    auto callee = std::make_shared<answering_callee>();
+    b.on_incoming_call([&](ua::call c, const sip::message&) {
+        callee->self = c;
+        c.set_handler(callee);
+        c.accept(sdp_b);
+    });
+    auto caller = std::make_shared<recorder>();
+    ua::call c = a.place_call("sip:1002@127.0.0.1:" + std::to_string(b.transport().local_port(protocol::udp)), sdp_a,
+                              caller);
+    REQUIRE(run_until(io, [&] { return !caller->events.empty() && caller->events.back() == "connected"; }));
+    REQUIRE(run_until(io, [&] { return !callee->events.empty() && callee->events.back() == "connected"; }));
+
+    const std::string hold = sdp_a.substr(0, sdp_a.find("o=- 1 1")) + "o=- 1 2" +
+                             sdp_a.substr(sdp_a.find("o=- 1 1") + 7) + "a=sendonly\r\n";
+    callee->sdp = sdp_b + "a=recvonly\r\n";
+    c.reoffer(hold);
+    REQUIRE(run_until(io, [&] { return caller->events.back() == "answer"; }));
+    CHECK(callee->offers.size() == 2);  // the INVITE's, then the hold
+    CHECK(callee->offers.back() == hold);
+    CHECK(caller->answer_sdp == sdp_b + "a=recvonly\r\n");
+    callee->sdp = sdp_b;
+    c.reoffer(sdp_a);
+    REQUIRE(run_until(io, [&] { return callee->offers.size() == 3 && caller->answer_sdp == sdp_b; }));
+
+    // Well past the session interval: refreshes (UPDATE) kept both sides up.
+    io.run_for(std::chrono::milliseconds(4500));
+    CHECK_FALSE(caller->ended());
+    CHECK_FALSE(callee->ended());
+    CHECK(c.state() == ua::session_state::connected);
+    CHECK(callee->offers.size() == 3);  // the INVITE's, hold, unhold: a refresh is not an offer
+
+    callee->self.hangup();
+    REQUIRE(run_until(io, [&] { return caller->ended() && callee->ended(); }));
+    CHECK(caller->reason == "remote hangup");
+}

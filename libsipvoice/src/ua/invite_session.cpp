@@ -1,9 +1,12 @@
-// Invite sessions (RFC 3261 §13-15): one call's signaling on top of a dialog.
+// Invite sessions (RFC 3261 §13-15, RFC 3311 UPDATE, RFC 4028 session timers): one call's
+// signaling on top of a dialog.
 #include "sipvoice/ua/invite_session.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "sipvoice/sip/builder.hpp"
+#include "../sip/charset.hpp"
 #include "text.hpp"
 
 namespace sipvoice::ua {
@@ -15,6 +18,85 @@ std::string sdp_of(const sip::message& m) {
     auto ct = m.content_type();
     if (ct && !ct->matches("application", "sdp")) return {};
     return std::string(m.body());
+}
+
+bool lists_token(const sip::header_values<sip::token>& values, std::string_view want) {
+    for (auto v : values)
+        if (v && sip::detail::iequals(v->text, want)) return true;
+    return false;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+// A DTMF key as SIP INFO carries it: "Signal=5\r\nDuration=160" (application/dtmf-relay, the form
+// Cisco introduced and Asterisk, FreeSWITCH and 3CX send) or "5" (application/dtmf). Signal 10 and 11
+// are * and # in some implementations.
+struct info_key {
+    char digit = 0;
+    int duration_ms = 0;
+};
+std::optional<info_key> dtmf_of_info(const sip::message& m) {
+    auto ct = m.content_type();
+    if (!ct) return std::nullopt;
+    const bool relay = ct->matches("application", "dtmf-relay");
+    if (!relay && !ct->matches("application", "dtmf")) return std::nullopt;
+    std::string_view signal;
+    int duration = 0;
+    std::string_view body = m.body();
+    if (!relay) {
+        signal = trim(body);
+    } else {
+        while (!body.empty()) {
+            const std::size_t nl = body.find('\n');
+            std::string_view line = body.substr(0, nl);
+            body = nl == std::string_view::npos ? std::string_view{} : body.substr(nl + 1);
+            const std::size_t eq = line.find('=');
+            if (eq == std::string_view::npos) continue;
+            const std::string_view key = trim(line.substr(0, eq));
+            const std::string_view value = trim(line.substr(eq + 1));
+            if (sip::detail::iequals(key, "Signal")) signal = value;
+            if (sip::detail::iequals(key, "Duration")) {
+                int d = 0;
+                for (char c : value) {
+                    if (c < '0' || c > '9' || d > 100000) break;
+                    d = d * 10 + (c - '0');
+                }
+                duration = d;
+            }
+        }
+    }
+    char digit = 0;
+    if (signal == "10") digit = '*';
+    else if (signal == "11") digit = '#';
+    else if (signal.size() == 1) {
+        const char c = static_cast<char>(std::toupper(static_cast<unsigned char>(signal[0])));
+        if ((c >= '0' && c <= '9') || c == '*' || c == '#' || (c >= 'A' && c <= 'D')) digit = c;
+    }
+    if (digit == 0) return std::nullopt;
+    return info_key{digit, duration};
+}
+
+// The Session-Expires of a message, when it has a usable one.
+std::optional<sip::session_expires> session_expires_of(const sip::message& m) {
+    if (!m.has(sip::header_id::session_expires)) return std::nullopt;
+    auto se = m.session_expires();
+    if (!se || se->delta == 0) return std::nullopt;
+    return *se;
+}
+
+// "<sip:pbx.example.com;transport=tcp;lr>": a loose Route to an outbound proxy.
+std::string route_to(const std::string& proxy) {
+    std::string uri = proxy;
+    if (!uri.empty() && uri.front() == '<') uri = uri.substr(1, uri.find('>') - 1);
+    if (uri.find(";lr") == std::string::npos) {
+        const std::size_t headers = uri.find('?');
+        uri.insert(headers == std::string::npos ? uri.size() : headers, ";lr");
+    }
+    return "<" + uri + ">";
 }
 
 }  // namespace
@@ -40,6 +122,90 @@ std::string invite_session::via() {
     return "SIP/2.0/" + cfg_.via_transport + " " + cfg_.sent_by + ";branch=z9hG4bK" + token(16) + ";rport";
 }
 
+// ---- RFC 4028 session timers -----------------------------------------------------------------------
+
+void invite_session::add_session_timer_request_headers(sip::message_builder& b) const {
+    if (cfg_.session_expires == 0) return;
+    b.add(sip::header_id::supported, "timer");
+    // In a request of ours we are the transaction's UAC: "uac" says we refresh. Before a timer is
+    // agreed (the initial INVITE) we offer to be the refresher.
+    const std::uint32_t interval = se_interval_ != 0 ? se_interval_ : cfg_.session_expires;
+    const bool we = se_interval_ == 0 || we_refresh_;
+    b.add(sip::header_id::session_expires, std::to_string(interval) + ";refresher=" + (we ? "uac" : "uas"));
+    b.add(sip::header_id::min_se, std::to_string(cfg_.min_se));
+}
+
+void invite_session::add_session_timer_response_headers(sip::message_builder& b, const sip::message& request) const {
+    if (cfg_.session_expires == 0) return;
+    b.add(sip::header_id::supported, "timer");
+    if (se_interval_ == 0) return;
+    // The request's sender is this transaction's UAC.
+    b.add(sip::header_id::session_expires, std::to_string(se_interval_) + ";refresher=" + (we_refresh_ ? "uas" : "uac"));
+    if (!we_refresh_ && lists_token(request.supported(), "timer")) b.add(sip::header_id::require, "timer");
+}
+
+bool invite_session::timer_request_too_small(const sip::message& request, sip::message_builder* reject) const {
+    if (cfg_.session_expires == 0) return false;
+    auto se = session_expires_of(request);
+    if (!se || se->delta >= cfg_.min_se) return false;
+    // RFC 4028 §8.1: too short: 422 with the smallest interval we take.
+    if (reject) {
+        *reject = sip::message_builder::response_to(request, 422, "Session Interval Too Small");
+        reject->add(sip::header_id::min_se, std::to_string(cfg_.min_se));
+        reject->add(sip::header_id::server, cfg_.user_agent);
+    }
+    return true;
+}
+
+void invite_session::negotiate_uas_timer(const sip::message& request) {
+    if (cfg_.session_expires == 0) return;
+    const bool peer_supports = lists_token(request.supported(), "timer");
+    auto se = session_expires_of(request);
+    if (!se) {
+        // RFC 4028 §9: a request without Session-Expires from a UA that supports timers may still
+        // get one from us, with us refreshing; from one that does not, no timer.
+        if (peer_supports) {
+            se_interval_ = cfg_.session_expires;
+            we_refresh_ = true;
+        } else {
+            se_interval_ = 0;
+        }
+        return;
+    }
+    // We may shorten the interval, never below the request's Min-SE or ours.
+    std::uint32_t floor = cfg_.min_se;
+    if (auto min = request.min_se(); min && request.has(sip::header_id::min_se)) floor = std::max(floor, *min);
+    se_interval_ = std::max(std::min(se->delta, cfg_.session_expires), std::min(floor, se->delta));
+    // "uac": the sender refreshes. "uas", or left to us: we refresh, which needs nothing of the peer.
+    we_refresh_ = !sip::detail::iequals(se->refresher, "uac");
+}
+
+void invite_session::apply_uac_timer(const sip::message& response_2xx) {
+    if (cfg_.session_expires == 0) return;
+    auto se = session_expires_of(response_2xx);
+    if (!se) {
+        se_interval_ = 0;  // RFC 4028 §7.2: no Session-Expires in the 2xx: no session expiration
+        return;
+    }
+    se_interval_ = se->delta;
+    we_refresh_ = !sip::detail::iequals(se->refresher, "uas");  // our request: "uac" is us
+}
+
+void invite_session::start_session_timer(time_point now) {
+    refresh_at_.reset();
+    expire_at_.reset();
+    if (se_interval_ == 0 || cfg_.session_expires == 0) return;
+    const auto interval = std::chrono::duration_cast<duration>(std::chrono::seconds(se_interval_));
+    if (we_refresh_) {
+        refresh_at_ = now + interval / 2;  // RFC 4028 §10: half the interval is recommended
+    } else {
+        // RFC 4028 §10: the other side sends BYE when no refresh came by the interval minus
+        // min(32 s, interval / 3).
+        expire_at_ = now + interval -
+                     std::min(std::chrono::duration_cast<duration>(std::chrono::seconds(32)), interval / 3);
+    }
+}
+
 // ---- UAS ------------------------------------------------------------------------------------------
 
 invite_session invite_session::incoming(const sip::message& invite, std::string key, session_config cfg, std::uint64_t seed) {
@@ -49,6 +215,14 @@ invite_session invite_session::incoming(const sip::message& invite, std::string 
     s.invite_key_ = std::move(key);
     s.local_tag_ = s.token(10);
     if (auto id = invite.call_id()) s.call_id_ = std::string(*id);
+    s.peer_allows_update_ = lists_token(invite.allow(), "UPDATE");
+    sip::message_builder too_small = sip::message_builder::response_to(invite, 422);
+    if (s.timer_request_too_small(invite, &too_small)) {
+        s.outputs_.push_back({session_output_kind::respond, s.invite_key_, 422, too_small.str(), {}});
+        s.end(422, "the caller's session interval is below our Min-SE");
+        return s;
+    }
+    s.negotiate_uas_timer(invite);
     const std::string offer = sdp_of(invite);
     s.invite_had_offer_ = !offer.empty();
     if (s.invite_had_offer_) s.events_.push_back({session_event_kind::offer, 0, offer, {}});
@@ -64,7 +238,10 @@ std::string invite_session::response_to_invite(int status, const std::string& sd
             if (f.id == sip::header_id::record_route) b.add(sip::header_id::record_route, invite_->value(f));
         b.add(sip::header_id::contact, cfg_.contact);
     }
-    if (status >= 200 && status < 300) b.add(sip::header_id::allow, cfg_.allow);
+    if (status >= 200 && status < 300) {
+        b.add(sip::header_id::allow, cfg_.allow);
+        add_session_timer_response_headers(b, *invite_);
+    }
     b.add(sip::header_id::server, cfg_.user_agent);
     if (!sdp.empty()) b.body("application/sdp", sdp);
     return b.str();
@@ -90,12 +267,14 @@ void invite_session::accept(std::string sdp, time_point now) {
         end(500, "the INVITE had no usable Contact");
         return;
     }
+    local_sdp_ = std::move(sdp);
     state_ = session_state::accepted;
     // RFC 3261 §13.3.1.4: the 2xx goes again at T1, 2*T1, ... up to T2 until the ACK comes; with
     // no ACK after 64*T1 the call is ended.
     retransmit_interval_ = cfg_.timers.t1;
     retransmit_at_ = now + retransmit_interval_;
     ack_deadline_ = now + 64 * cfg_.timers.t1;
+    start_session_timer(now);  // RFC 4028 §10: the timer runs from the 2xx
 }
 
 void invite_session::reject(int status, time_point now) {
@@ -105,12 +284,19 @@ void invite_session::reject(int status, time_point now) {
 }
 
 void invite_session::on_ack(const sip::message& ack, time_point now) {
-    (void)now;
     if (state_ != session_state::accepted && state_ != session_state::connected) return;
     if (dialog_ && dialog_->on_request(ack) != dialog::check::ok) return;
     retransmit_at_.reset();
     ack_deadline_.reset();
-    if (state_ == session_state::connected) return;  // the ACK of a re-INVITE's 2xx
+    if (state_ == session_state::connected) {  // the ACK of a re-INVITE's 2xx
+        if (awaiting_ack_answer_) {
+            awaiting_ack_answer_ = false;
+            const std::string answer_sdp = sdp_of(ack);
+            if (!answer_sdp.empty()) events_.push_back({session_event_kind::answer, 0, answer_sdp, {}});
+        }
+        try_queued_reoffer(now);
+        return;
+    }
     state_ = session_state::connected;
     // RFC 3264 §4 / RFC 3261 §13.2.1: our 200 carried the offer, the ACK carries the answer.
     if (!invite_had_offer_) {
@@ -118,6 +304,7 @@ void invite_session::on_ack(const sip::message& ack, time_point now) {
         if (!answer_sdp.empty()) events_.push_back({session_event_kind::answer, 0, answer_sdp, {}});
     }
     events_.push_back({session_event_kind::connected, 200, {}, {}});
+    try_queued_reoffer(now);
 }
 
 void invite_session::on_cancel(time_point now) {
@@ -130,34 +317,98 @@ void invite_session::on_cancel(time_point now) {
 
 invite_session invite_session::outgoing(std::string target_uri, std::string offer_sdp, session_config cfg, std::uint64_t seed,
                                         time_point now) {
-    (void)now;
     invite_session s(std::move(cfg), seed);
     s.uac_ = true;
     s.state_ = session_state::calling;
     s.target_ = std::move(target_uri);
+    s.original_to_ = "<" + s.target_ + ">";
     s.local_tag_ = s.token(10);
     s.call_id_ = s.token(20);
     s.offered_ = !offer_sdp.empty();
-    sip::message_builder b = sip::message_builder::request("INVITE", s.target_);
-    b.add(sip::header_id::via, s.via())
-        .add(sip::header_id::max_forwards, "70")
-        .add(sip::header_id::from, s.cfg_.local_uri + ";tag=" + s.local_tag_)
-        .add(sip::header_id::to, "<" + s.target_ + ">")
-        .add(sip::header_id::call_id, s.call_id_)
-        .add(sip::header_id::cseq, std::to_string(s.invite_cseq_) + " INVITE")
-        .add(sip::header_id::contact, s.cfg_.contact)
-        .add(sip::header_id::allow, s.cfg_.allow)
-        .add(sip::header_id::user_agent, s.cfg_.user_agent);
-    if (s.offered_) b.body("application/sdp", offer_sdp);
-    s.invite_bytes_ = b.str();
-    if (auto parsed = sip::message::parse(s.invite_bytes_)) s.invite_ = std::move(*parsed);
-    s.outputs_.push_back({session_output_kind::request, {}, 0, s.invite_bytes_, s.target_});
+    s.offer_sdp_ = std::move(offer_sdp);
+    s.invite_cseq_ = 0;
+    s.send_invite(now);
     return s;
 }
 
-void invite_session::on_response(const sip::message& response, time_point now) {
-    if (!uac_ || !invite_) return;
+void invite_session::send_invite(time_point now, const std::string& authorization_line, bool proxy_auth) {
+    (void)now;
+    ++invite_cseq_;
+    sip::message_builder b = sip::message_builder::request("INVITE", target_);
+    b.add(sip::header_id::via, via()).add(sip::header_id::max_forwards, "70");
+    if (!cfg_.outbound_proxy.empty()) b.add(sip::header_id::route, route_to(cfg_.outbound_proxy));
+    b.add(sip::header_id::from, cfg_.local_uri + ";tag=" + local_tag_)
+        .add(sip::header_id::to, original_to_)
+        .add(sip::header_id::call_id, call_id_)
+        .add(sip::header_id::cseq, std::to_string(invite_cseq_) + " INVITE")
+        .add(sip::header_id::contact, cfg_.contact)
+        .add(sip::header_id::allow, cfg_.allow);
+    add_session_timer_request_headers(b);
+    if (!authorization_line.empty())
+        b.add(proxy_auth ? sip::header_id::proxy_authorization : sip::header_id::authorization, authorization_line);
+    b.add(sip::header_id::user_agent, cfg_.user_agent);
+    if (offered_) b.body("application/sdp", offer_sdp_);
+    invite_bytes_ = b.str();
+    if (auto parsed = sip::message::parse(invite_bytes_)) invite_ = std::move(*parsed);
+    dialog_.reset();  // an early dialog of an earlier attempt is gone with its transaction
+    state_ = session_state::calling;
+    outputs_.push_back({session_output_kind::request, {}, 0, invite_bytes_,
+                        cfg_.outbound_proxy.empty() ? target_ : cfg_.outbound_proxy, invite_cseq_});
+}
+
+bool invite_session::retry_invite(const sip::message& response, time_point now) {
     const int status = response.status();
+    if (cancel_wanted_ || state_ == session_state::terminating) return false;
+    if ((status == 401 || status == 407) && cfg_.credentials) {
+        auto ch = auth::first_supported(response);
+        if (!ch) return false;
+        // A second challenge to credentials we already sent means they are wrong, unless the server
+        // only says its nonce went stale (RFC 7616 §3.3).
+        if (invite_authorized_ && !ch->stale) return false;
+        invite_authorized_ = true;
+        send_invite(now, auth::authorization(*ch, *cfg_.credentials, "INVITE", target_, token(16), 1), ch->proxy);
+        return true;
+    }
+    if (status >= 300 && status < 400 && redirects_ < cfg_.max_redirects) {
+        // RFC 3261 §8.1.3.4: try the Contact of the redirect (the first; q-values are not weighed).
+        for (auto c : response.contacts()) {
+            if (!c || c->star) continue;
+            const auto scheme = c->address.address.scheme;
+            if (scheme != sip::uri_scheme::sip && scheme != sip::uri_scheme::sips) continue;
+            ++redirects_;
+            target_ = std::string(c->address.address.text);
+            invite_authorized_ = false;
+            send_invite(now);
+            return true;
+        }
+        return false;
+    }
+    if (status == 422 && cfg_.session_expires != 0 && timer_retries_ < 2) {
+        // RFC 4028 §7.4: ask again with the interval the peer's Min-SE names.
+        auto min = response.min_se();
+        if (!min || !response.has(sip::header_id::min_se) || *min == 0) return false;
+        ++timer_retries_;
+        cfg_.min_se = std::max(cfg_.min_se, *min);
+        cfg_.session_expires = std::max(cfg_.session_expires, *min);
+        send_invite(now);
+        return true;
+    }
+    return false;
+}
+
+void invite_session::on_response(const sip::message& response, time_point now) {
+    const int status = response.status();
+    // A retransmitted 2xx to one of our re-INVITEs (its transaction is gone): its ACK was lost.
+    if (auto cs = response.cseq(); cs && status >= 200 && status < 300 && dialog_ && !dialog_->early() &&
+                                   cs->method == "INVITE" && (!uac_ || cs->number != invite_cseq_)) {
+        if (cs->number <= dialog_->local_seq() && dialog_id_of(response) == dialog_->id())
+            outputs_.push_back({session_output_kind::send_ack, {}, 0, dialog_->request("ACK", via(), cs->number).str(),
+                                dialog_->next_hop()});
+        return;
+    }
+    if (!uac_ || !invite_) return;
+    // A response to an earlier INVITE of this call (before an authentication retry or redirect).
+    if (auto cs = response.cseq(); cs && cs->number != invite_cseq_ && status < 300) return;
     auto to = response.to();
     const std::string_view remote_tag = to ? to->tag() : std::string_view{};
 
@@ -188,12 +439,16 @@ void invite_session::on_response(const sip::message& response, time_point now) {
             end(status, "the 2xx had no To tag or Contact");
             return;
         }
+        peer_allows_update_ = lists_token(response.allow(), "UPDATE");
+        apply_uac_timer(response);
         const std::string sdp = sdp_of(response);
         if (offered_) {
+            local_sdp_ = offer_sdp_;
             if (!sdp.empty()) events_.push_back({session_event_kind::answer, status, sdp, {}});
             sip::message_builder ack = dialog_->request("ACK", via(), invite_cseq_);
             outputs_.push_back({session_output_kind::send_ack, {}, 0, ack.str(), dialog_->next_hop()});
             state_ = session_state::connected;
+            start_session_timer(now);
             events_.push_back({session_event_kind::connected, status, {}, {}});
             if (cancel_wanted_) hangup(now);  // the CANCEL lost the race against the 2xx: BYE instead
         } else {
@@ -205,8 +460,13 @@ void invite_session::on_response(const sip::message& response, time_point now) {
     }
     if (status >= 300) {
         if (state_ == session_state::terminated) return;
+        if (auto cs = response.cseq(); cs && cs->number != invite_cseq_) return;  // an attempt already retried
         // The transaction ACKs a non-2xx final response itself (RFC 3261 §17.1.1.3).
-        end(status, status == 487 ? "cancelled" : "rejected " + std::to_string(status) + " " + std::string(response.reason_phrase()));
+        if (retry_invite(response, now)) return;
+        std::string reason = status == 487 ? "cancelled"
+                                           : "rejected " + std::to_string(status) + " " + std::string(response.reason_phrase());
+        if ((status == 401 || status == 407) && cfg_.credentials) reason = "authentication failed: " + reason;
+        end(status, std::move(reason));
         return;
     }
     if (status > 100 && state_ != session_state::terminated && state_ != session_state::terminating) {
@@ -232,27 +492,38 @@ void invite_session::cancel(time_point now) {
         return;
     }
     if (state_ != session_state::early) return;
-    // RFC 3261 §9.1: the CANCEL copies Request-URI, Call-ID, From, To, CSeq number and the top Via
-    // (same branch) of the INVITE.
+    // RFC 3261 §9.1: the CANCEL copies Request-URI, Call-ID, From, To, CSeq number, Route and the
+    // top Via (same branch) of the INVITE.
     sip::message_builder b = sip::message_builder::request("CANCEL", target_);
-    b.add(sip::header_id::via, invite_->header(sip::header_id::via))
-        .add(sip::header_id::max_forwards, "70")
-        .add(sip::header_id::from, invite_->header(sip::header_id::from))
+    b.add(sip::header_id::via, invite_->header(sip::header_id::via)).add(sip::header_id::max_forwards, "70");
+    if (!cfg_.outbound_proxy.empty()) b.add(sip::header_id::route, route_to(cfg_.outbound_proxy));
+    b.add(sip::header_id::from, invite_->header(sip::header_id::from))
         .add(sip::header_id::to, invite_->header(sip::header_id::to))
         .add(sip::header_id::call_id, call_id_)
         .add(sip::header_id::cseq, std::to_string(invite_cseq_) + " CANCEL")
         .add(sip::header_id::user_agent, cfg_.user_agent);
-    outputs_.push_back({session_output_kind::cancel, {}, 0, b.str(), target_});
+    outputs_.push_back({session_output_kind::cancel, {}, 0, b.str(), cfg_.outbound_proxy.empty() ? target_ : cfg_.outbound_proxy});
     state_ = session_state::terminating;
     cancel_wanted_ = false;
 }
 
 // ---- both -----------------------------------------------------------------------------------------
 
+bool invite_session::offer_open() const noexcept {
+    if (!pending_reinvite_key_.empty() || !pending_update_key_.empty() || awaiting_ack_answer_ || reoffer_retry_at_)
+        return true;
+    return std::any_of(in_flight_.begin(), in_flight_.end(), [](const pending_request& r) { return r.method == "INVITE"; });
+}
+
 void invite_session::on_request(const sip::message& request, const std::string& key, time_point now) {
-    auto respond = [&](int status) {
+    auto respond = [&](int status, const std::string& sdp = {}, bool timer_headers = false) {
         sip::message_builder b = sip::message_builder::response_to(request, status);
+        if (timer_headers) {
+            b.add(sip::header_id::contact, cfg_.contact);
+            add_session_timer_response_headers(b, request);
+        }
         b.add(sip::header_id::server, cfg_.user_agent);
+        if (!sdp.empty()) b.body("application/sdp", sdp);
         outputs_.push_back({session_output_kind::respond, key, status, b.str(), {}});
     };
     if (!dialog_) return respond(481);
@@ -267,46 +538,132 @@ void invite_session::on_request(const sip::message& request, const std::string& 
         end(0, "remote hangup");
         return;
     }
+    if (method == "INVITE" || method == "UPDATE") {
+        sip::message_builder too_small = sip::message_builder::response_to(request, 422);
+        if (timer_request_too_small(request, &too_small)) {
+            outputs_.push_back({session_output_kind::respond, key, 422, too_small.str(), {}});
+            return;
+        }
+    }
     if (method == "INVITE") {
-        // RFC 3261 §14.2: one offer at a time; a second re-INVITE meanwhile gets 491.
-        if (!pending_reinvite_key_.empty() || state_ != session_state::connected) return respond(491);
+        // RFC 3261 §14.2: one offer at a time; a re-INVITE while another offer is open gets 491.
+        if (offer_open() || state_ != session_state::connected) return respond(491);
         pending_reinvite_key_ = key;
         invite_ = request;
         invite_key_ = key;
-        events_.push_back({session_event_kind::offer, 0, sdp_of(request), {}});
+        if (auto allow = request.allow(); allow.begin() != allow.end()) peer_allows_update_ = lists_token(allow, "UPDATE");
+        negotiate_uas_timer(request);
+        const std::string sdp = sdp_of(request);
+        reinvite_offerless_ = sdp.empty();
+        events_.push_back({session_event_kind::offer, 0, sdp, {}});
         return;
     }
-    (void)now;
-    respond(200);  // INFO, UPDATE without offer, OPTIONS: accepted (their content is the user agent's)
+    if (method == "UPDATE") {
+        const std::string sdp = sdp_of(request);
+        if (!sdp.empty()) {
+            // RFC 3311 §5.2: an offer in an UPDATE while another is open gets 491.
+            if (offer_open() || (state_ != session_state::connected && state_ != session_state::accepted))
+                return respond(491);
+            negotiate_uas_timer(request);
+            pending_update_key_ = key;
+            update_ = request;
+            events_.push_back({session_event_kind::offer, 0, sdp, {}});
+            return;
+        }
+        // A session refresh (RFC 4028 §9) or a target refresh without offer.
+        negotiate_uas_timer(request);
+        respond(200, {}, true);
+        if (state_ == session_state::connected) start_session_timer(now);
+        return;
+    }
+    if (method == "INFO") {
+        if (auto key_pressed = dtmf_of_info(request)) {
+            session_event ev{session_event_kind::dtmf, 0, {}, {}};
+            ev.digit = key_pressed->digit;
+            ev.duration_ms = key_pressed->duration_ms;
+            events_.push_back(std::move(ev));
+        }
+        return respond(200);
+    }
+    respond(200);  // OPTIONS and others inside the dialog
 }
 
 void invite_session::answer(std::string sdp, time_point now) {
+    if (!pending_update_key_.empty() && update_) {
+        sip::message_builder b = sip::message_builder::response_to(*update_, 200);
+        b.add(sip::header_id::contact, cfg_.contact);
+        add_session_timer_response_headers(b, *update_);
+        b.add(sip::header_id::server, cfg_.user_agent);
+        b.body("application/sdp", sdp);
+        outputs_.push_back({session_output_kind::respond, pending_update_key_, 200, b.str(), {}});
+        pending_update_key_.clear();
+        update_.reset();
+        local_sdp_ = std::move(sdp);
+        if (state_ == session_state::connected) start_session_timer(now);
+        try_queued_reoffer(now);
+        return;
+    }
     if (!pending_reinvite_key_.empty() && invite_) {
         final_response_ = response_to_invite(200, sdp);
         outputs_.push_back({session_output_kind::respond, pending_reinvite_key_, 200, final_response_, {}});
         pending_reinvite_key_.clear();
+        awaiting_ack_answer_ = reinvite_offerless_;  // our offer went in the 200; the ACK answers it
+        reinvite_offerless_ = false;
+        local_sdp_ = std::move(sdp);
         retransmit_interval_ = cfg_.timers.t1;
         retransmit_at_ = now + retransmit_interval_;
         ack_deadline_ = now + 64 * cfg_.timers.t1;
+        start_session_timer(now);
         return;
     }
     if (uac_ && state_ == session_state::accepted && dialog_) {  // our offerless INVITE: the answer rides the ACK
         sip::message_builder ack = dialog_->request("ACK", via(), invite_cseq_);
         ack.body("application/sdp", sdp);
         outputs_.push_back({session_output_kind::send_ack, {}, 0, ack.str(), dialog_->next_hop()});
+        local_sdp_ = std::move(sdp);
         state_ = session_state::connected;
+        start_session_timer(now);
         events_.push_back({session_event_kind::connected, 200, {}, {}});
     }
 }
 
-void invite_session::send_in_dialog(std::string_view method, time_point now, const std::string& sdp) {
+void invite_session::reoffer(std::string sdp, time_point now) {
+    if (state_ != session_state::connected || !dialog_) {
+        events_.push_back({session_event_kind::offer_rejected, 491, {}, "no confirmed call to re-offer in"});
+        return;
+    }
+    if (offer_open()) {
+        queued_reoffer_ = std::move(sdp);  // sent when the open offer is settled
+        return;
+    }
+    send_in_dialog("INVITE", purpose::reoffer, now, sdp);
+}
+
+void invite_session::try_queued_reoffer(time_point now) {
+    if (!queued_reoffer_ || state_ != session_state::connected || offer_open()) return;
+    std::string sdp = std::move(*queued_reoffer_);
+    queued_reoffer_.reset();
+    send_in_dialog("INVITE", purpose::reoffer, now, sdp);
+}
+
+void invite_session::send_in_dialog(std::string method, purpose why, time_point now, const std::string& sdp,
+                                    const std::string& authorization_line, bool proxy_auth, int glare_retries) {
     (void)now;
     if (!dialog_) return;
     sip::message_builder b = dialog_->request(method, via());
-    if (method == "INVITE" || method == "UPDATE") b.add(sip::header_id::contact, cfg_.contact);
+    const bool target_refresh = method == "INVITE" || method == "UPDATE";
+    if (target_refresh) {
+        b.add(sip::header_id::contact, cfg_.contact);
+        b.add(sip::header_id::allow, cfg_.allow);
+        add_session_timer_request_headers(b);
+    }
+    if (!authorization_line.empty())
+        b.add(proxy_auth ? sip::header_id::proxy_authorization : sip::header_id::authorization, authorization_line);
     b.add(sip::header_id::user_agent, cfg_.user_agent);
     if (!sdp.empty()) b.body("application/sdp", sdp);
-    outputs_.push_back({session_output_kind::request, {}, 0, b.str(), dialog_->next_hop()});
+    const std::uint32_t cseq = dialog_->local_seq();
+    in_flight_.push_back({cseq, method, why, sdp, !authorization_line.empty(), glare_retries});
+    outputs_.push_back({session_output_kind::request, {}, 0, b.str(), dialog_->next_hop(), cseq});
 }
 
 void invite_session::hangup(time_point now) {
@@ -318,7 +675,10 @@ void invite_session::hangup(time_point now) {
         case session_state::connected:
             retransmit_at_.reset();
             ack_deadline_.reset();
-            send_in_dialog("BYE", now);
+            refresh_at_.reset();
+            expire_at_.reset();
+            reoffer_retry_at_.reset();
+            send_in_dialog("BYE", purpose::bye, now);
             state_ = session_state::terminating;
             return;
         case session_state::terminating:
@@ -326,11 +686,104 @@ void invite_session::hangup(time_point now) {
     }
 }
 
-void invite_session::on_dialog_response(const sip::message* response, time_point now) {
-    (void)now;
-    if (state_ != session_state::terminating) return;
-    // Whatever the BYE's fate (200, 481, timeout), the call is over for us.
-    end(response ? response->status() : 408, "local hangup");
+void invite_session::on_dialog_response(const sip::message* response, time_point now, std::uint32_t cseq) {
+    if (response) {
+        if (auto cs = response->cseq()) cseq = cs->number;
+    }
+    auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const pending_request& r) { return r.cseq == cseq; });
+    if (it == in_flight_.end()) {
+        // Not a request of ours we know (an old caller without cseq): only a BYE's end matters.
+        if (state_ == session_state::terminating) end(response ? response->status() : 408, "local hangup");
+        return;
+    }
+    pending_request req = std::move(*it);
+    in_flight_.erase(it);
+    const int status = response ? response->status() : 408;
+
+    if (req.why == purpose::bye) {
+        // Whatever the BYE's fate (200, 481, timeout), the call is over for us; a challenge is
+        // answered once so that a PBX that authenticates BYE still gets one it accepts.
+        if (req.why == purpose::bye && (status == 401 || status == 407) && cfg_.credentials && !req.authorized && response) {
+            if (auto ch = auth::first_supported(*response)) {
+                auto line = auth::authorization(*ch, *cfg_.credentials, "BYE", dialog_->remote_target(), token(16), 1);
+                send_in_dialog("BYE", purpose::bye, now, {}, line, ch->proxy);
+                return;
+            }
+        }
+        if (state_ == session_state::terminating) end(status, "local hangup");
+        return;
+    }
+    if (state_ != session_state::connected || !dialog_) return;  // e.g. a re-offer's answer after our BYE
+
+    // RFC 3261 §12.2.1.2: a 481 or 408 (or no answer at all) to a request inside the dialog ends it.
+    if (status == 481 || status == 408) {
+        send_in_dialog("BYE", purpose::bye, now);
+        end(status, status == 481 ? "the peer no longer knows the call (481 to " + req.method + ")"
+                                  : "no answer to our " + req.method + " (408)");
+        return;
+    }
+    if ((status == 401 || status == 407) && cfg_.credentials && !req.authorized && response) {
+        if (auto ch = auth::first_supported(*response)) {
+            auto line = auth::authorization(*ch, *cfg_.credentials, req.method, dialog_->remote_target(), token(16), 1, req.sdp);
+            send_in_dialog(req.method, req.why, now, req.sdp, line, ch->proxy, req.glare_retries);
+            return;
+        }
+    }
+    if (status == 422 && response && cfg_.session_expires != 0 && timer_retries_ < 2) {
+        if (auto min = response->min_se(); min && *min > 0) {
+            ++timer_retries_;
+            cfg_.min_se = std::max(cfg_.min_se, *min);
+            se_interval_ = std::max(se_interval_, *min);
+            send_in_dialog(req.method, req.why, now, req.sdp, {}, false, req.glare_retries);
+            return;
+        }
+    }
+
+    if (req.method == "INVITE") {
+        if (status >= 200 && status < 300 && response) {
+            // RFC 3261 §13.2.2.4: the ACK of a re-INVITE's 2xx, with the re-INVITE's CSeq.
+            dialog_->on_target_refresh_response(*response);
+            outputs_.push_back({session_output_kind::send_ack, {}, 0, dialog_->request("ACK", via(), req.cseq).str(),
+                                dialog_->next_hop()});
+            apply_uac_timer(*response);
+            start_session_timer(now);
+            if (req.why == purpose::reoffer) {
+                local_sdp_ = req.sdp;
+                const std::string sdp = sdp_of(*response);
+                events_.push_back({session_event_kind::answer, status, sdp, {}});
+            }
+        } else if (status == 491 && req.glare_retries == 0) {
+            // RFC 3261 §14.1: glare: again after 2.1-4 s when we own the Call-ID, else 0-2 s.
+            std::uniform_int_distribution<int> ms = uac_ ? std::uniform_int_distribution<int>(2100, 4000)
+                                                         : std::uniform_int_distribution<int>(0, 2000);
+            reoffer_retry_ = req;
+            reoffer_retry_.glare_retries = 1;
+            reoffer_retry_.authorized = false;
+            reoffer_retry_at_ = now + duration(ms(rng_));
+            return;
+        } else if (req.why == purpose::reoffer) {
+            events_.push_back({session_event_kind::offer_rejected, status, {},
+                               response ? std::string(response->reason_phrase()) : std::string("no answer")});
+        } else {
+            start_session_timer(now);  // a refresh refused for another reason: try again later
+        }
+        try_queued_reoffer(now);
+        return;
+    }
+    if (req.method == "UPDATE") {
+        if (status >= 200 && status < 300 && response) {
+            dialog_->on_target_refresh_response(*response);
+            apply_uac_timer(*response);
+            start_session_timer(now);
+        } else if (status == 405 || status == 501) {
+            // The peer does not take UPDATE after all: refresh with a re-INVITE at once.
+            peer_allows_update_ = false;
+            send_in_dialog("INVITE", purpose::refresh, now, local_sdp_);
+        } else {
+            start_session_timer(now);
+        }
+        return;
+    }
 }
 
 void invite_session::on_time(time_point now) {
@@ -344,15 +797,45 @@ void invite_session::on_time(time_point now) {
         ack_deadline_.reset();
         if (state_ == session_state::accepted) {
             // RFC 3261 §13.3.1.4: no ACK: the dialog is confirmed but the session ends with a BYE.
-            send_in_dialog("BYE", now);
+            send_in_dialog("BYE", purpose::bye, now);
             end(408, "no ACK for the 2xx");
+            return;
         }
+        awaiting_ack_answer_ = false;
+    }
+    if (state_ != session_state::connected) return;
+    if (reoffer_retry_at_ && now >= *reoffer_retry_at_) {
+        reoffer_retry_at_.reset();
+        if (offer_open()) {
+            // The peer's own offer got in first; ours follows it.
+            if (reoffer_retry_.why == purpose::reoffer && !queued_reoffer_) queued_reoffer_ = reoffer_retry_.sdp;
+        } else {
+            const std::string& sdp = reoffer_retry_.why == purpose::refresh ? local_sdp_ : reoffer_retry_.sdp;
+            send_in_dialog("INVITE", reoffer_retry_.why, now, sdp, {}, false, reoffer_retry_.glare_retries);
+        }
+    }
+    if (refresh_at_ && now >= *refresh_at_) {
+        refresh_at_.reset();
+        if (offer_open()) {
+            refresh_at_ = now + duration(1000);  // an offer is on its way; it refreshes the session too
+        } else if (peer_allows_update_) {
+            send_in_dialog("UPDATE", purpose::refresh, now);  // RFC 4028 §7.4: UPDATE needs no SDP
+        } else {
+            send_in_dialog("INVITE", purpose::refresh, now, local_sdp_);
+        }
+    }
+    if (expire_at_ && now >= *expire_at_) {
+        expire_at_.reset();
+        // RFC 4028 §10: no refresh came: the session is over.
+        send_in_dialog("BYE", purpose::bye, now);
+        end(408, "session timer expired: no refresh within " + std::to_string(se_interval_) + " s");
     }
 }
 
 std::optional<time_point> invite_session::next_deadline() const noexcept {
-    std::optional<time_point> next = retransmit_at_;
-    if (ack_deadline_ && (!next || *ack_deadline_ < *next)) next = ack_deadline_;
+    std::optional<time_point> next;
+    for (const auto& t : {retransmit_at_, ack_deadline_, reoffer_retry_at_, refresh_at_, expire_at_})
+        if (t && (!next || *t < *next)) next = t;
     return next;
 }
 
@@ -361,6 +844,10 @@ void invite_session::end(int status, std::string reason) {
     state_ = session_state::terminated;
     retransmit_at_.reset();
     ack_deadline_.reset();
+    refresh_at_.reset();
+    expire_at_.reset();
+    reoffer_retry_at_.reset();
+    queued_reoffer_.reset();
     events_.push_back({session_event_kind::terminated, status, {}, std::move(reason)});
 }
 

@@ -26,10 +26,13 @@ session_config user_agent::impl::session_config_for(const transport::flow& f, co
     c.user_agent = cfg.user_agent;
     c.allow = std::string(allow_list);
     c.timers = cfg.timers;
+    c.session_expires = cfg.session_expires;
+    c.min_se = cfg.min_se;
     return c;
 }
 
-session_config user_agent::impl::session_config_for(const target& t, const transport::endpoint& ep, const std::string& from) {
+session_config user_agent::impl::session_config_for(const target& t, const transport::endpoint& ep, const call_options& opts) {
+    const std::string& from = opts.from;
     session_config c;
     c.via_transport = std::string(transport::protocol_name(t.proto));
     c.sent_by = host_reference(local_host_for(ep)) + ":" + std::to_string(local_port_for(t.proto));
@@ -40,6 +43,11 @@ session_config user_agent::impl::session_config_for(const target& t, const trans
     c.user_agent = cfg.user_agent;
     c.allow = std::string(allow_list);
     c.timers = cfg.timers;
+    c.session_expires = cfg.session_expires;
+    c.min_se = cfg.min_se;
+    c.credentials = opts.credentials;
+    c.outbound_proxy = opts.proxy;
+    c.max_redirects = opts.max_redirects;
     return c;
 }
 
@@ -107,6 +115,9 @@ void user_agent::impl::handle_invite(const std::string& key, const sip::message&
     c.contact_user = user;
     c.session = invite_session::incoming(invite, key, session_config_for(flow->second, user), rng());
     log(log_level::info, "incoming call from " + std::string(invite.header(sip::header_id::from)));
+    // Refused by the session itself (a session interval below our Min-SE: 422): the application
+    // never sees it.
+    if (c.session->state() == session_state::terminated) return;
     incoming_cb(handle_of(id), invite);
 }
 
@@ -139,7 +150,8 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
             const bool initial_invite = out.kind == session_output_kind::request && out.bytes.rfind("INVITE ", 0) == 0 &&
                                         c.session->state() == session_state::calling;
             const bool is_cancel = out.kind == session_output_kind::cancel;
-            send_to_uri(out.destination, [weak, id, initial_invite, is_cancel, bytes = std::move(out.bytes)](
+            const std::uint32_t cseq = out.cseq;
+            send_to_uri(out.destination, [weak, id, initial_invite, is_cancel, cseq, bytes = std::move(out.bytes)](
                                              std::string error, target t, transport::endpoint ep) mutable {
                 auto self = weak.lock();
                 if (!self) return;
@@ -148,11 +160,11 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                 const time_point when = sipvoice::clock::now();
                 if (!error.empty()) {
                     if (initial_invite) it->second.session->on_invite_failed(error, when);
-                    else if (!is_cancel) it->second.session->on_dialog_response(nullptr, when);
+                    else if (!is_cancel) it->second.session->on_dialog_response(nullptr, when, cseq);
                     self->pump();
                     return;
                 }
-                auto done = [weak, id, initial_invite, is_cancel](const request_outcome& r) {
+                auto done = [weak, id, initial_invite, is_cancel, cseq](const request_outcome& r) {
                     auto me = weak.lock();
                     if (!me) return;
                     auto found = me->calls.find(id);
@@ -163,7 +175,7 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                         if (r.response) s.on_response(*r.response, at);
                         else s.on_invite_failed(r.error, at);
                     } else if (!is_cancel) {
-                        s.on_dialog_response(r.response ? &*r.response : nullptr, at);
+                        s.on_dialog_response(r.response ? &*r.response : nullptr, at, cseq);
                     }
                     me->pump();
                 };
@@ -205,6 +217,8 @@ bool user_agent::impl::pump_calls() {
                 case session_event_kind::answer: handler->on_answer(ev.sdp); break;
                 case session_event_kind::connected: handler->on_connected(); break;
                 case session_event_kind::terminated: handler->on_terminated(ev.status, ev.reason); break;
+                case session_event_kind::dtmf: handler->on_dtmf(ev.digit, ev.duration_ms); break;
+                case session_event_kind::offer_rejected: handler->on_offer_rejected(ev.status); break;
             }
             it = calls.find(id);
             if (it == calls.end() || !it->second.session) break;
@@ -274,6 +288,13 @@ void call::answer(std::string sdp) {
     self->pump();
 }
 
+void call::reoffer(std::string sdp) {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return;
+    c->session->reoffer(std::move(sdp), sipvoice::clock::now());
+    self->pump();
+}
+
 void call::hangup() {
     auto [self, c] = lookup(owner_, id_);
     if (!c) return;
@@ -292,14 +313,23 @@ void user_agent::on_incoming_call(incoming_call_handler handler) { impl_->incomi
 std::size_t user_agent::call_count() const noexcept { return impl_->calls.size(); }
 
 call user_agent::place_call(std::string uri, std::string offer_sdp, std::shared_ptr<call_handler> handler, std::string from) {
+    call_options opts;
+    opts.from = std::move(from);
+    return place_call(std::move(uri), std::move(offer_sdp), std::move(handler), std::move(opts));
+}
+
+call user_agent::place_call(std::string uri, std::string offer_sdp, std::shared_ptr<call_handler> handler, call_options options) {
     impl& m = *impl_;
     const std::uint64_t id = m.next_call++;
     impl::call_entry& c = m.calls[id];
     c.id = id;
     c.handler = std::move(handler);
     std::weak_ptr<impl> weak = impl_;
-    m.send_to_uri(uri, [weak, id, uri, offer = std::move(offer_sdp), from = std::move(from)](std::string error, target t,
-                                                                                          transport::endpoint ep) {
+    // The first hop: the outbound proxy when there is one (the local address toward it goes in Via
+    // and Contact), else the target itself.
+    const std::string first_hop = options.proxy.empty() ? uri : options.proxy;
+    m.send_to_uri(first_hop, [weak, id, uri, offer = std::move(offer_sdp), opts = std::move(options)](std::string error, target t,
+                                                                                                  transport::endpoint ep) {
         auto self = weak.lock();
         if (!self) return;
         auto it = self->calls.find(id);
@@ -312,7 +342,7 @@ call user_agent::place_call(std::string uri, std::string offer_sdp, std::shared_
             return;
         }
         const std::uint64_t seed = self->rng();
-        it->second.session = invite_session::outgoing(uri, offer, self->session_config_for(t, ep, from), seed,
+        it->second.session = invite_session::outgoing(uri, offer, self->session_config_for(t, ep, opts), seed,
                                                       sipvoice::clock::now());
         self->pump();
     });

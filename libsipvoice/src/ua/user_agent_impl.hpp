@@ -31,7 +31,7 @@ namespace detail {
 // What we process; Allow lists the same.
 inline constexpr std::string_view handled_methods[] = {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE"};
 inline constexpr std::string_view allow_list = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
-inline constexpr std::string_view supported_list = "path";
+inline constexpr std::string_view supported_list = "path, timer";
 // The longest a dead registrar waits between probes, whatever the keep-alive interval.
 inline constexpr duration max_probe_interval{4000};
 
@@ -503,6 +503,8 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             consider(b.next_ping);
             consider(b.next_probe);
         }
+        for (const auto& [id, c] : calls)
+            if (c.session) consider(c.session->next_deadline());
         if (!next || stopped) {
             timer.cancel();
             return;
@@ -533,6 +535,8 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                     start_resolve(b.id);
             }
         }
+        for (auto& [id, c] : calls)
+            if (c.session) c.session->on_time(now);
         pumping = false;
         pump();
     }
@@ -636,7 +640,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     incoming_call_handler incoming_cb;
 
     session_config session_config_for(const transport::flow& f, const std::string& user);
-    session_config session_config_for(const target& t, const transport::endpoint& ep, const std::string& from);
+    session_config session_config_for(const target& t, const transport::endpoint& ep, const call_options& opts);
     call_entry* find_call(const sip::message& m);
     bool route_to_call(const std::string& key, const sip::message& req, time_point now);
     void route_ack(const sip::message& ack, time_point now);

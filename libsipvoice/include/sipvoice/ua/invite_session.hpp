@@ -14,12 +14,18 @@
 //   auto c = ua::invite_session::outgoing("sip:bob@example.com", offer_sdp, cfg, seed, now);  // UAC
 //   ... c.on_response(resp, now): 1xx -> early, 2xx -> ACK sent and connected, else ended ...
 //
-// What it covers today: UAS answer/reject/ring with the 2xx retransmitted until ACK (a call without
-// ACK ends with a BYE after 64*T1), INVITE without offer (offer in 200, answer in ACK), CANCEL before
-// the final response (487), BYE both ways, a lower in-dialog CSeq answered 500, INFO and UPDATE
-// answered 200, re-INVITE handed to the application as a new offer; UAC with provisional responses,
-// early dialog, ACK for the 2xx built here, CANCEL, non-2xx endings, and extra 2xx from a forking
-// proxy ACKed and BYEd. Authentication retries and session timers are the user agent's next steps.
+// What it covers: UAS answer/reject/ring with the 2xx retransmitted until ACK (a call without ACK
+// ends with a BYE after 64*T1), INVITE without offer (offer in 200, answer in ACK), CANCEL before
+// the final response (487), BYE both ways, a lower in-dialog CSeq answered 500, re-INVITE and UPDATE
+// offers handed to the application (491 while another offer is open), INFO with
+// application/dtmf-relay or application/dtmf as DTMF events; UAC with provisional responses, early
+// dialog, ACK for the 2xx built here, CANCEL, 401/407 answered with credentials, 3xx followed to the
+// first Contact (a limited number of times), 422 retried with the peer's Min-SE, non-2xx endings,
+// and extra 2xx from a forking proxy ACKed and BYEd; re-offers of our own (re-INVITE) with 491
+// retried after the RFC 3261 §14.1 delay and 481/408 ending the call; session timers (RFC 4028) in
+// both roles: Session-Expires and Min-SE negotiated, the refresher sends an UPDATE (or a re-INVITE
+// with the last SDP when the peer does not allow UPDATE) at half the interval, the other side ends
+// the call with a BYE when no refresh came in time.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "sipvoice/auth/digest.hpp"
 #include "sipvoice/clock.hpp"
 #include "sipvoice/sip/message.hpp"
 #include "sipvoice/transaction/transaction.hpp"
@@ -43,6 +50,15 @@ struct session_config {
     std::string user_agent = "sipvoice";
     std::string allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
     transaction::timer_config timers;
+    // UAC: credentials for a 401/407 (to the INVITE and to requests inside the dialog), and the
+    // outbound proxy the INVITE goes to (with a loose Route to it), e.g. "sip:pbx.example.com;transport=tcp".
+    std::optional<auth::credentials> credentials;
+    std::string outbound_proxy;
+    int max_redirects = 3;  // 3xx followed before the call fails with the 3xx
+    // RFC 4028 session timers: the interval we ask for (seconds) and the smallest we accept; 0 turns
+    // session timers off (a peer's Session-Expires is then ignored, which the RFC allows).
+    std::uint32_t session_expires = 1800;
+    std::uint32_t min_se = 90;
 };
 
 enum class session_state : std::uint8_t {
@@ -62,6 +78,8 @@ enum class session_event_kind : std::uint8_t {
     answer,      // the peer's answer to our offer
     connected,   // the dialog is confirmed
     terminated,  // the call is over: status and reason say why
+    dtmf,        // a key in a SIP INFO (digit, duration_ms)
+    offer_rejected,  // our re-offer failed with `status`; the previous session stays in force
 };
 
 struct session_event {
@@ -69,6 +87,8 @@ struct session_event {
     int status = 0;
     std::string sdp;
     std::string reason;  // for terminated: "remote hangup", "cancelled", "rejected 486 Busy Here", ...
+    char digit = 0;      // for dtmf
+    int duration_ms = 0;
 };
 
 enum class session_output_kind : std::uint8_t {
@@ -84,6 +104,7 @@ struct session_output {
     int status = 0;           // for respond
     std::string bytes;
     std::string destination;  // URI of the next hop for request / send_ack / cancel
+    std::uint32_t cseq = 0;   // for request: its CSeq number, handed back to on_dialog_response()
 };
 
 class invite_session {
@@ -113,11 +134,18 @@ public:
     // ---- both
     // A request inside the dialog (BYE, re-INVITE, INFO, UPDATE, OPTIONS) on server transaction `key`.
     void on_request(const sip::message& request, const std::string& key, time_point now);
-    // The final response to a request this session sent in the dialog (BYE, re-INVITE); `timeout`
-    // when there was none.
-    void on_dialog_response(const sip::message* response, time_point now);
-    // The answer to a re-INVITE's offer (after an offer event).
+    // The final response to a request this session sent in the dialog (BYE, re-INVITE, UPDATE,
+    // INFO): `response` is nullptr when there was none (timeout, transport error); `cseq` is the
+    // request's (session_output::cseq), needed when there is no response.
+    void on_dialog_response(const sip::message* response, time_point now, std::uint32_t cseq = 0);
+    // The answer to the peer's offer (after an offer event: re-INVITE, UPDATE). An offer event with
+    // empty SDP is a re-INVITE without offer: answer() then takes OUR offer, and the peer's answer
+    // comes in the ACK (an answer event).
     void answer(std::string sdp, time_point now);
+    // A new offer of ours in the confirmed dialog (hold, unhold, codec change): a re-INVITE. The
+    // answer comes as an answer event, a failure as offer_rejected. While another offer is open the
+    // re-offer waits for it to finish.
+    void reoffer(std::string sdp, time_point now);
     void hangup(time_point now);
     void on_time(time_point now);
 
@@ -125,6 +153,9 @@ public:
     [[nodiscard]] const std::optional<dialog>& current_dialog() const noexcept { return dialog_; }
     [[nodiscard]] std::optional<time_point> next_deadline() const noexcept;
     [[nodiscard]] const std::string& call_id() const noexcept { return call_id_; }
+    // The session timer in force (RFC 4028), 0 when none; whether we are the refresher.
+    [[nodiscard]] std::uint32_t session_interval() const noexcept { return se_interval_; }
+    [[nodiscard]] bool refresher() const noexcept { return we_refresh_; }
     std::vector<session_output> take_outputs() { return std::exchange(outputs_, {}); }
     std::vector<session_event> take_events() { return std::exchange(events_, {}); }
 
@@ -135,7 +166,33 @@ private:
     std::string response_to_invite(int status, const std::string& sdp);
     void respond_invite(int status, std::string sdp, time_point now);
     void end(int status, std::string reason);
-    void send_in_dialog(std::string_view method, time_point now, const std::string& sdp = {});
+
+    // Requests we send inside the dialog, and what their final response means.
+    enum class purpose : std::uint8_t { bye, reoffer, refresh, other };
+    struct pending_request {
+        std::uint32_t cseq = 0;
+        std::string method;
+        purpose why = purpose::other;
+        std::string sdp;
+        bool authorized = false;  // already carries credentials: a second challenge is final
+        int glare_retries = 0;
+    };
+    void send_in_dialog(std::string method, purpose why, time_point now, const std::string& sdp = {},
+                        const std::string& authorization_line = {}, bool proxy_auth = false, int glare_retries = 0);
+    void reoffer_response(pending_request req, const sip::message* response, time_point now);
+    // UAC: (re)builds and sends the INVITE to target_ with the next CSeq.
+    void send_invite(time_point now, const std::string& authorization_line = {}, bool proxy_auth = false);
+    bool retry_invite(const sip::message& response, time_point now);  // 401/407, 3xx, 422
+
+    // RFC 4028
+    void add_session_timer_request_headers(sip::message_builder& b) const;
+    void add_session_timer_response_headers(sip::message_builder& b, const sip::message& request) const;
+    bool timer_request_too_small(const sip::message& request, sip::message_builder* reject) const;
+    void negotiate_uas_timer(const sip::message& request);
+    void apply_uac_timer(const sip::message& response_2xx);
+    void start_session_timer(time_point now);
+    [[nodiscard]] bool offer_open() const noexcept;
+    void try_queued_reoffer(time_point now);
 
     session_config cfg_;
     std::mt19937_64 rng_;
@@ -156,12 +213,34 @@ private:
 
     // UAC: what we sent
     std::string invite_bytes_;
-    std::string target_;
+    std::string target_;        // Request-URI of the INVITE (changes on a redirect)
+    std::string original_to_;   // To of the INVITE (kept across redirects)
+    std::string offer_sdp_;
     std::uint32_t invite_cseq_ = 1;
     bool offered_ = false;  // our INVITE carried an offer
     bool cancel_wanted_ = false;
+    bool invite_authorized_ = false;
+    int redirects_ = 0;
+    int timer_retries_ = 0;
 
+    std::string local_sdp_;             // the last SDP we sent (refresh re-INVITEs repeat it)
     std::string pending_reinvite_key_;  // a re-INVITE waiting for the application's answer
+    bool reinvite_offerless_ = false;   // ...which carried no offer: our answer() is the offer
+    bool awaiting_ack_answer_ = false;  // our offer went in a re-INVITE's 2xx: the ACK has the answer
+    std::string pending_update_key_;    // an UPDATE with an offer waiting for the answer
+    std::optional<sip::message> update_;  // ...and that UPDATE
+    std::vector<pending_request> in_flight_;
+    std::optional<std::string> queued_reoffer_;
+    std::optional<time_point> reoffer_retry_at_;
+    pending_request reoffer_retry_;
+    bool peer_allows_update_ = false;
+
+    // RFC 4028
+    std::uint32_t se_interval_ = 0;
+    bool we_refresh_ = false;
+    std::optional<time_point> refresh_at_;
+    std::optional<time_point> expire_at_;
+
     std::vector<session_output> outputs_;
     std::vector<session_event> events_;
 };

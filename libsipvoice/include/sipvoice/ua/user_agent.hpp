@@ -62,6 +62,11 @@ struct user_agent_config {
     std::uint16_t advertised_port = 0;
     std::size_t udp_mtu = 1300;  // RFC 3261 §18.1.1: larger requests go over TCP
     std::uint64_t seed = 0;      // for Call-IDs, tags and branches; 0 draws one from the system
+    // Session timers (RFC 4028) for calls: the interval we ask for and the smallest we accept
+    // (Min-SE, at least 90 by the RFC; lower only for tests). 0 switches them off: no Session-Expires
+    // in our INVITEs and none honoured in the peer's.
+    std::uint32_t session_expires = 1800;
+    std::uint32_t min_se = 90;
 };
 
 // An account to keep registered.
@@ -113,6 +118,23 @@ public:
     virtual void on_connected() {}
     // The call is over: `status` is the final response or 0 for a BYE, `reason` says it in words.
     virtual void on_terminated(int status, const std::string& reason) { (void)status, (void)reason; }
+    // A key the peer pressed, sent as SIP INFO with application/dtmf-relay (or application/dtmf);
+    // RFC 4733 telephone-events arrive in the media instead (call_media::on_dtmf).
+    virtual void on_dtmf(char digit, int duration_ms) { (void)digit, (void)duration_ms; }
+    // Our re-offer (call::reoffer) was refused or failed: `status` is the final response (488, 491
+    // twice, ...) or 408 for none. The previous session stays in force (RFC 3261 §14.1); cancel the
+    // offer in the media layer (call_media::on_offer_rejected). A 481 or 408 ends the call instead.
+    virtual void on_offer_rejected(int status) { (void)status; }
+};
+
+// How place_call() reaches its target.
+struct call_options {
+    std::string from;  // our address of record; empty: sip:sipvoice@<local host>
+    // Answer a 401/407 to the INVITE (once per challenge: a second one ends the call).
+    std::optional<auth::credentials> credentials;
+    // An outbound proxy (the registrar, usually): the INVITE goes there with a loose Route to it.
+    std::string proxy;
+    int max_redirects = 3;  // 3xx responses followed (to their first Contact) before the call fails
 };
 
 // A handle on one call; cheap to copy. Calls on a call that has ended do nothing.
@@ -128,6 +150,10 @@ public:
     void reject(int status);
     // The answer to an on_offer().
     void answer(std::string sdp);
+    // A new offer in the established call (hold: sendonly/inactive, unhold, codec or address change):
+    // a re-INVITE; the answer comes to on_answer(), a refusal to on_offer_rejected(). A 491 (glare)
+    // is retried once after the RFC 3261 §14.1 random delay.
+    void reoffer(std::string sdp);
     // BYE (or CANCEL / a refusal before the call was answered).
     void hangup();
     [[nodiscard]] std::optional<session_state> state() const;
@@ -181,6 +207,8 @@ public:
     // Calls `uri` with `offer_sdp` (may be empty: then on_offer() gets the peer's offer in the 200
     // and answer() goes into the ACK). `from` is our address of record (empty: sip:sipvoice@host).
     call place_call(std::string uri, std::string offer_sdp, std::shared_ptr<call_handler> handler, std::string from = {});
+    // The same with credentials for a 401/407, an outbound proxy and a redirect limit.
+    call place_call(std::string uri, std::string offer_sdp, std::shared_ptr<call_handler> handler, call_options options);
     [[nodiscard]] std::size_t call_count() const noexcept;
 
     // Ends every call (BYE), un-REGISTERs every account, waits for the answers (at most `grace`),

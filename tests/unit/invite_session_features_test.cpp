@@ -1,0 +1,436 @@
+// Invite sessions, continued: authentication, redirects, re-offers, UPDATE, INFO DTMF and RFC 4028
+// session timers. The test plays the peer and checks each message the session produces.
+#include <catch2/catch.hpp>
+
+#include "parse_helper.hpp"
+#include "sipvoice/sip/builder.hpp"
+#include "sipvoice/ua/invite_session.hpp"
+
+using namespace sipvoice;
+using ua::session_event_kind;
+using ua::session_output_kind;
+using ua::session_state;
+using namespace std::chrono_literals;
+
+namespace {
+
+ua::session_config config(std::uint32_t session_expires = 0) {
+    ua::session_config c;
+    c.local_uri = "<sip:1001@pbx.example.com>";
+    c.contact = "<sip:1001@192.0.2.10:5060>";
+    c.sent_by = "192.0.2.10:5060";
+    c.session_expires = session_expires;
+    return c;
+}
+
+const std::string offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+                          "m=audio 5000 RTP/AVP 0\r\n";
+const std::string answer = "v=0\r\no=- 2 2 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n"
+                           "m=audio 4000 RTP/AVP 0\r\n";
+const std::string hold_offer = "v=0\r\no=- 1 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+                               "m=audio 5000 RTP/AVP 0\r\na=sendonly\r\n";
+
+using headers = std::vector<std::pair<sip::header_id, std::string>>;
+
+// The peer's response to `request`.
+sip::message reply(const sip::message& request, int status, const std::string& tag, const std::string& body = {},
+                   const headers& extra = {}) {
+    sip::message_builder b = sip::message_builder::response_to(request, status, {}, tag);
+    if (status > 100 && status < 300) b.add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>");
+    for (const auto& [id, value] : extra) b.add(id, value);
+    if (!body.empty()) b.body("application/sdp", body);
+    return parse_wire(b.str());
+}
+
+// A request from the peer (bob) inside the UAC session's dialog.
+sip::message from_callee(const ua::invite_session& s, const std::string& method, int cseq, const std::string& body = {},
+                         const std::string& content_type = "application/sdp", const headers& extra = {}) {
+    const auto& id = s.current_dialog()->id();
+    sip::message_builder b = sip::message_builder::request(method, "sip:1001@192.0.2.10:5060");
+    b.add(sip::header_id::via, "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK" + method + std::to_string(cseq))
+        .add(sip::header_id::from, "<sip:bob@example.com>;tag=" + id.remote_tag)
+        .add(sip::header_id::to, "<sip:1001@pbx.example.com>;tag=" + id.local_tag)
+        .add(sip::header_id::call_id, id.call_id)
+        .add(sip::header_id::cseq, std::to_string(cseq) + " " + method)
+        .add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>")
+        .add(sip::header_id::max_forwards, "70");
+    for (const auto& [hid, value] : extra) b.add(hid, value);
+    if (!body.empty()) b.body(content_type, body);
+    return parse_wire(b.str());
+}
+
+// A UAC call to bob, answered with `ok_headers` in the 200; the outputs and events so far are drained.
+ua::invite_session connected_call(const headers& ok_headers = {}, std::uint32_t session_expires = 0,
+                                  time_point at = time_point{}) {
+    auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, config(session_expires), 9, at);
+    const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    s.on_response(reply(inv, 200, "b1", answer, ok_headers), at);
+    s.take_outputs();
+    s.take_events();
+    REQUIRE(s.state() == session_state::connected);
+    return s;
+}
+
+const std::string challenge_407 =
+    "Digest realm=\"pbx.example.com\", nonce=\"4f1d2a\", algorithm=MD5";
+
+}  // namespace
+
+TEST_CASE("invite_session UAC: a 407 is answered once with Proxy-Authorization, a second one ends the call",
+          "[invite_session][auth]") {
+    auto cfg = config();
+    cfg.credentials = auth::credentials{"auth1001", "secret"};
+    auto s = ua::invite_session::outgoing("sip:1002@pbx.example.com", offer, cfg, 9, time_point{});
+    const sip::message first = parse_wire(s.take_outputs().at(0).bytes);
+    CHECK_FALSE(first.has(sip::header_id::proxy_authorization));
+
+    s.on_response(reply(first, 407, "p1", {}, {{sip::header_id::proxy_authenticate, challenge_407}}), time_point{});
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == session_output_kind::request);
+    const sip::message second = parse_wire(out[0].bytes);
+    CHECK(second.method_name() == "INVITE");
+    CHECK(std::string(second.call_id().value()) == std::string(first.call_id().value()));
+    CHECK(second.from()->tag() == first.from()->tag());
+    CHECK(second.cseq()->number == first.cseq()->number + 1);
+    CHECK(second.top_via()->branch != first.top_via()->branch);
+    const std::string creds(second.header(sip::header_id::proxy_authorization));
+    CHECK(creds.find("username=\"auth1001\"") != std::string::npos);
+    CHECK(creds.find("realm=\"pbx.example.com\"") != std::string::npos);
+    CHECK(creds.find("uri=\"sip:1002@pbx.example.com\"") != std::string::npos);
+    CHECK(second.body() == offer);
+    CHECK(s.state() == session_state::calling);
+    CHECK(s.take_events().empty());
+
+    // A response to the first INVITE that comes late changes nothing.
+    s.on_response(reply(first, 180, "x"), time_point{});
+    CHECK(s.take_events().empty());
+
+    s.on_response(reply(second, 407, "p2", {}, {{sip::header_id::proxy_authenticate, challenge_407}}), time_point{});
+    CHECK(s.take_outputs().empty());
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::terminated);
+    CHECK(ev[0].status == 407);
+    CHECK(ev[0].reason.rfind("authentication failed", 0) == 0);
+}
+
+TEST_CASE("invite_session UAC: without credentials a 401 ends the call", "[invite_session][auth]") {
+    auto s = ua::invite_session::outgoing("sip:1002@pbx.example.com", offer, config(), 9, time_point{});
+    const sip::message first = parse_wire(s.take_outputs().at(0).bytes);
+    s.on_response(reply(first, 401, "p1", {}, {{sip::header_id::www_authenticate, challenge_407}}), time_point{});
+    CHECK(s.take_outputs().empty());
+    CHECK(s.state() == session_state::terminated);
+}
+
+TEST_CASE("invite_session UAC: an outbound proxy gets the INVITE with a loose Route, and the CANCEL too",
+          "[invite_session]") {
+    auto cfg = config();
+    cfg.outbound_proxy = "sip:127.0.0.1:5080;transport=tcp";
+    auto s = ua::invite_session::outgoing("sip:1002@pbx.example.com", offer, cfg, 9, time_point{});
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].destination == "sip:127.0.0.1:5080;transport=tcp");
+    const sip::message inv = parse_wire(out[0].bytes);
+    CHECK(inv.request_uri().text == "sip:1002@pbx.example.com");
+    CHECK(inv.header(sip::header_id::route) == "<sip:127.0.0.1:5080;transport=tcp;lr>");
+    s.on_response(reply(inv, 180, "b1"), time_point{});
+    s.cancel(time_point{});
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == session_output_kind::cancel);
+    CHECK(out[0].destination == "sip:127.0.0.1:5080;transport=tcp");
+    CHECK(parse_wire(out[0].bytes).header(sip::header_id::route) == "<sip:127.0.0.1:5080;transport=tcp;lr>");
+}
+
+TEST_CASE("invite_session UAC: a 302 is followed to its Contact, up to the redirect limit", "[invite_session]") {
+    auto cfg = config();
+    cfg.max_redirects = 2;
+    auto s = ua::invite_session::outgoing("sip:sales@example.com", offer, cfg, 9, time_point{});
+    sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    for (int hop = 1; hop <= 2; ++hop) {
+        const std::string where = "sip:desk" + std::to_string(hop) + "@198.51.100.9:5062";
+        s.on_response(reply(inv, 302, "r", {}, {{sip::header_id::contact, "<" + where + ">"}}), time_point{});
+        auto out = s.take_outputs();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].destination == where);
+        const sip::message next = parse_wire(out[0].bytes);
+        CHECK(next.request_uri().text == where);
+        CHECK(next.to()->address.text == "sip:sales@example.com");  // To stays (RFC 3261 §8.1.3.4)
+        CHECK(next.cseq()->number == inv.cseq()->number + 1);
+        inv = next;
+    }
+    s.on_response(reply(inv, 302, "r", {}, {{sip::header_id::contact, "<sip:desk3@198.51.100.9>"}}), time_point{});
+    CHECK(s.take_outputs().empty());
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].status == 302);
+    CHECK(s.state() == session_state::terminated);
+}
+
+TEST_CASE("invite_session UAC: re-offer (hold) by re-INVITE, its 2xx ACKed with its CSeq, a 488 keeps the call",
+          "[invite_session][reoffer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.reoffer(hold_offer, t0 + 1s);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == session_output_kind::request);
+    CHECK(out[0].destination == "sip:bob@203.0.113.5:5060");
+    const sip::message re = parse_wire(out[0].bytes);
+    CHECK(re.method_name() == "INVITE");
+    CHECK(re.to()->tag() == "b1");
+    CHECK(re.body() == hold_offer);
+    CHECK(re.cseq()->number == out[0].cseq);
+
+    // A second re-offer while the first is open waits for it.
+    s.reoffer(offer, t0 + 1100ms);
+    CHECK(s.take_outputs().empty());
+
+    const std::string held_answer = answer + "a=recvonly\r\n";
+    s.on_dialog_response(&static_cast<const sip::message&>(reply(re, 200, "b1", held_answer)), t0 + 1200ms, out[0].cseq);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].kind == session_output_kind::send_ack);
+    const sip::message ack = parse_wire(out[0].bytes);
+    CHECK(ack.cseq()->number == re.cseq()->number);
+    CHECK(ack.cseq()->method == "ACK");
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::answer);
+    CHECK(ev[0].sdp == held_answer);
+    // ...and the queued one goes now.
+    const sip::message unhold = parse_wire(out[1].bytes);
+    CHECK(unhold.method_name() == "INVITE");
+    CHECK(unhold.body() == offer);
+    CHECK(unhold.cseq()->number == re.cseq()->number + 1);
+
+    const sip::message refused = reply(unhold, 488, "b1");
+    s.on_dialog_response(&refused, t0 + 2s, out[1].cseq);
+    CHECK(s.take_outputs().empty());  // the transaction ACKs a non-2xx
+    ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::offer_rejected);
+    CHECK(ev[0].status == 488);
+    CHECK(s.state() == session_state::connected);
+}
+
+TEST_CASE("invite_session: glare (491) retries the re-offer after the RFC 3261 §14.1 delay; 481 ends the call",
+          "[invite_session][reoffer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.reoffer(hold_offer, t0);
+    auto out = s.take_outputs();
+    const sip::message re = parse_wire(out.at(0).bytes);
+    const sip::message glare = reply(re, 491, "b1");
+    s.on_dialog_response(&glare, t0, out[0].cseq);
+    CHECK(s.take_outputs().empty());
+    REQUIRE(s.next_deadline());
+    // We placed the call, so we own the Call-ID: 2.1 to 4 s.
+    CHECK(*s.next_deadline() >= t0 + 2100ms);
+    CHECK(*s.next_deadline() <= t0 + 4000ms);
+    s.on_time(*s.next_deadline());
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message again = parse_wire(out[0].bytes);
+    CHECK(again.method_name() == "INVITE");
+    CHECK(again.body() == hold_offer);
+
+    const sip::message gone = reply(again, 481, "b1");
+    s.on_dialog_response(&gone, t0 + 5s, out[0].cseq);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(parse_wire(out[0].bytes).method_name() == "BYE");
+    auto ev = s.take_events();
+    REQUIRE_FALSE(ev.empty());
+    CHECK(ev.back().kind == session_event_kind::terminated);
+    CHECK(ev.back().status == 481);
+}
+
+TEST_CASE("invite_session: a re-INVITE without offer takes our offer in the 200 and its answer from the ACK",
+          "[invite_session][reoffer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.on_request(from_callee(s, "INVITE", 1), "re", t0 + 1s);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::offer);
+    CHECK(ev[0].sdp.empty());
+    s.answer(offer, t0 + 1s);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].status == 200);
+    CHECK(parse_wire(out[0].bytes).body() == offer);
+    s.on_ack(from_callee(s, "ACK", 1, answer), t0 + 1100ms);
+    ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::answer);
+    CHECK(ev[0].sdp == answer);
+}
+
+TEST_CASE("invite_session: UPDATE with an offer is answered in its 200; INFO carries DTMF", "[invite_session]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.on_request(from_callee(s, "UPDATE", 1, hold_offer), "upd", t0 + 1s);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::offer);
+    CHECK(ev[0].sdp == hold_offer);
+    // Another offer meanwhile: 491 (RFC 3311 §5.2).
+    s.on_request(from_callee(s, "INVITE", 2, offer), "re", t0 + 1s);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].status == 491);
+    s.answer(answer, t0 + 1s);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].key == "upd");
+    CHECK(out[0].status == 200);
+    const sip::message ok = parse_wire(out[0].bytes);
+    CHECK(ok.cseq()->method == "UPDATE");
+    CHECK(ok.body() == answer);
+    CHECK(ok.has(sip::header_id::contact));
+
+    s.on_request(from_callee(s, "INFO", 3, "Signal=5\r\nDuration=160\r\n", "application/dtmf-relay"), "i1", t0 + 2s);
+    s.on_request(from_callee(s, "INFO", 4, "#", "application/dtmf"), "i2", t0 + 2s);
+    s.on_request(from_callee(s, "INFO", 5, "Signal=11\r\n", "application/dtmf-relay"), "i3", t0 + 2s);
+    s.on_request(from_callee(s, "INFO", 6, "Signal=x\r\n", "application/dtmf-relay"), "i4", t0 + 2s);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 4);
+    for (const auto& o : out) CHECK(o.status == 200);
+    ev = s.take_events();
+    REQUIRE(ev.size() == 3);
+    CHECK(ev[0].kind == session_event_kind::dtmf);
+    CHECK(ev[0].digit == '5');
+    CHECK(ev[0].duration_ms == 160);
+    CHECK(ev[1].digit == '#');
+    CHECK(ev[2].digit == '#');
+}
+
+TEST_CASE("session timers (RFC 4028) as UAC and refresher: UPDATE at half the interval", "[invite_session][timer]") {
+    const time_point t0{};
+    auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, config(1800), 9, t0);
+    const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    CHECK(inv.header(sip::header_id::session_expires) == "1800;refresher=uac");
+    CHECK(inv.header(sip::header_id::min_se) == "90");
+    CHECK(inv.header(sip::header_id::supported) == "timer");
+
+    s.on_response(reply(inv, 200, "b1", answer,
+                        {{sip::header_id::session_expires, "120;refresher=uac"},
+                         {sip::header_id::require, "timer"},
+                         {sip::header_id::allow, "INVITE, ACK, BYE, CANCEL, UPDATE"}}),
+                  t0);
+    s.take_outputs();
+    s.take_events();
+    CHECK(s.session_interval() == 120);
+    CHECK(s.refresher());
+    REQUIRE(s.next_deadline() == t0 + 60s);
+    s.on_time(t0 + 60s);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message update = parse_wire(out[0].bytes);
+    CHECK(update.method_name() == "UPDATE");
+    CHECK(update.body().empty());
+    CHECK(update.header(sip::header_id::session_expires) == "120;refresher=uac");
+    const sip::message ok = reply(update, 200, "b1", {}, {{sip::header_id::session_expires, "120;refresher=uac"}});
+    s.on_dialog_response(&ok, t0 + 60s, out[0].cseq);
+    CHECK(s.next_deadline() == t0 + 120s);
+    CHECK(s.take_events().empty());
+}
+
+TEST_CASE("session timers: without UPDATE in Allow the refresh is a re-INVITE with the same SDP, its answer not "
+          "handed up", "[invite_session][timer]") {
+    const time_point t0{};
+    auto s = connected_call({{sip::header_id::session_expires, "100;refresher=uac"}, {sip::header_id::allow, "INVITE, ACK, BYE"}},
+                            1800, t0);
+    REQUIRE(s.next_deadline() == t0 + 50s);
+    s.on_time(t0 + 50s);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message re = parse_wire(out[0].bytes);
+    CHECK(re.method_name() == "INVITE");
+    CHECK(re.body() == offer);
+    s.on_dialog_response(&static_cast<const sip::message&>(reply(re, 200, "b1", answer,
+                                                                  {{sip::header_id::session_expires, "100;refresher=uac"}})),
+                         t0 + 50s, out[0].cseq);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == session_output_kind::send_ack);
+    CHECK(s.take_events().empty());
+    CHECK(s.next_deadline() == t0 + 100s);
+}
+
+TEST_CASE("session timers: when the peer refreshes and does not, we end the call with a BYE", "[invite_session][timer]") {
+    const time_point t0{};
+    auto s = connected_call({{sip::header_id::session_expires, "90;refresher=uas"}}, 1800, t0);
+    CHECK_FALSE(s.refresher());
+    // RFC 4028 §10: interval - min(32, interval/3) = 90 - 30.
+    REQUIRE(s.next_deadline() == t0 + 60s);
+    // A refresh from the peer moves the deadline.
+    s.on_request(from_callee(s, "UPDATE", 1, {}, "application/sdp", {{sip::header_id::session_expires, "90;refresher=uac"}}),
+                 "u", t0 + 40s);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].status == 200);
+    CHECK(parse_wire(out[0].bytes).header(sip::header_id::session_expires) == "90;refresher=uac");
+    REQUIRE(s.next_deadline() == t0 + 100s);
+    s.on_time(t0 + 100s);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(parse_wire(out[0].bytes).method_name() == "BYE");
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::terminated);
+    CHECK(ev[0].reason.find("session timer expired") != std::string::npos);
+}
+
+TEST_CASE("session timers as UAS: too short gets 422 with Min-SE; otherwise the 200 names the refresher",
+          "[invite_session][timer]") {
+    auto inv = [](const std::string& se, bool supports) {
+        sip::message_builder b = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
+        b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKst")
+            .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
+            .add(sip::header_id::to, "<sip:1001@example.com>")
+            .add(sip::header_id::call_id, "call-st")
+            .add(sip::header_id::cseq, "1 INVITE")
+            .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
+            .add(sip::header_id::max_forwards, "70");
+        if (supports) b.add(sip::header_id::supported, "timer");
+        if (!se.empty()) b.add(sip::header_id::session_expires, se);
+        b.body("application/sdp", offer);
+        return parse_wire(b.str());
+    };
+    {
+        auto s = ua::invite_session::incoming(inv("30", true), "k", config(1800), 7);
+        auto out = s.take_outputs();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].status == 422);
+        CHECK(parse_wire(out[0].bytes).header(sip::header_id::min_se) == "90");
+        CHECK(s.state() == session_state::terminated);
+    }
+    {
+        auto s = ua::invite_session::incoming(inv("600;refresher=uac", true), "k", config(1800), 7);
+        s.accept(answer, time_point{});
+        const sip::message ok = parse_wire(s.take_outputs().at(0).bytes);
+        CHECK(ok.header(sip::header_id::session_expires) == "600;refresher=uac");
+        CHECK(ok.header(sip::header_id::require) == "timer");
+        CHECK_FALSE(s.refresher());
+    }
+    {
+        // The caller does not support timers (a proxy put Session-Expires in): we refresh.
+        auto s = ua::invite_session::incoming(inv("3600", false), "k", config(1800), 7);
+        s.accept(answer, time_point{});
+        const sip::message ok = parse_wire(s.take_outputs().at(0).bytes);
+        CHECK(ok.header(sip::header_id::session_expires) == "1800;refresher=uas");
+        CHECK_FALSE(ok.has(sip::header_id::require));
+        CHECK(s.refresher());
+    }
+    {
+        // Session timers off: a too-short interval is ignored rather than refused.
+        auto s = ua::invite_session::incoming(inv("30", true), "k", config(0), 7);
+        CHECK(s.take_outputs().empty());
+        s.accept(answer, time_point{});
+        CHECK_FALSE(parse_wire(s.take_outputs().at(0).bytes).has(sip::header_id::session_expires));
+        CHECK(s.session_interval() == 0);
+    }
+}
