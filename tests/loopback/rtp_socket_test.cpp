@@ -42,6 +42,39 @@ TEST_CASE("rtp_latch: the signaled source, a NAT-rewritten port, early learning,
     CHECK(late.on_packet(ep("192.0.2.5", 4000)));
     CHECK_FALSE(late.on_packet(ep("203.0.113.66", 4000)));  // past the learning packets
     CHECK(late.target() == ep("192.0.2.5", 4000));
+
+    // c=0.0.0.0 (RFC 3264 §8.4): whatever the held peer still sends is taken, nothing goes back to it.
+    media::rtp_latch held(3);
+    held.set_signaled(ep("0.0.0.0", 4000));
+    CHECK(held.on_packet(ep("192.0.2.5", 4000)));
+    CHECK(held.on_packet(ep("192.0.2.5", 4000)));
+    CHECK(held.target() == ep("0.0.0.0", 4000));
+}
+
+TEST_CASE("rtp_socket: nothing is sent toward 0.0.0.0 or port 0", "[media][loopback]") {
+    asio::io_context io;
+    media::rtp_socket_config cfg;
+    cfg.bind_address = "127.0.0.1";
+    media::rtp_socket a(io, cfg), b(io, cfg);
+    REQUIRE_FALSE(a.open());
+    REQUIRE_FALSE(b.open());
+    std::size_t got = 0;
+    b.on_rtp([&](std::span<const std::uint8_t>, time_point) { ++got; });
+    b.on_rtcp([&](std::span<const std::uint8_t>, time_point) { ++got; });
+    // On Linux a datagram to 0.0.0.0 reaches this host: b would get it if it were sent.
+    a.set_remote(ep("0.0.0.0", b.rtp_port()), ep("0.0.0.0", b.rtcp_port()));
+    a.send_rtp(rtp_bytes(0, 1));
+    a.send_rtcp(rtp_bytes(200, 2));
+    a.set_remote(ep("127.0.0.1", 0), ep("127.0.0.1", 0));
+    a.send_rtp(rtp_bytes(0, 3));
+    CHECK(a.packets_sent() == 0);
+    CHECK(a.rtcp_packets_sent() == 0);
+    a.set_remote(ep("127.0.0.1", b.rtp_port()), ep("127.0.0.1", b.rtcp_port()));
+    a.send_rtp(rtp_bytes(0, 4));
+    REQUIRE(run_until(io, [&] { return got >= 1; }));
+    run_until(io, [] { return false; }, std::chrono::milliseconds(100));
+    CHECK(got == 1);
+    CHECK(a.packets_sent() == 1);
 }
 
 TEST_CASE("rtp_socket: even RTP port, RTCP next to it, packets both ways, rtcp-mux split by type", "[media][loopback]") {

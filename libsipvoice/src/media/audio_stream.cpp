@@ -1,9 +1,10 @@
 // A call's audio as PCM frames: RTP in through the jitter buffer and the decoder, PCM out through the
-// encoder, paced on absolute deadlines.
+// encoder, paced on absolute deadlines; RTCP reports on the same ticks (RFC 3550 §6).
 #include "sipvoice/media/audio_stream.hpp"
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <deque>
 #include <random>
 #include <vector>
@@ -13,7 +14,8 @@
 #include "sipvoice/codec/codec.hpp"
 #include "sipvoice/codec/resampler.hpp"
 #include "sipvoice/rtp/packet.hpp"
-#include "sipvoice/rtp/sender.hpp"
+#include "sipvoice/rtp/rtcp.hpp"
+#include "sipvoice/rtp/session.hpp"
 #include "sipvoice/rtp/telephone_event.hpp"
 
 namespace sipvoice::media {
@@ -57,8 +59,16 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         jc.frame = cfg.ptime;
         jitter = rtp::jitter_buffer(jc);
         std::mt19937_64 rng(cfg.seed != 0 ? cfg.seed : std::random_device{}());
-        sender.emplace(rtp::sender_config{static_cast<std::uint32_t>(rng()), static_cast<std::uint16_t>(rng()),
-                                          static_cast<std::uint32_t>(rng()), cfg.clock_rate});
+        rtp::session_config rtcp;
+        rtcp.sender = {static_cast<std::uint32_t>(rng()), static_cast<std::uint16_t>(rng()),
+                       static_cast<std::uint32_t>(rng()), cfg.clock_rate};
+        rtcp.cname = cfg.cname.empty() ? random_cname(rng) : cfg.cname;
+        if (cfg.rtcp_interval.count() > 0) rtcp.min_interval = cfg.rtcp_interval;
+        rtcp.random_seed = static_cast<std::uint32_t>(rng()) | 1U;
+        const int events_pt = receive_events_pt();
+        if (events_pt >= 0) rtcp.event_payload_type = static_cast<std::uint8_t>(events_pt);
+        session.emplace(std::move(rtcp), sipvoice::clock::now());
+        sending = cfg.send;
         rtp::telephone_event_receiver_config rc;
         rc.clock_rate = cfg.telephone_event_rate;
         events_in = rtp::telephone_event_receiver(rc);
@@ -72,13 +82,32 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         return true;
     }
 
+    // RFC 7022: a CNAME that identifies nobody, random per stream.
+    static std::string random_cname(std::mt19937_64& rng) {
+        char text[17];
+        std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(rng()));
+        return std::string(text) + "@sipvoice";
+    }
+
+    int receive_events_pt() const noexcept {
+        return cfg.receive_telephone_event_payload_type >= 0 ? cfg.receive_telephone_event_payload_type
+                                                             : cfg.telephone_event_payload_type;
+    }
+
     void on_packet(std::span<const std::uint8_t> bytes, time_point arrival) {
         auto p = rtp::parse_packet(bytes);
         if (!p) return;
         ++stats.packets_received;
         stats.last_received = arrival;
-        const int events_pt = cfg.receive_telephone_event_payload_type >= 0 ? cfg.receive_telephone_event_payload_type
-                                                                             : cfg.telephone_event_payload_type;
+        // Loss, jitter and the report block about this source; the jitter buffer judges for itself.
+        if (session->on_rtp(*p, arrival) != rtp::sequence_verdict::rejected) {
+            // Kept here, not read from the session later: a BYE or a silence makes it forget the source.
+            if (const rtp::receive_source* src = session->source(p->ssrc)) {
+                stats.packets_lost = src->cumulative_lost();
+                stats.interarrival_jitter = src->jitter_time();
+            }
+        }
+        const int events_pt = receive_events_pt();
         if (events_pt >= 0 && p->payload_type == events_pt) {
             events_in.on_packet(*p, arrival);
             return;
@@ -86,6 +115,31 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         const int audio_pt = cfg.receive_payload_type >= 0 ? cfg.receive_payload_type : cfg.payload_type;
         if (p->payload_type != audio_pt) return;  // comfort noise, a codec we did not pick
         jitter.push(*p, arrival);
+    }
+
+    void on_rtcp(std::span<const std::uint8_t> bytes, time_point arrival) {
+        // RFC 5506 reduced-size packets are read too: reading costs nothing and some peers send them.
+        auto c = rtp::parse_rtcp(bytes, {.allow_reduced_size = true});
+        if (!c) return;
+        ++stats.rtcp_received;
+        const rtp::rtcp_events events = session->on_rtcp(*c, arrival, bytes.size());
+        stats.byes_received += events.byes.size();
+        // The peer's report block about our stream: how much of what we send is lost on the way.
+        const std::uint32_t ours = session->ssrc();
+        auto take = [&](const std::vector<rtp::report_block>& blocks) {
+            for (const rtp::report_block& b : blocks)
+                if (b.ssrc == ours) stats.remote_report = b;
+        };
+        for (const rtp::rtcp_packet& p : *c) {
+            if (const auto* sr = std::get_if<rtp::sender_report>(&p)) take(sr->reports);
+            if (const auto* rr = std::get_if<rtp::receiver_report>(&p)) take(rr->reports);
+        }
+    }
+
+    void send_rtcp(time_point now, bool bye, std::string_view reason = {}) {
+        const rtp::ntp_timestamp ntp = rtp::to_ntp(std::chrono::system_clock::now());
+        const std::vector<std::uint8_t> bytes = bye ? session->make_bye(now, ntp, reason) : session->make_report(now, ntp);
+        if (!bytes.empty() && socket.send_rtcp(bytes)) ++stats.rtcp_sent;
     }
 
     // One frame for the application, from whatever the jitter buffer has.
@@ -125,8 +179,9 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
 
     void send_packet(std::uint8_t payload_type, bool marker, std::span<const std::uint8_t> body, std::uint32_t timestamp,
                      bool at_timestamp, time_point now) {
-        rtp::packet p = at_timestamp ? sender->next_at(timestamp, payload_type, marker, body.size(), now)
-                                     : sender->next(payload_type, marker, body.size(), now);
+        rtp::sender& sender = session->sender();
+        rtp::packet p = at_timestamp ? sender.next_at(timestamp, payload_type, marker, body.size(), now)
+                                     : sender.next(payload_type, marker, body.size(), now);
         p.payload = body;
         std::array<std::uint8_t, 1500> wire{};
         auto n = rtp::write_packet(p, wire);
@@ -134,12 +189,21 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
     }
 
     void send_frame(time_point now) {
+        rtp::sender& sender = session->sender();
+        // On hold: nothing goes out, an event under way is cut short, what the application wrote waits
+        // for the resume; the media clock runs on so that the timestamps keep real time (RFC 3550 §5.1).
+        if (!sending) {
+            if (events_out.busy()) (void)events_out.poll(now, sender.timestamp());
+            sender.advance(audio->rtp_samples(codec_frame));
+            talkspurt = true;
+            return;
+        }
         // RFC 4733: while an event is being sent the audio stays quiet; its clock still runs.
         if (cfg.telephone_event_payload_type >= 0 && events_out.busy()) {
-            for (const rtp::outgoing_event& e : events_out.poll(now, sender->timestamp()))
+            for (const rtp::outgoing_event& e : events_out.poll(now, sender.timestamp()))
                 send_packet(static_cast<std::uint8_t>(cfg.telephone_event_payload_type), e.marker, e.payload, e.timestamp,
                             true, now);
-            sender->advance(audio->rtp_samples(codec_frame));
+            sender.advance(audio->rtp_samples(codec_frame));
             return;
         }
         std::vector<std::int16_t> frame(app_frame, 0);
@@ -152,7 +216,7 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
                 if (drained_cb) drained_cb();
             }
             if (!cfg.send_silence) {
-                sender->advance(audio->rtp_samples(codec_frame));
+                sender.advance(audio->rtp_samples(codec_frame));
                 talkspurt = true;
                 return;
             }
@@ -170,7 +234,7 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         if (!size) return;
         send_packet(cfg.payload_type, talkspurt, std::span<const std::uint8_t>(payload.data(), *size), 0, false, now);
         talkspurt = false;
-        sender->advance(audio->rtp_samples(pcm.size()));
+        sender.advance(audio->rtp_samples(pcm.size()));
         ++stats.frames_sent;
     }
 
@@ -184,6 +248,7 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
             ++stats.digits_received;
             if (dtmf_cb && d.digit != '\0') dtmf_cb(d.digit, d.length);
         }
+        if (cfg.rtcp_interval.count() > 0 && !bye_sent && now >= session->next_report()) send_rtcp(now, false);
         // Absolute deadlines: a late tick does not push every later one back.
         next_tick += cfg.ptime;
         if (next_tick < now - 5 * cfg.ptime) next_tick = now;  // after a stall, do not race to catch up
@@ -202,7 +267,7 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
     codec::resampler to_codec;
     codec::resampler to_app;
     rtp::jitter_buffer jitter;
-    std::optional<rtp::sender> sender;
+    std::optional<rtp::session> session;  // our sender, the peer's source, RTCP
     rtp::telephone_event_receiver events_in;
     rtp::telephone_event_sender events_out;
     std::uint32_t codec_rate = 8000;
@@ -215,6 +280,8 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
     bool draining = false;
     bool talkspurt = true;
     bool running = false;
+    bool sending = true;
+    bool bye_sent = false;
     time_point next_tick{};
     frame_handler frame_cb;
     dtmf_handler dtmf_cb;
@@ -233,6 +300,9 @@ std::unique_ptr<audio_stream> audio_stream::create(asio::io_context& io, rtp_soc
     std::weak_ptr<impl> weak = m;
     socket.on_rtp([weak](std::span<const std::uint8_t> p, time_point at) {
         if (auto self = weak.lock()) self->on_packet(p, at);
+    });
+    socket.on_rtcp([weak](std::span<const std::uint8_t> p, time_point at) {
+        if (auto self = weak.lock()) self->on_rtcp(p, at);
     });
     return std::unique_ptr<audio_stream>(new audio_stream(std::move(m)));
 }
@@ -265,13 +335,26 @@ void audio_stream::flush() {
 std::size_t audio_stream::queued_samples() const noexcept { return impl_->queue.size(); }
 
 bool audio_stream::send_dtmf(std::string_view digits, duration length) {
-    if (impl_->cfg.telephone_event_payload_type < 0) return false;
+    if (impl_->cfg.telephone_event_payload_type < 0 || !impl_->sending) return false;
     return impl_->events_out.queue(digits, length);
 }
 
+void audio_stream::set_sending(bool on) { impl_->sending = on; }
+bool audio_stream::sending() const noexcept { return impl_->sending; }
+
+void audio_stream::send_bye(std::string_view reason) {
+    impl& m = *impl_;
+    if (m.cfg.rtcp_interval.count() <= 0 || m.bye_sent) return;
+    m.bye_sent = true;
+    m.send_rtcp(sipvoice::clock::now(), true, reason);
+}
+
 audio_stream_stats audio_stream::stats() const {
-    audio_stream_stats s = impl_->stats;
-    s.jitter = impl_->jitter.stats();
+    const impl& m = *impl_;
+    audio_stream_stats s = m.stats;
+    s.jitter = m.jitter.stats();
+    s.packets_sent = m.session->sender().packet_count();
+    s.round_trip = m.session->round_trip_time();
     return s;
 }
 

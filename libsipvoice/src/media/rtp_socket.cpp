@@ -20,6 +20,9 @@ void rtp_latch::set_signaled(const transport::endpoint& e) {
 bool rtp_latch::on_packet(const transport::endpoint& from) {
     ++seen_;
     if (target_ && from == *target_) return true;
+    // c=0.0.0.0 (the RFC 2543 hold, RFC 3264 §8.4): the peer wants nothing from us, RTCP included;
+    // what it still sends is taken, but the target stays nowhere.
+    if (signaled_ && signaled_->address.is_unspecified()) return true;
     // The signaled host from another port: the peer is behind a NAT that rewrote its port.
     if (signaled_ && from.address == signaled_->address) {
         target_ = from;
@@ -69,13 +72,15 @@ struct rtp_socket::impl : std::enable_shared_from_this<impl> {
         });
     }
 
-    void send(udp::socket& s, const std::optional<transport::endpoint>& to, std::span<const std::uint8_t> packet) {
-        if (!to || !s.is_open()) return;
+    bool send(udp::socket& s, const std::optional<transport::endpoint>& to, std::span<const std::uint8_t> packet) {
+        // c=0.0.0.0 (RFC 3264 §8.4 hold) or port 0 is no destination: the kernel would deliver a
+        // datagram to 0.0.0.0 to this very host.
+        if (!to || !s.is_open() || to->address.is_unspecified() || to->port == 0) return false;
         std::error_code ec;
         // Datagrams this small go out at once; a full buffer drops the packet, which RTP tolerates
         // better than a send queue that delays every later one.
         s.send_to(asio::buffer(packet.data(), packet.size()), udp::endpoint(to->address, to->port), 0, ec);
-        if (!ec) ++sent;
+        return !ec;
     }
 
     asio::io_context& io;
@@ -88,8 +93,9 @@ struct rtp_socket::impl : std::enable_shared_from_this<impl> {
     rtp_latch rtcp_latch_;
     packet_handler rtp_cb;
     packet_handler rtcp_cb;
-    std::uint64_t sent = 0;
-    std::uint64_t received = 0;
+    std::uint64_t sent = 0;       // RTP
+    std::uint64_t received = 0;   // RTP
+    std::uint64_t rtcp_sent = 0;
 };
 
 rtp_socket::rtp_socket(asio::io_context& io, rtp_socket_config config)
@@ -154,14 +160,21 @@ void rtp_socket::set_remote(const transport::endpoint& rtp, const transport::end
 void rtp_socket::on_rtp(packet_handler handler) { impl_->rtp_cb = std::move(handler); }
 void rtp_socket::on_rtcp(packet_handler handler) { impl_->rtcp_cb = std::move(handler); }
 
-void rtp_socket::send_rtp(std::span<const std::uint8_t> packet) { impl_->send(impl_->rtp, impl_->rtp_latch_.target(), packet); }
+bool rtp_socket::send_rtp(std::span<const std::uint8_t> packet) {
+    if (!impl_->send(impl_->rtp, impl_->rtp_latch_.target(), packet)) return false;
+    ++impl_->sent;
+    return true;
+}
 
-void rtp_socket::send_rtcp(std::span<const std::uint8_t> packet) {
-    impl_->send(impl_->cfg.rtcp_mux ? impl_->rtp : impl_->rtcp, impl_->rtcp_latch_.target(), packet);
+bool rtp_socket::send_rtcp(std::span<const std::uint8_t> packet) {
+    if (!impl_->send(impl_->cfg.rtcp_mux ? impl_->rtp : impl_->rtcp, impl_->rtcp_latch_.target(), packet)) return false;
+    ++impl_->rtcp_sent;
+    return true;
 }
 
 const rtp_latch& rtp_socket::latch() const noexcept { return impl_->rtp_latch_; }
 std::uint64_t rtp_socket::packets_sent() const noexcept { return impl_->sent; }
 std::uint64_t rtp_socket::packets_received() const noexcept { return impl_->received; }
+std::uint64_t rtp_socket::rtcp_packets_sent() const noexcept { return impl_->rtcp_sent; }
 
 }  // namespace sipvoice::media

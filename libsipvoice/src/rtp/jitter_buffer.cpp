@@ -227,6 +227,11 @@ push_result jitter_buffer::push_known(const packet& p, time_point arrival) {
                 ++stats_.duplicates;
                 return push_result::duplicate;
             }
+            // Its transit still counts: late packets are exactly the evidence that the delay is too
+            // short. Left out, the target would only ever see the packets it already catches and
+            // never grow for the ones it misses. (Not one from beyond a resync: a stray, not jitter.)
+            const std::int64_t ts = high_ts_ + ts_diff(p.timestamp, static_cast<std::uint32_t>(high_ts_));
+            if (transit_us(ts, arrival) - transit_min_ <= us(config_.resync_threshold)) record_transit(ts, arrival);
             ++stats_.late;
             return push_result::late;
         }

@@ -12,6 +12,12 @@
 // RFC 4733 telephone events go both ways: digits received call on_dtmf(), send_dtmf() queues digits
 // (audio pauses while an event is sent).
 //
+// RTCP (RFC 3550 §6) rides on the same tick: the stream is one RTP session (rtp/session.hpp) whose
+// compound SR/RR + SDES CNAME goes to the socket's RTCP address when due; incoming RTCP gives the
+// round-trip time, the peer's view of our stream (fraction and packets lost) and its BYE. send_bye()
+// says goodbye when the call ends. While sending is off (hold: set_sending(false)) no RTP goes out,
+// the media clock runs on, what the application wrote waits, and RTCP continues (RFC 3264 §5.1).
+//
 //   media::audio_stream_config cfg;            // PCMU, 16 kHz for the application
 //   auto s = media::audio_stream::create(io, rtp, cfg);
 //   (*s)->on_frame([](std::span<const std::int16_t> pcm) { stt.feed(pcm); });
@@ -23,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +39,7 @@
 #include "sipvoice/clock.hpp"
 #include "sipvoice/media/rtp_socket.hpp"
 #include "sipvoice/rtp/jitter_buffer.hpp"
+#include "sipvoice/rtp/rtcp.hpp"
 
 namespace sipvoice::media {
 
@@ -50,6 +58,12 @@ struct audio_stream_config {
     bool send_silence = true;
     rtp::jitter_buffer_config jitter{};  // its clock_rate and frame are set from the codec and ptime
     std::uint64_t seed = 0;              // SSRC, first sequence and timestamp; 0 draws from the system
+    // RTCP reports at this mean interval (randomized in [0.5, 1.5] of it, the first after half,
+    // RFC 3550 §6.3.1 and A.7; never more often than 5% of 64 kbit/s allows). 0: none sent; what
+    // arrives is still read.
+    duration rtcp_interval{5000};
+    std::string cname;                   // RFC 3550 §6.5.1; empty: a random one (RFC 7022)
+    bool send = true;                    // RTP goes out from the start (false: on hold until set_sending)
 };
 
 struct audio_stream_stats {
@@ -59,6 +73,17 @@ struct audio_stream_stats {
     std::uint64_t digits_received = 0;
     rtp::jitter_stats jitter;
     std::optional<time_point> last_received;  // for "no RTP for N seconds" hang-ups
+    // The RTP session (RFC 3550 §6.4): what we sent, what the peer's stream lost on the way to us
+    // (A.3, negative with duplicates) and its interarrival jitter (A.8), the round-trip time (§6.4.1),
+    // and the peer's last report block about our stream (fraction_lost / 256, cumulative_lost).
+    std::uint64_t packets_sent = 0;  // RTP, audio and events
+    std::int64_t packets_lost = 0;
+    std::chrono::microseconds interarrival_jitter{0};
+    std::optional<std::chrono::microseconds> round_trip;
+    std::optional<rtp::report_block> remote_report;
+    std::uint64_t rtcp_sent = 0;      // that went out (none toward c=0.0.0.0)
+    std::uint64_t rtcp_received = 0;
+    std::uint64_t byes_received = 0;  // RTCP BYEs from sources we were receiving (RFC 3550 §6.6)
 };
 
 class audio_stream {
@@ -85,9 +110,15 @@ public:
     // Drops everything queued (barge-in).
     void flush();
     [[nodiscard]] std::size_t queued_samples() const noexcept;
-    // RFC 4733 digits ("0"-"9", "*", "#", "A"-"D"); false when events were not negotiated or a
-    // character is no digit.
+    // RFC 4733 digits ("0"-"9", "*", "#", "A"-"D"); false when events were not negotiated, sending
+    // is off, or a character is no digit.
     bool send_dtmf(std::string_view digits, duration length = duration(100));
+    // Hold and resume our sending (the negotiated direction says whether we may send, RFC 3264
+    // §6.1). Off: no RTP, the media clock runs on, written audio waits; on again: a new talkspurt.
+    void set_sending(bool on);
+    [[nodiscard]] bool sending() const noexcept;
+    // An RTCP BYE for our source (RFC 3550 §6.6), once, after a last report; nothing if RTCP is off.
+    void send_bye(std::string_view reason = {});
 
     [[nodiscard]] audio_stream_stats stats() const;
     [[nodiscard]] std::size_t frame_samples() const noexcept;  // at app_rate

@@ -5,7 +5,8 @@
 // says, and media only flows if we answer to where they come from. Latching blindly lets anyone who
 // guesses the port steal the stream, so rtp_latch moves the target only to a source that matches
 // the signaled address (the port may differ: NAT), or, within the first packets of the call, to the
-// first source seen at all; afterwards strangers are dropped.
+// first source seen at all; afterwards strangers are dropped. A signaled 0.0.0.0 (the c=0.0.0.0 hold)
+// is never latched away from: nothing is sent, what arrives is taken.
 //
 //   media::rtp_socket rtp(io, {.bind_address = "0.0.0.0", .port_min = 10000, .port_max = 20000});
 //   if (auto ec = rtp.open()) fail(ec);              // an even port for RTP, the next one for RTCP
@@ -81,13 +82,16 @@ public:
     void set_remote(const transport::endpoint& rtp, const transport::endpoint& rtcp);
     void on_rtp(packet_handler handler);
     void on_rtcp(packet_handler handler);
-    // Sent to the latched target (or the signaled address); dropped silently before set_remote().
-    void send_rtp(std::span<const std::uint8_t> packet);
-    void send_rtcp(std::span<const std::uint8_t> packet);
+    // Sent to the latched target (or the signaled address); dropped (false) before set_remote(),
+    // toward an unspecified address or port 0 (c=0.0.0.0 hold), or when the socket refuses it.
+    bool send_rtp(std::span<const std::uint8_t> packet);
+    bool send_rtcp(std::span<const std::uint8_t> packet);
 
     [[nodiscard]] const rtp_latch& latch() const noexcept;
+    // RTP datagrams that went out and that were accepted; RTCP sent is counted apart.
     [[nodiscard]] std::uint64_t packets_sent() const noexcept;
     [[nodiscard]] std::uint64_t packets_received() const noexcept;
+    [[nodiscard]] std::uint64_t rtcp_packets_sent() const noexcept;
 
     struct impl;
 

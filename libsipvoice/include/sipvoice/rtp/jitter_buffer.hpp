@@ -24,7 +24,7 @@
 //
 // Each packet's delay is its transit time minus the fastest transit among the last packets
 // (reference_window); the target is a high quantile (delay_quantile) of the delays of the last
-// `window` packets.
+// `window` packets, late ones included (they are what says the delay is too short).
 //
 // A new SSRC, a sequence number jump the buffer cannot hold, or a timestamp discontinuity restarts it
 // (flush, buffer again): not on one stray packet, only when the next packet follows the first one.
