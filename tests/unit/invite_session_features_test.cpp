@@ -240,7 +240,10 @@ TEST_CASE("invite_session: glare (491) retries the re-offer after the RFC 3261 Â
     s.on_dialog_response(&gone, t0 + 5s, out[0].cseq);
     out = s.take_outputs();
     REQUIRE(out.size() == 1);
-    CHECK(parse_wire(out[0].bytes).method_name() == "BYE");
+    const sip::message bye = parse_wire(out[0].bytes);
+    CHECK(bye.method_name() == "BYE");
+    CHECK(s.state() == session_state::terminating);
+    s.on_dialog_response(&static_cast<const sip::message&>(reply(bye, 481, "b1")), t0 + 5s, out[0].cseq);
     auto ev = s.take_events();
     REQUIRE_FALSE(ev.empty());
     CHECK(ev.back().kind == session_event_kind::terminated);
@@ -377,7 +380,10 @@ TEST_CASE("session timers: when the peer refreshes and does not, we end the call
     s.on_time(t0 + 100s);
     out = s.take_outputs();
     REQUIRE(out.size() == 1);
-    CHECK(parse_wire(out[0].bytes).method_name() == "BYE");
+    const sip::message bye = parse_wire(out[0].bytes);
+    CHECK(bye.method_name() == "BYE");
+    CHECK(s.take_events().empty());  // over when the BYE is answered
+    s.on_dialog_response(&static_cast<const sip::message&>(reply(bye, 200, "b1")), t0 + 100s, out[0].cseq);
     auto ev = s.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].kind == session_event_kind::terminated);
@@ -433,4 +439,26 @@ TEST_CASE("session timers as UAS: too short gets 422 with Min-SE; otherwise the 
         CHECK_FALSE(parse_wire(s.take_outputs().at(0).bytes).has(sip::header_id::session_expires));
         CHECK(s.session_interval() == 0);
     }
+}
+
+TEST_CASE("invite_session: a re-offer we cannot take is refused with 488 and the call goes on", "[invite_session][reoffer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.on_request(from_callee(s, "INVITE", 1, offer), "re", t0);
+    s.take_events();
+    s.reject(488, t0);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].key == "re");
+    CHECK(out[0].status == 488);
+    CHECK(s.state() == session_state::connected);
+    // The next offer is taken again.
+    s.on_request(from_callee(s, "UPDATE", 2, offer), "up", t0);
+    CHECK(s.take_events().size() == 1);
+    s.reject(488, t0);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].key == "up");
+    CHECK(out[0].status == 488);
+    CHECK(s.state() == session_state::connected);
 }

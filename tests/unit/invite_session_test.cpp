@@ -1,5 +1,6 @@
 // Invite sessions: the test plays the peer and checks each message the session produces.
 #include <catch2/catch.hpp>
+#include <optional>
 
 #include "parse_helper.hpp"
 #include "sipvoice/sip/builder.hpp"
@@ -116,6 +117,7 @@ TEST_CASE("invite_session UAS: no ACK ends the call with a BYE after 64*T1", "[i
     int retransmissions = 0;
     std::vector<duration> gaps;
     time_point last = t0;
+    std::optional<ua::session_output> bye;
     while (auto d = s.next_deadline()) {
         s.on_time(*d);
         for (auto& o : s.take_outputs()) {
@@ -127,9 +129,15 @@ TEST_CASE("invite_session UAS: no ACK ends the call with a BYE after 64*T1", "[i
                 CHECK(o.kind == session_output_kind::request);
                 CHECK(parse_wire(o.bytes).method_name() == "BYE");
                 CHECK(o.destination == "sip:alice@198.51.100.7:5060");
+                bye = o;
             }
         }
     }
+    // The call ends once the BYE is answered (the user agent keeps it until then).
+    REQUIRE(bye);
+    CHECK(s.state() == session_state::terminating);
+    const sip::message bye_ok = parse_wire(sip::message_builder::response_to(parse_wire(bye->bytes), 200).str());
+    s.on_dialog_response(&bye_ok, last, bye->cseq);
     CHECK(gaps.front() == 500ms);
     CHECK(*std::max_element(gaps.begin(), gaps.end()) == 4000ms);  // capped at T2
     CHECK(retransmissions >= 8);

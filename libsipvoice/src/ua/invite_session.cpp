@@ -278,7 +278,28 @@ void invite_session::accept(std::string sdp, time_point now) {
 }
 
 void invite_session::reject(int status, time_point now) {
-    if (state_ != session_state::incoming || uac_ || status < 300) return;
+    if (status < 300) return;
+    // A re-INVITE's or UPDATE's offer we cannot take (488): refused, the session goes on as it was
+    // (RFC 3261 §14.2).
+    if (!pending_update_key_.empty() && update_) {
+        sip::message_builder b = sip::message_builder::response_to(*update_, status);
+        b.add(sip::header_id::server, cfg_.user_agent);
+        outputs_.push_back({session_output_kind::respond, pending_update_key_, status, b.str(), {}});
+        pending_update_key_.clear();
+        update_.reset();
+        try_queued_reoffer(now);
+        return;
+    }
+    if (!pending_reinvite_key_.empty() && invite_ && state_ == session_state::connected) {
+        sip::message_builder b = sip::message_builder::response_to(*invite_, status);
+        b.add(sip::header_id::server, cfg_.user_agent);
+        outputs_.push_back({session_output_kind::respond, pending_reinvite_key_, status, b.str(), {}});
+        pending_reinvite_key_.clear();
+        reinvite_offerless_ = false;
+        try_queued_reoffer(now);
+        return;
+    }
+    if (state_ != session_state::incoming || uac_) return;
     respond_invite(status, {}, now);
     end(status, "rejected " + std::to_string(status) + " " + std::string(sip::reason_phrase(status)));
 }
@@ -666,6 +687,20 @@ void invite_session::send_in_dialog(std::string method, purpose why, time_point 
     outputs_.push_back({session_output_kind::request, {}, 0, b.str(), dialog_->next_hop(), cseq});
 }
 
+void invite_session::end_with_bye(int status, std::string reason, time_point now) {
+    retransmit_at_.reset();
+    ack_deadline_.reset();
+    refresh_at_.reset();
+    expire_at_.reset();
+    reoffer_retry_at_.reset();
+    queued_reoffer_.reset();
+    send_in_dialog("BYE", purpose::bye, now);
+    state_ = session_state::terminating;
+    // The call ends when the BYE is answered (or times out): until then the user agent keeps it,
+    // so the BYE goes out even when the application stops right after.
+    pending_end_ = std::make_pair(status, std::move(reason));
+}
+
 void invite_session::hangup(time_point now) {
     switch (state_) {
         case session_state::incoming: reject(603, now); return;
@@ -693,7 +728,10 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
     auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const pending_request& r) { return r.cseq == cseq; });
     if (it == in_flight_.end()) {
         // Not a request of ours we know (an old caller without cseq): only a BYE's end matters.
-        if (state_ == session_state::terminating) end(response ? response->status() : 408, "local hangup");
+        if (state_ == session_state::terminating) {
+            if (pending_end_) end(pending_end_->first, std::move(pending_end_->second));
+            else end(response ? response->status() : 408, "local hangup");
+        }
         return;
     }
     pending_request req = std::move(*it);
@@ -710,16 +748,20 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
                 return;
             }
         }
-        if (state_ == session_state::terminating) end(status, "local hangup");
+        if (state_ == session_state::terminating) {
+            if (pending_end_) end(pending_end_->first, std::move(pending_end_->second));
+            else end(status, "local hangup");
+        }
         return;
     }
     if (state_ != session_state::connected || !dialog_) return;  // e.g. a re-offer's answer after our BYE
 
     // RFC 3261 §12.2.1.2: a 481 or 408 (or no answer at all) to a request inside the dialog ends it.
     if (status == 481 || status == 408) {
-        send_in_dialog("BYE", purpose::bye, now);
-        end(status, status == 481 ? "the peer no longer knows the call (481 to " + req.method + ")"
-                                  : "no answer to our " + req.method + " (408)");
+        end_with_bye(status,
+                     status == 481 ? "the peer no longer knows the call (481 to " + req.method + ")"
+                                   : "no answer to our " + req.method + " (408)",
+                     now);
         return;
     }
     if ((status == 401 || status == 407) && cfg_.credentials && !req.authorized && response) {
@@ -797,8 +839,7 @@ void invite_session::on_time(time_point now) {
         ack_deadline_.reset();
         if (state_ == session_state::accepted) {
             // RFC 3261 §13.3.1.4: no ACK: the dialog is confirmed but the session ends with a BYE.
-            send_in_dialog("BYE", purpose::bye, now);
-            end(408, "no ACK for the 2xx");
+            end_with_bye(408, "no ACK for the 2xx", now);
             return;
         }
         awaiting_ack_answer_ = false;
@@ -827,8 +868,7 @@ void invite_session::on_time(time_point now) {
     if (expire_at_ && now >= *expire_at_) {
         expire_at_.reset();
         // RFC 4028 §10: no refresh came: the session is over.
-        send_in_dialog("BYE", purpose::bye, now);
-        end(408, "session timer expired: no refresh within " + std::to_string(se_interval_) + " s");
+        end_with_bye(408, "session timer expired: no refresh within " + std::to_string(se_interval_) + " s", now);
     }
 }
 

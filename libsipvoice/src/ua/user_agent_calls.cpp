@@ -21,7 +21,12 @@ std::string cancelled_invite_key(std::string key) {
 session_config user_agent::impl::session_config_for(const transport::flow& f, const std::string& user) {
     session_config c;
     c.via_transport = std::string(transport::protocol_name(f.proto));
-    c.sent_by = host_reference(local_host_for(f.remote)) + ":" + std::to_string(local_port_for(f.proto));
+    // A call that came over a connection (TCP/TLS) names that connection's local port: for the one we
+    // opened to the registrar (TLS without a certificate listens nowhere) it is the port the
+    // registrar learned from rport, and requests in the dialog come back over it.
+    const std::uint16_t port =
+        f.connection != 0 && cfg.advertised_port == 0 && f.local.port != 0 ? f.local.port : local_port_for(f.proto);
+    c.sent_by = host_reference(local_host_for(f.remote)) + ":" + std::to_string(port);
     c.contact = "<sip:" + (user.empty() ? "" : user + "@") + c.sent_by + transport_param(f.proto) + ">";
     c.user_agent = cfg.user_agent;
     c.allow = std::string(allow_list);
@@ -156,9 +161,12 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                 auto self = weak.lock();
                 if (!self) return;
                 auto it = self->calls.find(id);
-                if (it == self->calls.end() || !it->second.session) return;
+                // A call that ended while its last request was resolved (the BYE of an expired
+                // session timer, of a missing ACK) still sends it; nobody waits for the answer.
+                const bool call_alive = it != self->calls.end() && it->second.session;
                 const time_point when = sipvoice::clock::now();
                 if (!error.empty()) {
+                    if (!call_alive) return;
                     if (initial_invite) it->second.session->on_invite_failed(error, when);
                     else if (!is_cancel) it->second.session->on_dialog_response(nullptr, when, cseq);
                     self->pump();

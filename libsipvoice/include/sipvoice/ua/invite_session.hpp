@@ -32,6 +32,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sipvoice/auth/digest.hpp"
@@ -120,6 +121,8 @@ public:
     void ring(time_point now, int status = 180);
     // 200 OK with `sdp`: the answer to the INVITE's offer, or our offer when it had none.
     void accept(std::string sdp, time_point now);
+    // A final refusal of the INVITE (486, 603...); in a confirmed call, the refusal of the peer's
+    // pending re-INVITE or UPDATE offer (488), after which the call goes on as before.
     void reject(int status, time_point now);
     void on_ack(const sip::message& ack, time_point now);
     // A CANCEL matched our INVITE (the user agent answers the CANCEL itself with 200).
@@ -166,6 +169,7 @@ private:
     std::string response_to_invite(int status, const std::string& sdp);
     void respond_invite(int status, std::string sdp, time_point now);
     void end(int status, std::string reason);
+    void end_with_bye(int status, std::string reason, time_point now);  // BYE, then end when it is answered
 
     // Requests we send inside the dialog, and what their final response means.
     enum class purpose : std::uint8_t { bye, reoffer, refresh, other };
@@ -240,6 +244,7 @@ private:
     bool we_refresh_ = false;
     std::optional<time_point> refresh_at_;
     std::optional<time_point> expire_at_;
+    std::optional<std::pair<int, std::string>> pending_end_;  // why the call ends once our BYE is answered
 
     std::vector<session_output> outputs_;
     std::vector<session_event> events_;

@@ -110,8 +110,9 @@ public:
     virtual ~call_handler() = default;
     // A provisional response to our INVITE (180, 183 with early media SDP).
     virtual void on_progress(int status, const std::string& sdp) { (void)status, (void)sdp; }
-    // The peer's offer: a re-INVITE (hold, unhold, new address), or the 200 to our offerless INVITE.
-    // Answer it with call::answer().
+    // The peer's offer: a re-INVITE or UPDATE (hold, unhold, new address, codec change), or the 200
+    // to our offerless INVITE. Answer it with call::answer(). An empty `sdp` is a re-INVITE without
+    // offer: call::answer() then takes OUR offer, and the peer's answer comes to on_answer().
     virtual void on_offer(const std::string& sdp) { (void)sdp; }
     // The peer's answer to our offer (in the 200, or the ACK when we offered in the 200).
     virtual void on_answer(const std::string& sdp) { (void)sdp; }
@@ -144,7 +145,9 @@ public:
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
     [[nodiscard]] bool valid() const noexcept;  // the call still exists
     void set_handler(std::shared_ptr<call_handler> handler);
-    // UAS: 180 Ringing (or 183), 200 OK with our SDP, or a final refusal (486, 603...).
+    // UAS: 180 Ringing (or 183), 200 OK with our SDP, or a final refusal (486, 603...). In an
+    // established call reject() refuses the peer's pending re-offer instead (488 Not Acceptable
+    // Here), and the call goes on.
     void ring(int status = 180);
     void accept(std::string sdp);
     void reject(int status);
