@@ -5,10 +5,14 @@
 #include <asio/steady_timer.hpp>
 #include <charconv>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "account_options.hpp"
 #include "commands.hpp"
 #include "net_options.hpp"
 #include "sipvoice/media/wav.hpp"
@@ -17,20 +21,35 @@
 namespace sipvoice::cli {
 namespace {
 
-constexpr std::string_view call_usage = R"(usage: sipvoice call SIP-URI [options]
+constexpr std::string_view call_usage = R"(usage: sipvoice call SIP-URI|EXT [options]
 
 Places a call to SIP-URI (e.g. 'sip:1002@192.0.2.1;transport=tcp'), plays a WAV file (or silence),
 sends DTMF digits after the answer (RFC 4733), records what it hears, and hangs up after the
-duration or when the peer does. Prints: progress N | connected codec=... | dtmf digit=D |
-ended reason=... rtp_in=N rtp_out=M. Exit 0 only for a call that was answered and had RTP in both
-directions; 1 otherwise (the reason on stderr); 2 on a usage error.
+duration or when the peer does. With --registrar the INVITE goes through the registrar as outbound
+proxy, From is sip:EXT@DOMAIN, a 401/407 is answered with --auth-user/--password, and a bare EXT
+as target means sip:EXT@DOMAIN. Prints: progress N | connected codec=... | dtmf digit=D
+(RFC 4733) | dtmf digit=D source=info (SIP INFO) | hold | unhold | reoffer rejected status=N |
+ended reason=... rtp_in=N rtp_out=M [lost=N jitter_ms=X] [rtt_ms=X] (lost and jitter of what we
+received, once RTP came in; rtt once the peer's RTCP reported on ours). Exit 0 only for a call that
+was answered and had RTP in both directions and no RTP timeout; 1 otherwise (the reason on stderr);
+2 on a usage error.
 
   --play WAV       audio to send (16-bit PCM, or 8-bit G.711 WAV; mono)
   --record WAV     write what is heard (16-bit PCM, mono)
   --dtmf DIGITS    digits to send once connected, e.g. 123#
   --duration S     hang up after S seconds of conversation (default 5)
   --codec C        pcmu, pcma or opus (default: offer PCMU, PCMA, Opus in that order)
-  --from URI       our address of record (default sip:sipvoice@<local address>)
+  --from URI       our address of record (default sip:EXT@DOMAIN with --user, else
+                   sip:sipvoice@<local address>)
+  --hold-after S   S seconds after the answer put the call on hold: a re-INVITE with a=sendonly;
+                   prints "hold" when the peer answered it
+  --unhold-after S S seconds after the answer (after --hold-after) resume: a re-INVITE with
+                   a=sendrecv; prints "unhold"
+  --rtp-timeout S  hang up when no RTP came from the peer for S seconds while it should send
+                   (not on hold); the ended line says reason=rtp timeout (default 30; 0 off)
+  --session-expires S
+                   RFC 4028 session timer we ask for, refreshed with re-INVITEs (default 1800;
+                   0 off; below 90 it also lowers our Min-SE, for tests)
   -h, --help       this help
 
 )";
@@ -38,8 +57,12 @@ directions; 1 otherwise (the reason on stderr); 2 on a usage error.
 constexpr std::string_view answer_usage = R"(usage: sipvoice answer [options]
 
 Answers every incoming call (180, then 200 with an SDP answer) and echoes the audio back or plays a
-WAV file; records what it hears. Prints: incoming from=URI | connected codec=... | dtmf digit=D |
-ended reason=... rtp_in=N rtp_out=M. SIGINT/SIGTERM end the calls (BYE) and exit 0.
+WAV file; records what it hears. With --register it registers the listening address with the
+registrar first and keeps it registered, so callers reach it through the registrar. Prints:
+listening udp=... tcp=... | registering | registered expires=N | failed retry_in=Ns reason=... |
+incoming from=URI | connected codec=... | dtmf digit=D (RFC 4733) | dtmf digit=D source=info (SIP
+INFO) | ended reason=... rtp_in=N rtp_out=M [lost=N jitter_ms=X] [rtt_ms=X] | unregistered.
+SIGINT/SIGTERM end the calls (BYE), un-register and exit 0.
 
   --listen udp:HOST:PORT|tcp:HOST:PORT   where to listen (default udp:0.0.0.0:5060; TCP and UDP both
                    listen on PORT; port 0 picks free ones, printed as "listening udp=... tcp=...")
@@ -48,30 +71,63 @@ ended reason=... rtp_in=N rtp_out=M. SIGINT/SIGTERM end the calls (BYE) and exit
   --record WAV     write what the (last) caller said
   --codec C        pcmu, pcma or opus (default: accept PCMU, PCMA, Opus in that order)
   --max-calls N    exit 0 after N calls have ended
+  --register       register with the account options below (they imply it)
+  --rtp-timeout S  hang up a call when no RTP came from the caller for S seconds while it should
+                   send (not on hold); its ended line says reason=rtp timeout (default 30; 0 off)
+  --session-expires S
+                   RFC 4028 session timer for calls (default 1800; 0 off; below 90 it also lowers
+                   our Min-SE, for tests)
   -h, --help       this help
 
 )";
 
+// The options call and answer share.
 struct common_options {
     std::string play;
     std::string record;
     std::vector<sdp::codec> codecs = {sdp::pcmu(), sdp::pcma(), sdp::opus()};
     std::uint32_t app_rate = 8000;
+    duration rtp_timeout = ua::media_config{}.rtp_timeout;
 };
-
-bool parse_codec(std::string_view v, common_options& o) {
-    if (v == "pcmu") o.codecs = {sdp::pcmu()};
-    else if (v == "pcma") o.codecs = {sdp::pcma()};
-    else if (v == "opus") {
-        o.codecs = {sdp::opus()};
-        o.app_rate = 48000;
-    } else return false;
-    return true;
-}
 
 bool parse_number(std::string_view v, unsigned& out) {
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
     return ec == std::errc() && end == v.data() + v.size();
+}
+
+// Parses args[i] if it is one of the options call and answer share (--play, --record, --codec,
+// --rtp-timeout, --session-expires). Returns 1 when consumed, 0 when not one, -1 on error (printed).
+int parse_common_option(std::span<const std::string_view> args, std::size_t& i, common_options& o, net_options& net,
+                        const char* command) {
+    const std::string_view a = args[i];
+    if (a != "--play" && a != "--record" && a != "--codec" && a != "--rtp-timeout" && a != "--session-expires") return 0;
+    auto v = option_value(args, i);
+    if (!v) return -1;
+    unsigned n = 0;
+    if (a == "--play") o.play = std::string(*v);
+    if (a == "--record") o.record = std::string(*v);
+    if (a == "--codec") {
+        if (*v == "pcmu") o.codecs = {sdp::pcmu()};
+        else if (*v == "pcma") o.codecs = {sdp::pcma()};
+        else if (*v == "opus") {
+            o.codecs = {sdp::opus()};
+            o.app_rate = 48000;
+        } else {
+            std::fprintf(stderr, "%s: --codec: pcmu, pcma or opus\n", command);
+            return -1;
+        }
+    }
+    if ((a == "--rtp-timeout" || a == "--session-expires") && !parse_number(*v, n)) {
+        std::fprintf(stderr, "%s: %.*s: not a number of seconds\n", command, static_cast<int>(a.size()), a.data());
+        return -1;
+    }
+    if (a == "--rtp-timeout") o.rtp_timeout = std::chrono::seconds(n);
+    if (a == "--session-expires") {
+        net.config.session_expires = n;
+        // RFC 4028 §5 wants a Min-SE of at least 90 s; a shorter interval is asked for by tests only.
+        if (n != 0 && n < net.config.min_se) net.config.min_se = n;
+    }
+    return 1;
 }
 
 // Loads the file to play at the stream's rate: G.711 calls run at 8 kHz, Opus at 48 kHz.
@@ -104,6 +160,8 @@ bool save_record(const std::string& path, std::uint32_t rate, std::vector<std::i
 
 // What one call does with its media, and what it prints.
 struct call_printer : ua::call_handler {
+    enum class reoffering : std::uint8_t { none, hold, unhold };
+
     std::unique_ptr<ua::call_media> media;
     std::vector<std::int16_t> recorded;
     std::vector<std::int16_t> play;
@@ -111,22 +169,30 @@ struct call_printer : ua::call_handler {
     bool record = false;
     bool connected = false;
     bool ended = false;
+    bool rtp_timed_out = false;
+    reoffering pending = reoffering::none;
     int final_status = 0;
     std::string reason;
     std::function<void()> on_connected_extra;
     std::function<void()> on_end;
     std::uint64_t rtp_in = 0;
     std::uint64_t rtp_out = 0;
-    ua::call self;  // to answer re-INVITEs
+    ua::call self;  // to answer re-INVITEs and hang up on an RTP timeout
 
     void attach_audio() {
         media->on_frame([this](std::span<const std::int16_t> pcm) {
             if (record) recorded.insert(recorded.end(), pcm.begin(), pcm.end());
             if (echo && media->audio()) media->audio()->write(pcm);
         });
+        // RFC 4733 digits; "source=rtp" is left out so that the line stays what scripts already parse.
         media->on_dtmf([](char d, std::chrono::milliseconds) {
             std::printf("dtmf digit=%c\n", d);
             std::fflush(stdout);
+        });
+        media->on_rtp_timeout([this] {
+            rtp_timed_out = true;
+            std::fprintf(stderr, "sipvoice: no RTP from the peer: hanging up\n");
+            self.hangup();
         });
     }
     void on_progress(int status, const std::string& sdp) override {
@@ -135,12 +201,33 @@ struct call_printer : ua::call_handler {
         if (!sdp.empty()) media->on_answer(sdp);  // early media
     }
     void on_offer(const std::string& sdp) override {
-        // A re-INVITE (hold, unhold, a new address or codec), or the 200 to an offerless INVITE.
-        if (auto a = media->answer(sdp)) self.answer(*a);
-        else std::fprintf(stderr, "sipvoice: re-offer refused: %s\n", media->last_error().c_str());
+        // A re-INVITE or UPDATE (hold, unhold, a new address or codec), or the 200 to an offerless
+        // INVITE. Empty: a re-INVITE without offer, which takes ours.
+        if (sdp.empty()) return self.answer(media->offer());
+        if (auto a = media->answer(sdp)) return self.answer(*a);
+        std::fprintf(stderr, "sipvoice: re-offer refused: %s\n", media->last_error().c_str());
+        self.reject(media->last_status() >= 400 ? media->last_status() : 488);
     }
     void on_answer(const std::string& sdp) override {
-        if (!media->on_answer(sdp)) std::fprintf(stderr, "sipvoice: %s\n", media->last_error().c_str());
+        if (!media->on_answer(sdp)) {
+            std::fprintf(stderr, "sipvoice: %s\n", media->last_error().c_str());
+            return;
+        }
+        const reoffering done = std::exchange(pending, reoffering::none);
+        if (done == reoffering::none) return;
+        std::printf("%s\n", done == reoffering::hold ? "hold" : "unhold");
+        std::fflush(stdout);
+    }
+    void on_offer_rejected(int status) override {
+        // RFC 3261 §14.1: the session before the re-offer stays in force.
+        media->on_offer_rejected();
+        pending = reoffering::none;
+        std::printf("reoffer rejected status=%d\n", status);
+        std::fflush(stdout);
+    }
+    void on_dtmf(char digit, int duration_ms) override {
+        std::printf("dtmf digit=%c source=info duration_ms=%d\n", digit, duration_ms);
+        std::fflush(stdout);
     }
     void on_connected() override {
         connected = true;
@@ -149,15 +236,35 @@ struct call_printer : ua::call_handler {
         if (!play.empty() && media->audio()) media->audio()->write(play);
         if (on_connected_extra) on_connected_extra();
     }
+    // Hold (sendonly) or resume (sendrecv) with a re-INVITE (RFC 3264 §8.4).
+    void reoffer(reoffering what) {
+        if (!connected || ended) return;
+        media->set_direction(what == reoffering::hold ? sdp::direction::sendonly : sdp::direction::sendrecv);
+        pending = what;
+        self.reoffer(media->offer());
+    }
     void on_terminated(int status, const std::string& why) override {
         ended = true;
         final_status = status;
-        reason = why;
+        reason = rtp_timed_out ? "rtp timeout" : why;
         rtp_in = media->socket().packets_received();
         rtp_out = media->socket().packets_sent();
+        const ua::media_stats st = media->stats();
         media->stop();
-        std::printf("ended reason=%s rtp_in=%llu rtp_out=%llu\n", why.c_str(), static_cast<unsigned long long>(rtp_in),
-                    static_cast<unsigned long long>(rtp_out));
+        std::string extra;
+        char buf[96];
+        // Loss and jitter describe what we received, so they exist once RTP came in; the round trip
+        // once the peer's RTCP reported on our sender reports.
+        if (st.packets_received > 0) {
+            std::snprintf(buf, sizeof buf, " lost=%lld jitter_ms=%.1f", static_cast<long long>(st.packets_lost), st.jitter_ms);
+            extra += buf;
+        }
+        if (st.rtt_ms) {
+            std::snprintf(buf, sizeof buf, " rtt_ms=%.1f", *st.rtt_ms);
+            extra += buf;
+        }
+        std::printf("ended reason=%s rtp_in=%llu rtp_out=%llu%s\n", reason.c_str(), static_cast<unsigned long long>(rtp_in),
+                    static_cast<unsigned long long>(rtp_out), extra.c_str());
         std::fflush(stdout);
         if (on_end) on_end();
     }
@@ -172,39 +279,61 @@ std::string media_address(ua::user_agent& agent, const net_options& net, std::st
     return agent.transport().local_address_for(addr).to_string();
 }
 
+// The media settings of one call.
+ua::media_config media_config_for(const common_options& co, std::string address) {
+    ua::media_config mc;
+    mc.address = std::move(address);
+    mc.codecs = co.codecs;
+    mc.app_rate = co.app_rate;
+    mc.rtp_timeout = co.rtp_timeout;
+    return mc;
+}
+
+constexpr std::string_view call_account_note =
+    "  (call: the INVITE goes through --registrar as outbound proxy; --expires, --keepalive and\n"
+    "  --options-ping are not used)\n";
+
 }  // namespace
 
 int call_command(std::span<const std::string_view> args) {
     net_options net = default_net_options();
     common_options co;
+    account_options account;
     std::string uri;
     std::string dtmf;
     std::string from;
     unsigned duration_s = 5;
+    std::optional<unsigned> hold_after;
+    std::optional<unsigned> unhold_after;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view a = args[i];
         if (a == "-h" || a == "--help") {
-            std::printf("%s%s", call_usage.data(), net_options_help.data());
+            std::printf("%s%s%s\n%s", call_usage.data(), account_options_help.data(), call_account_note.data(),
+                        net_options_help.data());
             return 0;
         }
         const int net_rc = parse_net_option(args, i, net);
         if (net_rc < 0) return 2;
         if (net_rc > 0) continue;
-        if (a == "--play" || a == "--record" || a == "--dtmf" || a == "--duration" || a == "--codec" || a == "--from") {
+        const int acct_rc = parse_account_option(args, i, account, "sipvoice call");
+        if (acct_rc < 0) return 2;
+        if (acct_rc > 0) continue;
+        const int common_rc = parse_common_option(args, i, co, net, "sipvoice call");
+        if (common_rc < 0) return 2;
+        if (common_rc > 0) continue;
+        if (a == "--dtmf" || a == "--duration" || a == "--from" || a == "--hold-after" || a == "--unhold-after") {
             auto v = option_value(args, i);
             if (!v) return 2;
-            if (a == "--play") co.play = std::string(*v);
-            if (a == "--record") co.record = std::string(*v);
             if (a == "--dtmf") dtmf = std::string(*v);
             if (a == "--from") from = std::string(*v);
-            if (a == "--duration" && !parse_number(*v, duration_s)) {
-                std::fprintf(stderr, "sipvoice call: --duration: not a number of seconds\n");
+            unsigned n = 0;
+            if (a != "--dtmf" && a != "--from" && !parse_number(*v, n)) {
+                std::fprintf(stderr, "sipvoice call: %.*s: not a number of seconds\n", static_cast<int>(a.size()), a.data());
                 return 2;
             }
-            if (a == "--codec" && !parse_codec(*v, co)) {
-                std::fprintf(stderr, "sipvoice call: --codec: pcmu, pcma or opus\n");
-                return 2;
-            }
+            if (a == "--duration") duration_s = n;
+            if (a == "--hold-after") hold_after = n;
+            if (a == "--unhold-after") unhold_after = n;
         } else if (uri.empty() && !a.starts_with("-")) {
             uri = std::string(a);
         } else {
@@ -212,11 +341,31 @@ int call_command(std::span<const std::string_view> args) {
             return 2;
         }
     }
+    if (unhold_after && (!hold_after || *unhold_after <= *hold_after)) {
+        std::fprintf(stderr, "sipvoice call: --unhold-after needs --hold-after with a smaller number of seconds\n");
+        return 2;
+    }
+    // Account options: the registrar is the outbound proxy, the credentials answer a 401/407.
+    ua::call_options opts;
+    if (!complete_account(account, "sipvoice call", false, false)) return 2;
+    if (account.given) {
+        opts.proxy = account.acct.registrar;
+        if (account.have_password) {
+            const auto& acct = account.acct;
+            opts.credentials = auth::credentials{acct.auth_user.empty() ? acct.user : acct.auth_user, acct.password};
+        }
+        if (from.empty()) from = account_aor(account.acct);
+        // A bare extension is dialled in the account's domain (sips: when the registrar is).
+        if (!uri.empty() && !uri.starts_with("sip:") && !uri.starts_with("sips:") && uri.find('@') == std::string::npos)
+            uri = (account.acct.registrar.starts_with("sips:") ? "sips:" : "sip:") + uri + "@" + account_domain(account.acct);
+    }
+    opts.from = from;
     auto where = ua::target_of(uri);
     if (!where) {
         std::fprintf(stderr, "sipvoice call: a SIP-URI is required (see --help)\n");
         return 2;
     }
+    const auto first_hop = opts.proxy.empty() ? where : ua::target_of(opts.proxy);
     // The io_context outlives everything that holds its timers and sockets (the call's media).
     asio::io_context io;
     auto handler = std::make_shared<call_printer>();
@@ -228,12 +377,8 @@ int call_command(std::span<const std::string_view> args) {
         std::fprintf(stderr, "sipvoice call: cannot listen: %s\n", ec.message().c_str());
         return 1;
     }
-    ua::media_config mc;
-    mc.address = media_address(agent, net, where->host);
-    mc.codecs = co.codecs;
-    mc.app_rate = co.app_rate;
     std::string error;
-    handler->media = ua::call_media::create(io, mc, &error);
+    handler->media = ua::call_media::create(io, media_config_for(co, media_address(agent, net, first_hop->host)), &error);
     if (!handler->media) {
         std::fprintf(stderr, "sipvoice call: %s\n", error.c_str());
         return 1;
@@ -241,6 +386,8 @@ int call_command(std::span<const std::string_view> args) {
     handler->record = !co.record.empty();
     handler->attach_audio();
     asio::steady_timer hangup_timer(io);
+    asio::steady_timer hold_timer(io);
+    asio::steady_timer unhold_timer(io);
     ua::call c;
     handler->on_connected_extra = [&] {
         if (!dtmf.empty() && handler->media->audio() && !handler->media->audio()->send_dtmf(dtmf))
@@ -249,12 +396,26 @@ int call_command(std::span<const std::string_view> args) {
         hangup_timer.async_wait([&](std::error_code ec) {
             if (!ec) c.hangup();
         });
+        if (hold_after) {
+            hold_timer.expires_after(std::chrono::seconds(*hold_after));
+            hold_timer.async_wait([&](std::error_code ec) {
+                if (!ec) handler->reoffer(call_printer::reoffering::hold);
+            });
+        }
+        if (unhold_after) {
+            unhold_timer.expires_after(std::chrono::seconds(*unhold_after));
+            unhold_timer.async_wait([&](std::error_code ec) {
+                if (!ec) handler->reoffer(call_printer::reoffering::unhold);
+            });
+        }
     };
     handler->on_end = [&] {
         hangup_timer.cancel();
+        hold_timer.cancel();
+        unhold_timer.cancel();
         agent.shutdown([&io] { io.stop(); });
     };
-    c = agent.place_call(uri, handler->media->offer(), handler, from);
+    c = agent.place_call(uri, handler->media->offer(), handler, opts);
     handler->self = c;
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code ec, int) {
@@ -264,6 +425,11 @@ int call_command(std::span<const std::string_view> args) {
     if (!co.record.empty() && !save_record(co.record, co.app_rate, std::move(handler->recorded))) return 1;
     if (!handler->connected) {
         std::fprintf(stderr, "sipvoice call: not answered: %s\n", handler->reason.c_str());
+        return 1;
+    }
+    if (handler->rtp_timed_out) {
+        std::fprintf(stderr, "sipvoice call: rtp timeout: no RTP from the peer for %lld s\n",
+                     static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(co.rtp_timeout).count()));
         return 1;
     }
     if (handler->rtp_in == 0 || handler->rtp_out == 0) {
@@ -278,30 +444,36 @@ int answer_command(std::span<const std::string_view> args) {
     net_options net = default_net_options();
     net.config.transport.udp_port = net.config.transport.tcp_port = 5060;
     common_options co;
+    account_options account;
     bool echo = false;
+    bool do_register = false;
     unsigned max_calls = 0;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view a = args[i];
         if (a == "-h" || a == "--help") {
-            std::printf("%s%s", answer_usage.data(), net_options_help.data());
+            std::printf("%s%s\n%s", answer_usage.data(), account_options_help.data(), net_options_help.data());
             return 0;
         }
         const int net_rc = parse_net_option(args, i, net);
         if (net_rc < 0) return 2;
         if (net_rc > 0) continue;
+        const int acct_rc = parse_account_option(args, i, account, "sipvoice answer");
+        if (acct_rc < 0) return 2;
+        if (acct_rc > 0) continue;
+        const int common_rc = parse_common_option(args, i, co, net, "sipvoice answer");
+        if (common_rc < 0) return 2;
+        if (common_rc > 0) continue;
         if (a == "--echo") {
             echo = true;
             continue;
         }
-        if (a == "--listen" || a == "--play" || a == "--record" || a == "--codec" || a == "--max-calls") {
+        if (a == "--register") {
+            do_register = true;
+            continue;
+        }
+        if (a == "--listen" || a == "--max-calls") {
             auto v = option_value(args, i);
             if (!v) return 2;
-            if (a == "--play") co.play = std::string(*v);
-            if (a == "--record") co.record = std::string(*v);
-            if (a == "--codec" && !parse_codec(*v, co)) {
-                std::fprintf(stderr, "sipvoice answer: --codec: pcmu, pcma or opus\n");
-                return 2;
-            }
             if (a == "--max-calls" && !parse_number(*v, max_calls)) {
                 std::fprintf(stderr, "sipvoice answer: --max-calls: not a number\n");
                 return 2;
@@ -326,6 +498,11 @@ int answer_command(std::span<const std::string_view> args) {
             return 2;
         }
     }
+    do_register = do_register || account.given;
+    if (do_register) {
+        if (!complete_account(account, "sipvoice answer --register", true)) return 2;
+        apply_account(account.acct, net);
+    }
     if (co.play.empty()) echo = true;
     std::vector<std::int16_t> play;
     if (!co.play.empty() && !load_play(co.play, co.app_rate, play)) return 1;
@@ -344,24 +521,29 @@ int answer_command(std::span<const std::string_view> args) {
     std::fflush(stdout);
     unsigned ended = 0;
     bool stopping = false;
+    // Ends the calls (BYE) and un-REGISTERs, then closes (user_agent::shutdown).
     auto stop = [&] {
         if (stopping) return;
         stopping = true;
         agent.shutdown([&io] { io.stop(); });
     };
+    if (do_register) {
+        agent.add_registration(account.acct, [&](const ua::registration_state& s) {
+            if (stopping && s.status == ua::registration_status::failed) return;  // the un-REGISTER's fate
+            print_registration(s);
+        });
+    }
     std::vector<std::shared_ptr<call_printer>> live;
     agent.on_incoming_call([&](ua::call c, const sip::message& invite) {
         auto from = invite.from();
         std::printf("incoming from=%s\n", from ? std::string(from->address.text).c_str() : "?");
         std::fflush(stdout);
         auto h = std::make_shared<call_printer>();
-        ua::media_config mc;
         auto via = invite.top_via();
-        mc.address = media_address(agent, net, via && !via->received.empty() ? via->received : std::string_view("127.0.0.1"));
-        mc.codecs = co.codecs;
-        mc.app_rate = co.app_rate;
+        const std::string address =
+            media_address(agent, net, via && !via->received.empty() ? via->received : std::string_view("127.0.0.1"));
         std::string error;
-        h->media = ua::call_media::create(io, mc, &error);
+        h->media = ua::call_media::create(io, media_config_for(co, address), &error);
         if (!h->media) {
             std::fprintf(stderr, "sipvoice answer: %s\n", error.c_str());
             c.reject(503);
@@ -370,6 +552,7 @@ int answer_command(std::span<const std::string_view> args) {
         h->echo = echo;
         h->play = play;
         h->record = !co.record.empty();
+        h->self = c;
         h->attach_audio();
         // A raw pointer: the handler holding a shared_ptr to itself would never be freed.
         h->on_end = [&, hp = h.get()] {
@@ -389,7 +572,6 @@ int answer_command(std::span<const std::string_view> args) {
             return;
         }
         live.push_back(h);
-        h->self = c;
         c.set_handler(h);
         c.ring();
         c.accept(sdp);

@@ -20,10 +20,12 @@ commands:
                           register with a registrar and keep the registration alive, printing
                           each state change; --once exits 0 when registered, 1 on failure.
   options SIP-URI         send OPTIONS and print the response; exit 0 on any final response.
-  call SIP-URI [--play WAV] [--record WAV] [--dtmf DIGITS] [--duration S] [--codec C]
+  call SIP-URI|EXT [--registrar URI --user EXT --password P] [--play WAV] [--record WAV]
+       [--dtmf DIGITS] [--duration S] [--codec C] [--hold-after S] [--session-expires S] ...
                           place a call; exit 0 only when answered with two-way RTP.
-  answer [--listen udp:HOST:PORT] [--echo | --play WAV] [--record WAV] [--max-calls N]
-                          answer incoming calls, echo or play audio.
+  answer [--listen udp:HOST:PORT] [--registrar URI --user EXT ...] [--echo | --play WAV]
+       [--record WAV] [--max-calls N] [--session-expires S] [--rtp-timeout S]
+                          answer incoming calls (registered or not), echo or play audio.
 
 options:
   -h, --help      this help
