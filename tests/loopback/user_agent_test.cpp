@@ -44,6 +44,29 @@ struct peer {
     std::vector<transport::flow> flows;
 };
 
+// A bare UDP transport on 127.0.0.1, for the test to play a proxy.
+transport::transport_config udp_proxy_config() {
+    transport::transport_config pc;
+    pc.bind_address = "127.0.0.1";
+    pc.udp_port = 0;
+    pc.tcp = pc.tls = false;
+    return pc;
+}
+
+// Whether `m` carries a Proxy-Authorization that answers the test proxy's challenge (realm "proxy",
+// `nonce`, MD5 without qop) for `who`; nothing when it carries none.
+std::optional<bool> proxy_digest_ok(const sip::message& m, const std::string& nonce, const auth::credentials& who) {
+    auto creds = m.proxy_authorization();
+    if (creds.empty()) return std::nullopt;
+    const sip::auth_value v = *creds.front();
+    auth::challenge ch;
+    ch.realm = "proxy";
+    ch.nonce = nonce;
+    ch.proxy = true;
+    // get() returns the values unquoted.
+    return v.params.get("response") == auth::response(ch, who, m.method_name(), v.params.get("uri"), "", "", 0);
+}
+
 std::string request(std::string_view method, std::uint16_t port, std::string_view branch) {
     return std::string(method) + " sip:ua@127.0.0.1:" + std::to_string(port) + " SIP/2.0\r\n" +
            "Via: SIP/2.0/UDP 127.0.0.1:1;branch=" + std::string(branch) + ";rport\r\nMax-Forwards: 70\r\n"
@@ -283,29 +306,15 @@ TEST_CASE("user_agent answers a 407 to any request once with Proxy-Authorization
     asio::io_context io;
     ua::user_agent agent(io, local_config());
     REQUIRE_FALSE(agent.start());
-    transport::transport_config pc;
-    pc.bind_address = "127.0.0.1";
-    pc.udp_port = 0;
-    pc.tcp = pc.tls = false;
-    transport::sip_transport proxy(io, pc);
+    transport::sip_transport proxy(io, udp_proxy_config());
     REQUIRE_FALSE(proxy.start());
     // The proxy challenges every request without credentials and accepts only "pw" for "alice".
     std::vector<sip::message> seen;
     proxy.on_message([&](sip::message m, const transport::flow& f) {
         if (!m.is_request()) return;
         seen.push_back(m);
-        auto creds = m.proxy_authorization();
         int status = 407;
-        if (!creds.empty()) {
-            const sip::auth_value v = *creds.front();
-            auth::challenge ch;
-            ch.realm = "proxy";
-            ch.nonce = "abc";
-            ch.proxy = true;
-            // get() returns the values unquoted.
-            const std::string want = auth::response(ch, {"alice", "pw"}, m.method_name(), v.params.get("uri"), "", "", 0);
-            if (v.params.get("response") == want) status = 200;
-        }
+        if (auto ok = proxy_digest_ok(m, "abc", {"alice", "pw"}); ok && *ok) status = 200;
         sip::message_builder b = sip::message_builder::response_to(m, status, {}, "px");
         if (status == 407) b.add(sip::header_id::proxy_authenticate, R"(Digest realm="proxy", nonce="abc")");
         proxy.send(f, b.str(), {});
@@ -477,11 +486,7 @@ TEST_CASE("user_agent calls: an INVITE challenged with 407 by the outbound proxy
     asio::io_context io;
     ua::user_agent a(io, local_config());
     REQUIRE_FALSE(a.start());
-    transport::transport_config pc;
-    pc.bind_address = "127.0.0.1";
-    pc.udp_port = 0;
-    pc.tcp = pc.tls = false;
-    transport::sip_transport proxy(io, pc);
+    transport::sip_transport proxy(io, udp_proxy_config());
     REQUIRE_FALSE(proxy.start());
     // The proxy challenges an INVITE without credentials; with the right ones it answers 486 (the
     // callee is busy), which proves the credentials went through without a callee behind it.
@@ -491,16 +496,8 @@ TEST_CASE("user_agent calls: an INVITE challenged with 407 by the outbound proxy
         if (!m.is_request() || m.method_name() != "INVITE") return;
         invites.push_back(m);
         int status = 407;
-        auto creds = m.proxy_authorization();
-        if (!creds.empty()) {
-            const sip::auth_value v = *creds.front();
-            auth::challenge ch;
-            ch.realm = "proxy";
-            ch.nonce = "n1";
-            ch.proxy = true;
-            const std::string want =
-                auth::response(ch, {"auth1001", "pw"}, "INVITE", v.params.get("uri"), "", "", 0);
-            digest_ok = v.params.get("response") == want;
+        if (auto ok = proxy_digest_ok(m, "n1", {"auth1001", "pw"})) {
+            digest_ok = *ok;
             status = digest_ok ? 486 : 403;
         }
         sip::message_builder b = sip::message_builder::response_to(m, status, {}, "px");

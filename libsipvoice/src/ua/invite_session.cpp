@@ -687,15 +687,23 @@ void invite_session::send_in_dialog(std::string method, purpose why, time_point 
     outputs_.push_back({session_output_kind::request, {}, 0, b.str(), dialog_->next_hop(), cseq});
 }
 
-void invite_session::end_with_bye(int status, std::string reason, time_point now) {
+void invite_session::stop_timers() {
     retransmit_at_.reset();
     ack_deadline_.reset();
     refresh_at_.reset();
     expire_at_.reset();
     reoffer_retry_at_.reset();
     queued_reoffer_.reset();
+}
+
+void invite_session::send_bye(time_point now) {
+    stop_timers();
     send_in_dialog("BYE", purpose::bye, now);
     state_ = session_state::terminating;
+}
+
+void invite_session::end_with_bye(int status, std::string reason, time_point now) {
+    send_bye(now);
     // The call ends when the BYE is answered (or times out): until then the user agent keeps it,
     // so the BYE goes out even when the application stops right after.
     pending_end_ = std::make_pair(status, std::move(reason));
@@ -707,15 +715,7 @@ void invite_session::hangup(time_point now) {
         case session_state::calling:
         case session_state::early: cancel(now); return;
         case session_state::accepted:
-        case session_state::connected:
-            retransmit_at_.reset();
-            ack_deadline_.reset();
-            refresh_at_.reset();
-            expire_at_.reset();
-            reoffer_retry_at_.reset();
-            send_in_dialog("BYE", purpose::bye, now);
-            state_ = session_state::terminating;
-            return;
+        case session_state::connected: send_bye(now); return;
         case session_state::terminating:
         case session_state::terminated: return;
     }
@@ -882,12 +882,7 @@ std::optional<time_point> invite_session::next_deadline() const noexcept {
 void invite_session::end(int status, std::string reason) {
     if (state_ == session_state::terminated) return;
     state_ = session_state::terminated;
-    retransmit_at_.reset();
-    ack_deadline_.reset();
-    refresh_at_.reset();
-    expire_at_.reset();
-    reoffer_retry_at_.reset();
-    queued_reoffer_.reset();
+    stop_timers();
     events_.push_back({session_event_kind::terminated, status, {}, std::move(reason)});
 }
 

@@ -170,6 +170,8 @@ private:
     void respond_invite(int status, std::string sdp, time_point now);
     void end(int status, std::string reason);
     void end_with_bye(int status, std::string reason, time_point now);  // BYE, then end when it is answered
+    void send_bye(time_point now);  // BYE in the dialog; terminating until it is answered
+    void stop_timers();
 
     // Requests we send inside the dialog, and what their final response means.
     enum class purpose : std::uint8_t { bye, reoffer, refresh, other };
