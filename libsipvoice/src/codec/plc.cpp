@@ -30,21 +30,25 @@ plc::plc(std::uint32_t sample_rate) : rate_(std::clamp<std::uint32_t>(sample_rat
 
 void plc::reset() noexcept {
     std::fill(history_.begin(), history_.end(), std::int16_t{0});
+    history_head_ = 0;
     concealing_ = false;
     erased_ = 0;
     crossfade_ = 0;
 }
 
 void plc::push_history(std::span<const std::int16_t> samples) noexcept {
+    // Overwrites the oldest samples in place; nothing else moves.
     const std::size_t size = history_.size();
     if (samples.empty()) return;
     if (samples.size() >= size) {
         std::memcpy(history_.data(), samples.data() + samples.size() - size, size * sizeof(std::int16_t));
+        history_head_ = 0;
         return;
     }
-    const std::size_t keep = size - samples.size();
-    std::memmove(history_.data(), history_.data() + samples.size(), keep * sizeof(std::int16_t));
-    std::memcpy(history_.data() + keep, samples.data(), samples.size() * sizeof(std::int16_t));
+    const std::size_t first = std::min(samples.size(), size - history_head_);
+    std::memcpy(history_.data() + history_head_, samples.data(), first * sizeof(std::int16_t));
+    std::memcpy(history_.data(), samples.data() + first, (samples.size() - first) * sizeof(std::int16_t));
+    history_head_ = (history_head_ + samples.size()) % size;
 }
 
 std::uint32_t plc::find_pitch() const noexcept {
@@ -107,6 +111,10 @@ void plc::build_loop(std::uint32_t periods) noexcept {
 }
 
 void plc::start_concealment() noexcept {
+    // Oldest first from here on: the pitch search and the loops read the history as one run, and
+    // nothing is pushed until the concealment ends.
+    std::rotate(history_.begin(), history_.begin() + static_cast<std::ptrdiff_t>(history_head_), history_.end());
+    history_head_ = 0;
     concealing_ = true;
     erased_ = 0;
     crossfade_ = 0;

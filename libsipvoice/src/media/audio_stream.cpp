@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <deque>
 #include <random>
 #include <vector>
 
@@ -79,6 +78,8 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         codec_pcm.resize(std::max<std::size_t>(codec_frame, 1) * 4);
         app_pcm.resize(app_frame);
         payload.resize(audio->max_payload_size());
+        send_pcm.resize(app_frame);
+        if (to_codec.valid()) converted.resize(to_codec.output_samples(app_frame));
         return true;
     }
 
@@ -183,7 +184,6 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         rtp::packet p = at_timestamp ? sender.next_at(timestamp, payload_type, marker, body.size(), now)
                                      : sender.next(payload_type, marker, body.size(), now);
         p.payload = body;
-        std::array<std::uint8_t, 1500> wire{};
         auto n = rtp::write_packet(p, wire);
         if (n) socket.send_rtp(std::span<const std::uint8_t>(wire.data(), *n));
     }
@@ -206,10 +206,12 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
             sender.advance(audio->rtp_samples(codec_frame));
             return;
         }
-        std::vector<std::int16_t> frame(app_frame, 0);
-        const std::size_t take = std::min(app_frame, queue.size());
-        std::copy_n(queue.begin(), take, frame.begin());
-        queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(take));
+        // Buffers are members, sized in setup(): a tick allocates nothing.
+        std::span<std::int16_t> frame(send_pcm.data(), app_frame);
+        const std::size_t take = std::min(app_frame, queued());
+        std::copy_n(queue.begin() + static_cast<std::ptrdiff_t>(queue_head), take, frame.begin());
+        std::fill(frame.begin() + static_cast<std::ptrdiff_t>(take), frame.end(), std::int16_t{0});
+        consume(take);
         if (take == 0) {
             if (draining) {
                 draining = false;
@@ -224,10 +226,9 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
             draining = true;
         }
         std::span<const std::int16_t> pcm(frame);
-        std::vector<std::int16_t> converted;
         if (to_codec.valid()) {
             converted.resize(to_codec.output_samples(frame.size()));
-            auto n = to_codec.process(frame, std::span<std::int16_t>(converted));
+            auto n = to_codec.process(pcm, std::span<std::int16_t>(converted));
             pcm = std::span<const std::int16_t>(converted.data(), n ? *n : 0);
         }
         auto size = audio->encode(pcm, std::span<std::uint8_t>(payload));
@@ -236,6 +237,25 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         talkspurt = false;
         sender.advance(audio->rtp_samples(pcm.size()));
         ++stats.frames_sent;
+    }
+
+    // The application's PCM waiting to be sent: queue[queue_head..]. Consumed from the front by moving
+    // the head; the storage is compacted only when the consumed part is at least half of it, so each
+    // sample is moved at most once on average and the vector's capacity is reused.
+    std::size_t queued() const noexcept { return queue.size() - queue_head; }
+    void consume(std::size_t n) noexcept {
+        queue_head += n;
+        if (queue_head == queue.size()) {
+            queue.clear();
+            queue_head = 0;
+        } else if (queue_head >= queue.size() / 2) {
+            queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(queue_head));
+            queue_head = 0;
+        }
+    }
+    void clear_queue() noexcept {
+        queue.clear();
+        queue_head = 0;
     }
 
     void tick() {
@@ -276,7 +296,11 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
     std::vector<std::int16_t> codec_pcm;
     std::vector<std::int16_t> app_pcm;
     std::vector<std::uint8_t> payload;
-    std::deque<std::int16_t> queue;
+    std::vector<std::int16_t> send_pcm;   // one application frame to send
+    std::vector<std::int16_t> converted;  // that frame at the codec rate
+    std::array<std::uint8_t, 1500> wire;  // the RTP packet being sent; not zeroed: write_packet writes every byte that goes out
+    std::vector<std::int16_t> queue;
+    std::size_t queue_head = 0;
     bool draining = false;
     bool talkspurt = true;
     bool running = false;
@@ -328,11 +352,11 @@ void audio_stream::on_drained(std::function<void()> handler) { impl_->drained_cb
 void audio_stream::write(std::span<const std::int16_t> pcm) { impl_->queue.insert(impl_->queue.end(), pcm.begin(), pcm.end()); }
 
 void audio_stream::flush() {
-    impl_->queue.clear();
+    impl_->clear_queue();
     impl_->draining = false;
 }
 
-std::size_t audio_stream::queued_samples() const noexcept { return impl_->queue.size(); }
+std::size_t audio_stream::queued_samples() const noexcept { return impl_->queued(); }
 
 bool audio_stream::send_dtmf(std::string_view digits, duration length) {
     if (impl_->cfg.telephone_event_payload_type < 0 || !impl_->sending) return false;

@@ -33,9 +33,9 @@ jitter_buffer::jitter_buffer(jitter_buffer_config config) : config_(config) {
     if (!(config_.delay_quantile >= 0 && config_.delay_quantile <= 1)) config_.delay_quantile = 0.97;
     slots_.resize(round_up_pow2(config_.capacity));
     mask_ = slots_.size() - 1;
-    transits_.resize(config_.reference_window);
+    min_queue_.resize(config_.reference_window);
     delays_.resize(config_.window);
-    scratch_.reserve(config_.window);
+    sorted_.reserve(config_.window);
     reset();
 }
 
@@ -47,10 +47,7 @@ void jitter_buffer::reset() {
     held_.active = false;
     played_bits_ = {};
     underrun_debt_ = 0;
-    transit_count_ = 0;
-    transit_next_ = 0;
-    delay_count_ = 0;
-    delay_next_ = 0;
+    clear_transits();
     transit_min_ = 0;
     frame_samples_ = static_cast<std::uint32_t>(samples_of(config_.frame));
     target_us_ = std::clamp(us(config_.initial_delay), us(config_.min_delay), us(config_.max_delay));
@@ -103,21 +100,59 @@ std::int64_t jitter_buffer::delay_us(time_point now) const noexcept {
     return transit_us(play_ts_, now) - transit_min_;
 }
 
+void jitter_buffer::clear_transits() noexcept {
+    min_front_ = 0;
+    min_size_ = 0;
+    transit_index_ = 0;
+    delay_next_ = 0;
+    delay_count_ = 0;
+    sorted_.clear();
+}
+
+void jitter_buffer::push_min_transit(std::int64_t transit) noexcept {
+    // Every packet enters the queue once and leaves it once: O(1) amortized per packet instead of a
+    // scan of the window.
+    const std::size_t cap = min_queue_.size();
+    const std::uint64_t index = transit_index_++;
+    while (min_size_ > 0 && min_queue_[(min_front_ + min_size_ - 1) % cap].transit >= transit) --min_size_;
+    if (min_size_ > 0 && index - min_queue_[min_front_].index >= cap) {
+        min_front_ = (min_front_ + 1) % cap;
+        --min_size_;
+    }
+    min_queue_[(min_front_ + min_size_) % cap] = {index, transit};
+    ++min_size_;
+    transit_min_ = min_queue_[min_front_].transit;
+}
+
+void jitter_buffer::push_delay(std::int64_t delay) noexcept {
+    // The window stays sorted: the delay leaving it is replaced by the new one, and only the entries
+    // between their two places move by one.
+    const auto first = sorted_.begin();
+    const auto to = std::lower_bound(first, sorted_.end(), delay);
+    if (delay_count_ < delays_.size()) {
+        sorted_.insert(to, delay);  // within the capacity reserved up front: no allocation
+        ++delay_count_;
+    } else {
+        const auto from = std::lower_bound(first, sorted_.end(), delays_[delay_next_]);
+        if (to > from) {
+            std::move(from + 1, to, from);
+            *(to - 1) = delay;
+        } else {
+            std::move_backward(to, from, from + 1);
+            *to = delay;
+        }
+    }
+    delays_[delay_next_] = delay;
+    delay_next_ = (delay_next_ + 1) % delays_.size();
+}
+
 void jitter_buffer::record_transit(std::int64_t ts, time_point arrival) {
     const std::int64_t transit = transit_us(ts, arrival);
-    transits_[transit_next_] = transit;
-    transit_next_ = (transit_next_ + 1) % transits_.size();
-    if (transit_count_ < transits_.size()) ++transit_count_;
-    transit_min_ = *std::min_element(transits_.begin(), transits_.begin() + static_cast<std::ptrdiff_t>(transit_count_));
-
-    delays_[delay_next_] = transit - transit_min_;
-    delay_next_ = (delay_next_ + 1) % delays_.size();
-    if (delay_count_ < delays_.size()) ++delay_count_;
-    scratch_.assign(delays_.begin(), delays_.begin() + static_cast<std::ptrdiff_t>(delay_count_));
+    push_min_transit(transit);
+    push_delay(transit - transit_min_);
     const auto q = static_cast<std::size_t>(config_.delay_quantile * static_cast<double>(delay_count_ - 1));
-    std::nth_element(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(q), scratch_.end());
     // Half a frame on top: pulls come at their own phase, so the slack seen at a pull varies by a frame.
-    std::int64_t target = scratch_[q] + us(config_.frame) / 2;
+    std::int64_t target = sorted_[q] + us(config_.frame) / 2;
     if (delay_count_ < min_measured) target = std::max(target, us(config_.initial_delay));
     target_us_ = std::clamp(target, us(config_.min_delay), us(config_.max_delay));
 }
@@ -152,10 +187,7 @@ void jitter_buffer::start(const packet& p, time_point arrival) {
     high_ts_ = play_ts_ = p.timestamp;
     base_time_ = arrival;
     base_ts_ = p.timestamp;
-    transit_count_ = 0;
-    transit_next_ = 0;
-    delay_count_ = 0;
-    delay_next_ = 0;
+    clear_transits();
     frame_samples_ = static_cast<std::uint32_t>(samples_of(config_.frame));
     target_us_ = std::clamp(us(config_.initial_delay), us(config_.min_delay), us(config_.max_delay));
     record_transit(p.timestamp, arrival);

@@ -70,7 +70,10 @@ private:
     std::uint32_t hold_;       // samples at full level
     std::uint32_t fade_;       // samples from full level to silence
     std::uint32_t step_;       // 10 ms: when the loop widens
-    std::vector<std::int16_t> history_;  // oldest first; history_.size() is fixed
+    // A ring whose oldest sample is at history_head_; history_.size() is fixed. Unrolled (oldest
+    // first, head 0) when a loss starts, which is when it is read.
+    std::vector<std::int16_t> history_;
+    std::size_t history_head_ = 0;
     std::vector<float> loop_;            // the current synthesis loop
     std::vector<float> old_loop_;        // the previous one while crossfading into the current one
     std::uint32_t loop_len_ = 0;

@@ -151,6 +151,9 @@ private:
     void start(const packet& p, time_point arrival);
     void store(std::int64_t seq, std::int64_t ts, const packet& p);
     void record_transit(std::int64_t ts, time_point arrival);
+    void clear_transits() noexcept;
+    void push_min_transit(std::int64_t transit) noexcept;
+    void push_delay(std::int64_t delay) noexcept;
     std::int64_t transit_us(std::int64_t ts, time_point arrival) const noexcept;
     std::int64_t delay_us(time_point now) const noexcept;
     void free_slot(slot& s) noexcept;
@@ -183,15 +186,23 @@ private:
     // Transit statistics: transit (arrival minus media time, microseconds, from a common origin) of
     // the last reference_window packets, and the delays (transit minus the fastest of those) of the
     // last `window` packets.
+    struct transit_entry {
+        std::uint64_t index = 0;  // the packet's position in the order of record_transit() calls
+        std::int64_t transit = 0;
+    };
     time_point base_time_{};
     std::int64_t base_ts_ = 0;
-    std::vector<std::int64_t> transits_;
-    std::size_t transit_next_ = 0;
-    std::size_t transit_count_ = 0;
-    std::vector<std::int64_t> delays_;
+    // The fastest transit of the last reference_window packets, kept as a monotonic queue (a ring of
+    // reference_window entries): ascending transits, each one younger than those before it, so the
+    // front is the minimum and a packet leaves it when it falls out of the window or a faster one comes.
+    std::vector<transit_entry> min_queue_;
+    std::size_t min_front_ = 0;
+    std::size_t min_size_ = 0;
+    std::uint64_t transit_index_ = 0;
+    std::vector<std::int64_t> delays_;     // the last `window` delays, in arrival order (a ring)
     std::size_t delay_next_ = 0;
     std::size_t delay_count_ = 0;
-    std::vector<std::int64_t> scratch_;
+    std::vector<std::int64_t> sorted_;     // the same delays in ascending order: the quantile is an index
     std::int64_t transit_min_ = 0;
     std::int64_t target_us_ = 0;
     jitter_stats stats_;
