@@ -7,9 +7,11 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
   # libsipvoice
-  libasio-dev libssl-dev libopus-dev libsamplerate0-dev
+  libasio-dev libssl-dev libopus-dev libspandsp-dev libsamplerate0-dev
   # tools and tests
   nlohmann-json3-dev catch2 libbenchmark-dev
+  # sipvoice-agent (examples/agent): its TOML configuration
+  libtomlplusplus-dev
   # the peer stacks the parser benchmark compares against
   libosip2-dev libsofia-sip-ua-dev libre-dev
   # interop tests (tests/interop/): a real registrar, SIP test clients, certificates, ss, pgrep/pkill

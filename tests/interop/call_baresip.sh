@@ -16,16 +16,16 @@
 # exits 0) and each side heard the other's tone and not its own: our --record has >= 1 s of sound
 # with >= 80% of its energy at 600 Hz; baresip's decoded-audio WAV (sndfile) the same at 1000 Hz.
 # MEASURED: rtp_in, rtp_out, codec, both tone shares and the delay to the first sound.
-# Usage: call_baresip.sh SIPVOICE udp|tcp out|in [pcmu|pcma|opus|any]
+# Usage: call_baresip.sh SIPVOICE udp|tcp out|in [pcmu|pcma|g722|opus|any]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 iop_sipvoice_check "${1:-}"
-t=${2:?usage: call_baresip.sh SIPVOICE udp|tcp out|in [pcmu|pcma|opus|any]}
-dir=${3:?usage: call_baresip.sh SIPVOICE udp|tcp out|in [pcmu|pcma|opus|any]}
+t=${2:?usage: call_baresip.sh SIPVOICE udp|tcp out|in [pcmu|pcma|g722|opus|any]}
+dir=${3:?usage: call_baresip.sh SIPVOICE udp|tcp out|in [pcmu|pcma|g722|opus|any]}
 codec=${4:-pcmu}
 case "$codec" in
-  pcmu) want='PCMU/8000' ;; pcma) want='PCMA/8000' ;; opus) want='[Oo][Pp][Uu][Ss]/48000(/2)?' ;; any) want='.*' ;;
-  *) iop_fail "codec: pcmu, pcma, opus or any, not '$codec'" ;;
+  pcmu) want='PCMU/8000' ;; pcma) want='PCMA/8000' ;; g722) want='G722/8000' ;; opus) want='[Oo][Pp][Uu][Ss]/48000(/2)?' ;; any) want='.*' ;;
+  *) iop_fail "codec: pcmu, pcma, g722, opus or any, not '$codec'" ;;
 esac
 codec_opt=()
 [ "$codec" = any ] || codec_opt=(--codec "$codec")
@@ -33,9 +33,10 @@ iop_init "call-baresip-$t-$dir-$codec"
 iop_require_baresip
 iop_start_kamailio 401
 kport=$(iop_port_of "$t")
-# our side plays at the stream's rate: 48 kHz for Opus, 8 kHz otherwise
+# our side plays at the stream's rate: 48 kHz for Opus, 16 kHz for G.722, 8 kHz otherwise
 rate=8000
 [ "$codec" = opus ] && rate=48000
+[ "$codec" = g722 ] && rate=16000
 iop_wav_tone "$IOP_DIR/tone.wav" "$rate" 1000 2.5
 
 case "$dir" in

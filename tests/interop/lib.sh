@@ -786,7 +786,8 @@ iop_envelope_corr() {
 # baresip (Debian's baresip-core, 1.0) as a headless peer: no sound card, no UI. Its audio source is
 # the ausine module (a sine tone at a chosen frequency; ausine makes 48 kHz stereo, resampled by
 # baresip to the codec's rate), its player aubridge (a device nobody reads: a sink), and the sndfile
-# filter writes what it sends and what it hears to WAV files (dump-<time>-enc.wav / -dec.wav).
+# filter writes what it sends and what it hears to WAV files (dump-<time>-enc.wav / -dec.wav). Its
+# codecs: g711, opus and g722, loaded in that order, which is the order of its offers (PCMU first).
 IOP_BARESIP=${IOP_BARESIP:-$(command -v baresip || echo /usr/bin/baresip)}
 IOP_BARESIP_MODULES=${IOP_BARESIP_MODULES:-/usr/lib/baresip/modules}
 
@@ -795,7 +796,7 @@ iop_require_baresip() {
   local m
   command -v "$IOP_BARESIP" >/dev/null 2>&1 \
     || iop_fail "baresip not found (Debian package baresip-core; tools/setup.sh installs it)"
-  for m in g711 opus ausine aubridge sndfile account menu; do
+  for m in g711 g722 opus ausine aubridge sndfile account menu; do
     [ -f "$IOP_BARESIP_MODULES/$m.so" ] || iop_fail "baresip module $m.so not in $IOP_BARESIP_MODULES (package baresip-core)"
   done
 }
@@ -826,6 +827,7 @@ rtp_stats		yes
 module_path		$IOP_BARESIP_MODULES
 module			g711.so
 module			opus.so
+module			g722.so
 module			ausine.so
 module			aubridge.so
 module			sndfile.so

@@ -38,7 +38,7 @@ was answered and had RTP in both directions and no RTP timeout; 1 otherwise (the
   --record WAV     write what is heard (16-bit PCM, mono)
   --dtmf DIGITS    digits to send once connected, e.g. 123#
   --duration S     hang up after S seconds of conversation (default 5)
-  --codec C        pcmu, pcma or opus (default: offer PCMU, PCMA, Opus in that order)
+  --codec C        pcmu, pcma, g722 or opus (default: offer PCMU, PCMA, Opus in that order)
   --from URI       our address of record (default sip:EXT@DOMAIN with --user, else
                    sip:sipvoice@<local address>)
   --hold-after S   S seconds after the answer put the call on hold: a re-INVITE with a=sendonly;
@@ -69,7 +69,7 @@ SIGINT/SIGTERM end the calls (BYE), un-register and exit 0.
   --echo           send back what is heard (default when --play is not given)
   --play WAV       play this file to every caller instead
   --record WAV     write what the (last) caller said
-  --codec C        pcmu, pcma or opus (default: accept PCMU, PCMA, Opus in that order)
+  --codec C        pcmu, pcma, g722 or opus (default: accept PCMU, PCMA, Opus in that order)
   --max-calls N    exit 0 after N calls have ended
   --register       register with the account options below (they imply it)
   --rtp-timeout S  hang up a call when no RTP came from the caller for S seconds while it should
@@ -109,11 +109,15 @@ int parse_common_option(std::span<const std::string_view> args, std::size_t& i, 
     if (a == "--codec") {
         if (*v == "pcmu") o.codecs = {sdp::pcmu()};
         else if (*v == "pcma") o.codecs = {sdp::pcma()};
+        else if (*v == "g722") {
+            o.codecs = {sdp::g722()};
+            o.app_rate = 16000;  // G.722 samples at 16 kHz (its RTP clock says 8000: RFC 3551 §4.5.2)
+        }
         else if (*v == "opus") {
             o.codecs = {sdp::opus()};
             o.app_rate = 48000;
         } else {
-            std::fprintf(stderr, "%s: --codec: pcmu, pcma or opus\n", command);
+            std::fprintf(stderr, "%s: --codec: pcmu, pcma, g722 or opus\n", command);
             return -1;
         }
     }
@@ -130,7 +134,7 @@ int parse_common_option(std::span<const std::string_view> args, std::size_t& i, 
     return 1;
 }
 
-// Loads the file to play at the stream's rate: G.711 calls run at 8 kHz, Opus at 48 kHz.
+// Loads the file to play at the stream's rate: G.711 calls run at 8 kHz, G.722 at 16 kHz, Opus at 48 kHz.
 bool load_play(const std::string& path, std::uint32_t rate, std::vector<std::int16_t>& out) {
     auto wav = media::read_wav(path);
     if (!wav) {

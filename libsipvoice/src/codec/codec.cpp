@@ -1,10 +1,11 @@
-// The codec registry and the audio_codec implementations over g711, plc and opus.
+// The codec registry and the audio_codec implementations over g711, g722, plc and opus.
 #include "sipvoice/codec/codec.hpp"
 
 #include <array>
 #include <utility>
 
 #include "sipvoice/codec/g711.hpp"
+#include "sipvoice/codec/g722.hpp"
 #include "sipvoice/codec/plc.hpp"
 
 namespace sipvoice::codec {
@@ -14,7 +15,7 @@ namespace {
 constexpr std::array<codec_info, 4> registry{{
     {codec_id::pcmu, "PCMU", 8000, 1, 0, 8000, true},
     {codec_id::pcma, "PCMA", 8000, 1, 8, 8000, true},
-    {codec_id::g722, "G722", 8000, 1, 9, 16000, false},
+    {codec_id::g722, "G722", g722::rtp_clock_rate, 1, 9, g722::sample_rate, g722_available},
     {codec_id::opus, "opus", opus_rtp_clock_rate, 2, -1, 48000, opus_available},
 }};
 
@@ -61,6 +62,48 @@ private:
     bool alaw_;
     bool use_plc_;
     plc plc_{g711::sample_rate};
+};
+
+// 16 kHz PCM, 8 kHz RTP clock (RFC 3551 §4.5.2): audio_codec::rtp_samples() halves the sample count.
+// No concealment of its own: codec::plc at 16 kHz, as G.711 has it at 8 kHz.
+class g722_codec final : public audio_codec {
+public:
+    g722_codec(const codec_info& info, std::uint32_t frame, g722_encoder enc, g722_decoder dec, bool use_plc)
+        : audio_codec(info, g722::sample_rate, frame), encoder_(std::move(enc)), decoder_(std::move(dec)),
+          use_plc_(use_plc) {}
+
+    std::size_t max_payload_size() const noexcept override { return frame_samples() / g722::samples_per_octet; }
+
+    result<std::size_t> encode(std::span<const std::int16_t> pcm, std::span<std::uint8_t> payload) noexcept override {
+        return encoder_.encode(pcm, payload);
+    }
+
+    result<std::size_t> decode(std::span<const std::uint8_t> payload, std::span<std::int16_t> pcm) noexcept override {
+        auto n = decoder_.decode(payload, pcm);
+        if (n && use_plc_) plc_.frame(pcm.first(*n));
+        return n;
+    }
+
+    result<std::size_t> conceal(std::span<std::int16_t> pcm) noexcept override {
+        if (use_plc_) {
+            plc_.conceal(pcm);
+        } else {
+            for (auto& s : pcm) s = 0;
+        }
+        return pcm.size();
+    }
+
+    // The decoder's ADPCM predictors follow the old stream: a new one starts from a fresh state.
+    void reset() noexcept override {
+        (void)decoder_.reset();
+        plc_.reset();
+    }
+
+private:
+    g722_encoder encoder_;
+    g722_decoder decoder_;
+    bool use_plc_;
+    plc plc_{g722::sample_rate};
 };
 
 class opus_codec final : public audio_codec {
@@ -135,7 +178,15 @@ result<std::unique_ptr<audio_codec>> make_codec(const codec_info& info, const co
             return std::unique_ptr<audio_codec>(
                 new opus_codec(info, rate, enc->frame_samples(), std::move(*enc), std::move(*dec)));
         }
-        case codec_id::g722: break;
+        case codec_id::g722: {
+            if (rate != g722::sample_rate) return error{errc::bad_sample_rate};
+            auto enc = g722_encoder::create();
+            if (!enc) return enc.error();
+            auto dec = g722_decoder::create();
+            if (!dec) return dec.error();
+            return std::unique_ptr<audio_codec>(
+                new g722_codec(info, rate / 1000 * options.ptime_ms, std::move(*enc), std::move(*dec), options.plc));
+        }
     }
     return error{errc::not_available};
 }

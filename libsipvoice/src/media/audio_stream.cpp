@@ -31,7 +31,9 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
             error = "unknown codec " + cfg.codec + "/" + std::to_string(cfg.clock_rate);
             return false;
         }
-        // Opus encodes at the application's rate itself; G.711 is 8 kHz and gets a resampler.
+        // Opus encodes at the application's rate itself; G.711 (8 kHz) and G.722 (16 kHz) get a
+        // resampler when the application runs at another rate. Timestamps advance by rtp_samples():
+        // for G.722 half the samples, its RTP clock being 8000 (RFC 3551 §4.5.2).
         if (info->id == codec::codec_id::opus) opts.sample_rate = cfg.app_rate;
         auto made = codec::make_codec(*info, opts);
         if (!made) {

@@ -9,7 +9,7 @@
 //   name   rtpmap          PT   PCM rate   notes
 //   PCMU   PCMU/8000       0    8000       G.711 mu-law, with codec::plc for lost frames
 //   PCMA   PCMA/8000       8    8000       G.711 A-law, with codec::plc
-//   G722   G722/8000       9    16000      listed for negotiation only: not implemented (not_available)
+//   G722   G722/8000       9    16000      G.722 64 kbit/s, with codec::plc; needs spandsp
 //   opus   opus/48000/2    -    48000      dynamic PT; PCM at 8/12/16/24/48 kHz; mono here; needs libopus
 //
 //   const sdp::negotiated& n = *oa.current();
@@ -56,10 +56,10 @@ const codec_info* find_static_codec(std::uint8_t payload_type) noexcept;
 
 struct codec_options {
     // PCM rate of the audio_codec's encode/decode side. 0: the codec's own (codec_info::sample_rate).
-    // G.711 takes 8000 only; Opus 8000, 12000, 16000, 24000 or 48000.
+    // G.711 takes 8000 only; G.722 16000 only; Opus 8000, 12000, 16000, 24000 or 48000.
     std::uint32_t sample_rate = 0;
     std::uint32_t ptime_ms = 20;  // frame duration (the peer's a=ptime; RFC 3551 §4.2: 20 ms)
-    bool plc = true;              // G.711: conceal lost frames with codec::plc; false: silence
+    bool plc = true;              // G.711, G.722: conceal lost frames with codec::plc; false: silence
     // Opus encoder settings; its sample_rate and frame_ms are replaced by the two fields above.
     opus_config opus{};
 };
@@ -82,7 +82,7 @@ public:
     [[nodiscard]] virtual std::size_t max_payload_size() const noexcept = 0;
 
     // One frame of PCM to one RTP payload; returns the payload's size. G.711 takes any length (one
-    // octet per sample); Opus exactly frame_samples().
+    // octet per sample), G.722 any even length (one octet per two samples); Opus exactly frame_samples().
     virtual result<std::size_t> encode(std::span<const std::int16_t> pcm, std::span<std::uint8_t> payload) noexcept = 0;
     // One RTP payload to PCM; returns the samples written.
     virtual result<std::size_t> decode(std::span<const std::uint8_t> payload, std::span<std::int16_t> pcm) noexcept = 0;

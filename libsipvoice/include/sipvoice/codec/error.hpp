@@ -1,4 +1,4 @@
-// sipvoice/codec/error.hpp: what can go wrong in the codec/ layer (G.711, PLC, Opus, resampling).
+// sipvoice/codec/error.hpp: what can go wrong in the codec/ layer (G.711, G.722, PLC, Opus, resampling).
 //
 // The layer builds with -fno-exceptions, so failures are values: an `error` is a code plus, when a
 // library said no, that library's own code (a negative OPUS_* value, or libsamplerate's error number)
@@ -15,7 +15,7 @@ namespace sipvoice::codec {
 
 enum class errc : std::uint8_t {
     ok = 0,
-    not_available,     // this build has no such codec: SIPVOICE_WITH_OPUS / _SAMPLERATE off, or G.722
+    not_available,     // this build has no such codec: SIPVOICE_WITH_OPUS / _G722 / _SAMPLERATE off
     unknown_codec,     // no codec of that encoding name, clock rate and channel count
     bad_sample_rate,   // a PCM rate the codec or resampler does not take
     bad_channels,      // a channel count the codec does not take (this layer encodes mono)
@@ -24,7 +24,8 @@ enum class errc : std::uint8_t {
     buffer_too_small,  // the output span cannot hold what the call must write
     bad_packet,        // a payload the decoder cannot decode (corrupt or not of this codec)
     not_initialized,   // a default-constructed or moved-from object was used
-    library_error,     // libopus or libsamplerate failed otherwise; error::detail holds its code
+    library_error,     // libopus, libsamplerate or spandsp failed otherwise; error::detail holds its code
+                       // (none for spandsp, whose calls return only NULL or a count)
 };
 
 // A short English description of the code, for logs.
