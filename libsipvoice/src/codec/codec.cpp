@@ -1,6 +1,7 @@
 // The codec registry and the audio_codec implementations over g711, g722, plc and opus.
 #include "sipvoice/codec/codec.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -28,6 +29,14 @@ bool iequal(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+// Concealment for the codecs without their own (G.711, G.722): the waveform PLC, or silence when
+// it is switched off.
+std::size_t conceal_or_silence(plc& p, bool use_plc, std::span<std::int16_t> pcm) noexcept {
+    if (use_plc) p.conceal(pcm);
+    else std::fill(pcm.begin(), pcm.end(), std::int16_t{0});
+    return pcm.size();
+}
+
 class g711_codec final : public audio_codec {
 public:
     g711_codec(const codec_info& info, std::uint32_t frame, bool use_plc)
@@ -48,12 +57,7 @@ public:
     }
 
     result<std::size_t> conceal(std::span<std::int16_t> pcm) noexcept override {
-        if (use_plc_) {
-            plc_.conceal(pcm);
-        } else {
-            for (auto& s : pcm) s = 0;
-        }
-        return pcm.size();
+        return conceal_or_silence(plc_, use_plc_, pcm);
     }
 
     void reset() noexcept override { plc_.reset(); }
@@ -85,12 +89,7 @@ public:
     }
 
     result<std::size_t> conceal(std::span<std::int16_t> pcm) noexcept override {
-        if (use_plc_) {
-            plc_.conceal(pcm);
-        } else {
-            for (auto& s : pcm) s = 0;
-        }
-        return pcm.size();
+        return conceal_or_silence(plc_, use_plc_, pcm);
     }
 
     // The decoder's ADPCM predictors follow the old stream: a new one starts from a fresh state.
