@@ -467,11 +467,13 @@ TEST_CASE("user_agent calls: no incoming handler means 480, shutdown ends calls 
 
 namespace {
 
-// A callee that answers every offer it gets with `sdp`, and counts the keys it got by SIP INFO.
+// A callee that answers every offer it gets with `sdp`, and keeps the keys it got by SIP INFO.
 struct answering_callee : recorder {
     ua::call self;
     std::string sdp = sdp_b;
     std::vector<std::string> offers;
+    std::string keys;
+    void on_dtmf(char digit, int) override { keys += digit; }
     void on_offer(const std::string& offer) override {
         recorder::on_offer(offer);
         offers.push_back(offer);
@@ -521,7 +523,7 @@ TEST_CASE("user_agent calls: an INVITE challenged with 407 by the outbound proxy
     CHECK(invites[1].from()->address.text == "sip:1001@pbx.example.com");
 }
 
-TEST_CASE("user_agent calls: hold and unhold by re-INVITE, and RFC 4028 session refreshes keep the call up",
+TEST_CASE("user_agent calls: hold and unhold by re-INVITE, DTMF by INFO, and RFC 4028 session refreshes keep the call up",
           "[ua][loopback][call][timer]") {
     asio::io_context io;
     auto cfg = local_config();
@@ -553,6 +555,10 @@ TEST_CASE("user_agent calls: hold and unhold by re-INVITE, and RFC 4028 session 
     callee->sdp = sdp_b;
     c.reoffer(sdp_a);
     REQUIRE(run_until(io, [&] { return callee->offers.size() == 3 && caller->answer_sdp == sdp_b; }));
+
+    // DTMF by SIP INFO, in order.
+    for (char k : std::string("12#")) CHECK(c.send_dtmf_info(k));
+    REQUIRE(run_until(io, [&] { return callee->keys == "12#"; }));
 
     // Well past the session interval: refreshes (UPDATE) kept both sides up.
     io.run_for(std::chrono::milliseconds(4500));

@@ -462,3 +462,35 @@ TEST_CASE("invite_session: a re-offer we cannot take is refused with 488 and the
     CHECK(out[0].status == 488);
     CHECK(s.state() == session_state::connected);
 }
+
+TEST_CASE("invite_session: DTMF sent as INFO application/dtmf-relay, only in a confirmed call", "[invite_session]") {
+    const time_point t0{};
+    auto early = ua::invite_session::outgoing("sip:bob@example.com", offer, config(), 9, t0);
+    early.take_outputs();
+    CHECK_FALSE(early.send_dtmf_info('5', 160, t0));
+    CHECK(early.take_outputs().empty());
+
+    auto s = connected_call();
+    CHECK_FALSE(s.send_dtmf_info('x', 160, t0));
+    REQUIRE(s.send_dtmf_info('#', 250, t0));
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == session_output_kind::request);
+    const sip::message info = parse_wire(out[0].bytes);
+    CHECK(info.method_name() == "INFO");
+    CHECK(info.to()->tag() == "b1");
+    CHECK(info.content_type()->matches("application", "dtmf-relay"));
+    CHECK(info.body() == "Signal=#\r\nDuration=250\r\n");
+    // The session's own INFO parser reads it back.
+    auto peer = connected_call();
+    peer.on_request(from_callee(peer, "INFO", 7, std::string(info.body()), "application/dtmf-relay"), "k", t0);
+    auto ev = peer.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].digit == '#');
+    CHECK(ev[0].duration_ms == 250);
+    // Its 200 changes nothing.
+    const sip::message ok = reply(info, 200, "b1");
+    s.on_dialog_response(&ok, t0, out[0].cseq);
+    CHECK(s.take_outputs().empty());
+    CHECK(s.state() == session_state::connected);
+}

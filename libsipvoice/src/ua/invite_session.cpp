@@ -660,6 +660,14 @@ void invite_session::reoffer(std::string sdp, time_point now) {
     send_in_dialog("INVITE", purpose::reoffer, now, sdp);
 }
 
+bool invite_session::send_dtmf_info(char digit, int duration_ms, time_point now) {
+    const std::string_view keys = "0123456789*#ABCD";
+    if (state_ != session_state::connected || !dialog_ || keys.find(digit) == std::string_view::npos) return false;
+    const std::string body = "Signal=" + std::string(1, digit) + "\r\nDuration=" + std::to_string(std::max(duration_ms, 0)) + "\r\n";
+    send_in_dialog("INFO", purpose::other, now, body, {}, false, 0, "application/dtmf-relay");
+    return true;
+}
+
 void invite_session::try_queued_reoffer(time_point now) {
     if (!queued_reoffer_ || state_ != session_state::connected || offer_open()) return;
     std::string sdp = std::move(*queued_reoffer_);
@@ -668,7 +676,8 @@ void invite_session::try_queued_reoffer(time_point now) {
 }
 
 void invite_session::send_in_dialog(std::string method, purpose why, time_point now, const std::string& sdp,
-                                    const std::string& authorization_line, bool proxy_auth, int glare_retries) {
+                                    const std::string& authorization_line, bool proxy_auth, int glare_retries,
+                                    std::string_view content_type) {
     (void)now;
     if (!dialog_) return;
     sip::message_builder b = dialog_->request(method, via());
@@ -681,9 +690,9 @@ void invite_session::send_in_dialog(std::string method, purpose why, time_point 
     if (!authorization_line.empty())
         b.add(proxy_auth ? sip::header_id::proxy_authorization : sip::header_id::authorization, authorization_line);
     b.add(sip::header_id::user_agent, cfg_.user_agent);
-    if (!sdp.empty()) b.body("application/sdp", sdp);
+    if (!sdp.empty()) b.body(content_type, sdp);
     const std::uint32_t cseq = dialog_->local_seq();
-    in_flight_.push_back({cseq, method, why, sdp, !authorization_line.empty(), glare_retries});
+    in_flight_.push_back({cseq, method, why, sdp, !authorization_line.empty(), glare_retries, std::string(content_type)});
     outputs_.push_back({session_output_kind::request, {}, 0, b.str(), dialog_->next_hop(), cseq});
 }
 
@@ -767,7 +776,7 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
     if ((status == 401 || status == 407) && cfg_.credentials && !req.authorized && response) {
         if (auto ch = auth::first_supported(*response)) {
             auto line = auth::authorization(*ch, *cfg_.credentials, req.method, dialog_->remote_target(), token(16), 1, req.sdp);
-            send_in_dialog(req.method, req.why, now, req.sdp, line, ch->proxy, req.glare_retries);
+            send_in_dialog(req.method, req.why, now, req.sdp, line, ch->proxy, req.glare_retries, req.content_type);
             return;
         }
     }

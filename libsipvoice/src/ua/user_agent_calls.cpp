@@ -303,6 +303,14 @@ void call::reoffer(std::string sdp) {
     self->pump();
 }
 
+bool call::send_dtmf_info(char digit, int duration_ms) {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return false;
+    const bool sent = c->session->send_dtmf_info(digit, duration_ms, sipvoice::clock::now());
+    self->pump();
+    return sent;
+}
+
 void call::hangup() {
     auto [self, c] = lookup(owner_, id_);
     if (!c) return;

@@ -149,6 +149,10 @@ public:
     // answer comes as an answer event, a failure as offer_rejected. While another offer is open the
     // re-offer waits for it to finish.
     void reoffer(std::string sdp, time_point now);
+    // A key sent as SIP INFO with application/dtmf-relay ("Signal=5", "Duration=160"), for peers that
+    // take DTMF that way rather than as RFC 4733 events. Only in a confirmed call; false otherwise or
+    // for a key that is not 0-9 * # A-D.
+    bool send_dtmf_info(char digit, int duration_ms, time_point now);
     void hangup(time_point now);
     void on_time(time_point now);
 
@@ -182,9 +186,11 @@ private:
         std::string sdp;
         bool authorized = false;  // already carries credentials: a second challenge is final
         int glare_retries = 0;
+        std::string content_type = "application/sdp";  // of `sdp`, the body
     };
     void send_in_dialog(std::string method, purpose why, time_point now, const std::string& sdp = {},
-                        const std::string& authorization_line = {}, bool proxy_auth = false, int glare_retries = 0);
+                        const std::string& authorization_line = {}, bool proxy_auth = false, int glare_retries = 0,
+                        std::string_view content_type = "application/sdp");
     void reoffer_response(pending_request req, const sip::message* response, time_point now);
     // UAC: (re)builds and sends the INVITE to target_ with the next CSeq.
     void send_invite(time_point now, const std::string& authorization_line = {}, bool proxy_auth = false);

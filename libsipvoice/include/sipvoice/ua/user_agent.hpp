@@ -157,6 +157,10 @@ public:
     // a re-INVITE; the answer comes to on_answer(), a refusal to on_offer_rejected(). A 491 (glare)
     // is retried once after the RFC 3261 §14.1 random delay.
     void reoffer(std::string sdp);
+    // A key as SIP INFO (application/dtmf-relay), for a peer that wants DTMF that way rather than as
+    // RFC 4733 events in the media (call_media's audio stream sends those). False when the call is
+    // not confirmed or the key is not one of 0-9 * # A-D.
+    bool send_dtmf_info(char digit, int duration_ms = 160);
     // BYE (or CANCEL / a refusal before the call was answered).
     void hangup();
     [[nodiscard]] std::optional<session_state> state() const;
