@@ -26,12 +26,6 @@ bool lists_token(const sip::header_values<sip::token>& values, std::string_view 
     return false;
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-
 // A DTMF key as SIP INFO carries it: "Signal=5\r\nDuration=160" (application/dtmf-relay, the form
 // Cisco introduced and Asterisk, FreeSWITCH and 3CX send) or "5" (application/dtmf). Signal 10 and 11
 // are * and # in some implementations.
@@ -48,7 +42,7 @@ std::optional<info_key> dtmf_of_info(const sip::message& m) {
     int duration = 0;
     std::string_view body = m.body();
     if (!relay) {
-        signal = trim(body);
+        signal = sip::detail::trim(body);
     } else {
         while (!body.empty()) {
             const std::size_t nl = body.find('\n');
@@ -56,8 +50,8 @@ std::optional<info_key> dtmf_of_info(const sip::message& m) {
             body = nl == std::string_view::npos ? std::string_view{} : body.substr(nl + 1);
             const std::size_t eq = line.find('=');
             if (eq == std::string_view::npos) continue;
-            const std::string_view key = trim(line.substr(0, eq));
-            const std::string_view value = trim(line.substr(eq + 1));
+            const std::string_view key = sip::detail::trim(line.substr(0, eq));
+            const std::string_view value = sip::detail::trim(line.substr(eq + 1));
             if (sip::detail::iequals(key, "Signal")) signal = value;
             if (sip::detail::iequals(key, "Duration")) {
                 int d = 0;
@@ -428,8 +422,9 @@ void invite_session::on_response(const sip::message& response, time_point now) {
         return;
     }
     if (!uac_ || !invite_) return;
-    // A response to an earlier INVITE of this call (before an authentication retry or redirect).
-    if (auto cs = response.cseq(); cs && cs->number != invite_cseq_ && status < 300) return;
+    // A response to an earlier INVITE of this call (before an authentication retry or redirect): that
+    // attempt is over.
+    if (auto cs = response.cseq(); cs && cs->number != invite_cseq_) return;
     auto to = response.to();
     const std::string_view remote_tag = to ? to->tag() : std::string_view{};
 
@@ -481,7 +476,6 @@ void invite_session::on_response(const sip::message& response, time_point now) {
     }
     if (status >= 300) {
         if (state_ == session_state::terminated) return;
-        if (auto cs = response.cseq(); cs && cs->number != invite_cseq_) return;  // an attempt already retried
         // The transaction ACKs a non-2xx final response itself (RFC 3261 §17.1.1.3).
         if (retry_invite(response, now)) return;
         std::string reason = status == 487 ? "cancelled"
