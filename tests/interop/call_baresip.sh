@@ -90,20 +90,14 @@ rtp_out=$(iop_field "$ended" rtp_out)
 # ---- each side heard the other's tone (baresip closes its WAV files when the call ends)
 wait_for_line "$IOP_DIR/baresip.out" 'Call with .* terminated' 5 || iop_log "baresip did not log the end of the call (its log: baresip.out)"
 
-iop_audio_check "$IOP_DIR/heard.wav" 600
-ours=$IOP_AUDIO
 iop_audio_check "$IOP_DIR/heard.wav" 1000
 ours_self=$(iop_field "$IOP_AUDIO" tone)
+iop_expect_tone "$IOP_DIR/heard.wav" 600 "we heard (600 Hz is baresip's tone; share at our own 1000 Hz: $ours_self)"
+ours=$IOP_AUDIO
 theirs_wav=$(iop_baresip_wav baresip dec)
 [ -n "$theirs_wav" ] || iop_fail "baresip wrote no decoded-audio WAV (sndfile) in $IOP_DIR/baresip"
-iop_audio_check "$theirs_wav" 1000
+iop_expect_tone "$theirs_wav" 1000 "baresip heard (1000 Hz is ours)"
 theirs=$IOP_AUDIO
-iop_log "we heard (600 Hz is baresip's tone): $ours; share at our own 1000 Hz: $ours_self"
-iop_log "baresip heard (1000 Hz is ours): $theirs"
-iop_le 1 "$(iop_field "$ours" active)" && iop_le 0.8 "$(iop_field "$ours" tone)" \
-  || iop_fail "our recording is not baresip's 600 Hz tone: $ours"
-iop_le 1 "$(iop_field "$theirs" active)" && iop_le 0.8 "$(iop_field "$theirs" tone)" \
-  || iop_fail "baresip did not hear our 1000 Hz tone: $theirs"
 echo "MEASURED call-baresip-$t-$dir-$codec: ${codec_line#connected } rtp_in=$rtp_in rtp_out=$rtp_out" \
   "we_heard_600Hz_share=$(iop_field "$ours" tone) our_first_sound_s=$(iop_field "$ours" delay)" \
   "baresip_heard_1000Hz_share=$(iop_field "$theirs" tone) baresip_first_sound_s=$(iop_field "$theirs" delay)"

@@ -92,7 +92,7 @@ rtp_out=$(iop_field "$ended" rtp_out)
 codec_line=$(grep -m1 '^connected ' "$out")
 
 # ---- each side heard the other's tone
-iop_audio_check "$IOP_DIR/heard.wav" 600
+iop_expect_tone "$IOP_DIR/heard.wav" 600 "we heard (600 Hz is the callee's tone)"
 ours=$IOP_AUDIO
 case "$callee" in
 baresip)
@@ -106,14 +106,8 @@ answer)
   theirs_wav=$IOP_DIR/callee-heard.wav
   ;;
 esac
-iop_audio_check "$theirs_wav" 1000
+iop_expect_tone "$theirs_wav" 1000 "$callee heard (1000 Hz is ours)"
 theirs=$IOP_AUDIO
-iop_log "we heard (600 Hz is the callee's tone): $ours"
-iop_log "$callee heard (1000 Hz is ours): $theirs"
-iop_le 1 "$(iop_field "$ours" active)" && iop_le 0.8 "$(iop_field "$ours" tone)" \
-  || iop_fail "our recording is not the callee's 600 Hz tone: $ours"
-iop_le 1 "$(iop_field "$theirs" active)" && iop_le 0.8 "$(iop_field "$theirs" tone)" \
-  || iop_fail "$callee did not hear our 1000 Hz tone: $theirs"
 echo "MEASURED call-register-auth-$t-$callee-$ct: invite_407_to_authorized_s=$auth_round ${codec_line#connected }" \
   "rtp_in=$rtp_in rtp_out=$rtp_out we_heard_600Hz_share=$(iop_field "$ours" tone)" \
   "callee_heard_1000Hz_share=$(iop_field "$theirs" tone)"

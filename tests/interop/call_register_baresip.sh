@@ -93,18 +93,12 @@ rtp_out=$(iop_field "$ended" rtp_out)
 
 # ---- each side heard the other's tone (baresip closes its WAV files when the call ends)
 wait_for_line "$IOP_DIR/baresip.out" 'Call with .* terminated' 5 || iop_log "baresip did not log the end of the call (its log: baresip.out)"
-iop_audio_check "$IOP_DIR/heard.wav" 600
+iop_expect_tone "$IOP_DIR/heard.wav" 600 "we heard (600 Hz is baresip's tone)"
 ours=$IOP_AUDIO
 theirs_wav=$(iop_baresip_wav baresip dec)
 [ -n "$theirs_wav" ] || iop_fail "baresip wrote no decoded-audio WAV (sndfile) in $IOP_DIR/baresip"
-iop_audio_check "$theirs_wav" 1000
+iop_expect_tone "$theirs_wav" 1000 "baresip heard (1000 Hz is ours)"
 theirs=$IOP_AUDIO
-iop_log "we heard (600 Hz is baresip's tone): $ours"
-iop_log "baresip heard (1000 Hz is ours): $theirs"
-iop_le 1 "$(iop_field "$ours" active)" && iop_le 0.8 "$(iop_field "$ours" tone)" \
-  || iop_fail "our recording is not baresip's 600 Hz tone: $ours"
-iop_le 1 "$(iop_field "$theirs" active)" && iop_le 0.8 "$(iop_field "$theirs" tone)" \
-  || iop_fail "baresip did not hear our 1000 Hz tone: $theirs"
 [ "$end" = sigterm ] && reg_s="$reg_s bye_after_sigterm_s=$bye_s exit_after_sigterm_s=$stop_s"
 echo "MEASURED call-register-baresip-$t-$codec-$end: registered_after_s=$reg_s ${codec_line#connected } rtp_in=$rtp_in" \
   "rtp_out=$rtp_out we_heard_600Hz_share=$(iop_field "$ours" tone) our_first_sound_s=$(iop_field "$ours" delay)" \

@@ -855,3 +855,13 @@ iop_audio_check() {
   [ "$IOP_WAV_FORMAT/$IOP_WAV_BITS" = 1/16 ] || iop_fail "$1: not 16-bit PCM (format $IOP_WAV_FORMAT, $IOP_WAV_BITS bits)"
   IOP_AUDIO="rate=$IOP_WAV_RATE channels=$IOP_WAV_CHANNELS seconds=$IOP_WAV_SECONDS $(iop_wav_samples "$1" | iop_tone_check "$IOP_WAV_RATE" "$2")"
 }
+
+# iop_expect_tone WAV FREQ WHAT: iop_audio_check, logged as "WHAT: ...", and fails unless WAV holds at
+# least 1 s of sound with at least 80% of its energy at FREQ (a tone sent across a call and heard).
+# Sets IOP_AUDIO.
+iop_expect_tone() {
+  iop_audio_check "$1" "$2"
+  iop_log "$3: $IOP_AUDIO"
+  iop_le 1 "$(iop_field "$IOP_AUDIO" active)" && iop_le 0.8 "$(iop_field "$IOP_AUDIO" tone)" \
+    || iop_fail "$3: not at least 1 s of sound with >= 80% of its energy at $2 Hz: $IOP_AUDIO"
+}
