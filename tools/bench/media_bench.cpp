@@ -61,6 +61,7 @@
 
 #include <asio/io_context.hpp>
 
+#include "media_loopback_udp.hpp"
 #include "media_re_peer.hpp"
 #include "sipvoice/codec/codec.hpp"
 #include "sipvoice/codec/g711.hpp"
@@ -336,19 +337,7 @@ constexpr auto tick_phase = std::chrono::milliseconds(7);
 struct udp_sink {
     int fd = -1;
     std::uint16_t port = 0;
-    udp_sink() {
-        fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        int size = 8 << 20;
-        if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-            (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        (void)::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t len = sizeof a;
-        (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-        port = ntohs(a.sin_port);
-    }
+    udp_sink() { fd = sipvoice::bench::open_loopback_udp(port, false); }
     ~udp_sink() { ::close(fd); }
     std::uint64_t drain() {
         std::array<std::uint8_t, 2048> b{};

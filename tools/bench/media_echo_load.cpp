@@ -62,6 +62,7 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
+#include "media_loopback_udp.hpp"
 #include "sipvoice/codec/codec.hpp"
 #include "sipvoice/media/audio_stream.hpp"
 #include "sipvoice/media/rtp_socket.hpp"
@@ -180,20 +181,10 @@ public:
         const int sockets = (calls + calls_per_generator_socket - 1) / calls_per_generator_socket;
         ep_ = epoll_create1(0);
         for (int s = 0; s < sockets; ++s) {
-            const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-            int size = 8 << 20;
-            if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-                (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-            if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
-                (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-            sockaddr_in a{};
-            a.sin_family = AF_INET;
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            (void)::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-            socklen_t len = sizeof a;
-            (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+            std::uint16_t port = 0;
+            const int fd = sipvoice::bench::open_loopback_udp(port, true);
             fds_.push_back(fd);
-            ports_.push_back(ntohs(a.sin_port));
+            ports_.push_back(port);
             epoll_event ev{};
             ev.events = EPOLLIN;
             ev.data.u32 = static_cast<std::uint32_t>(s);
