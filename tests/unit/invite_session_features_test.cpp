@@ -494,3 +494,60 @@ TEST_CASE("invite_session: DTMF sent as INFO application/dtmf-relay, only in a c
     CHECK(s.take_outputs().empty());
     CHECK(s.state() == session_state::connected);
 }
+
+TEST_CASE("invite_session: a re-INVITE and a BYE in the dialog challenged with 401 are sent again once with credentials",
+          "[invite_session][auth]") {
+    const time_point t0{};
+    auto cfg = config();
+    cfg.credentials = auth::credentials{"auth1001", "secret"};
+    auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, cfg, 9, t0);
+    const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    s.on_response(reply(inv, 200, "b1", answer), t0);
+    s.take_outputs();
+    s.take_events();
+
+    s.reoffer(hold_offer, t0);
+    auto out = s.take_outputs();
+    const sip::message re = parse_wire(out.at(0).bytes);
+    const sip::message challenge =
+        reply(re, 401, "b1", {}, {{sip::header_id::www_authenticate, "Digest realm=\"bob\", nonce=\"n2\""}});
+    s.on_dialog_response(&challenge, t0, out[0].cseq);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message again = parse_wire(out[0].bytes);
+    CHECK(again.method_name() == "INVITE");
+    CHECK(again.cseq()->number == re.cseq()->number + 1);
+    CHECK(again.body() == hold_offer);
+    const std::string creds(again.header(sip::header_id::authorization));
+    CHECK(creds.find("username=\"auth1001\"") != std::string::npos);
+    CHECK(creds.find("uri=\"sip:bob@203.0.113.5:5060\"") != std::string::npos);
+    // A second challenge is final: the re-offer is rejected, the call goes on.
+    const sip::message twice =
+        reply(again, 401, "b1", {}, {{sip::header_id::www_authenticate, "Digest realm=\"bob\", nonce=\"n3\""}});
+    s.on_dialog_response(&twice, t0, out[0].cseq);
+    CHECK(s.take_outputs().empty());
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::offer_rejected);
+    CHECK(ev[0].status == 401);
+    CHECK(s.state() == session_state::connected);
+
+    s.hangup(t0);
+    out = s.take_outputs();
+    const sip::message bye = parse_wire(out.at(0).bytes);
+    const sip::message bye_challenge =
+        reply(bye, 407, "b1", {}, {{sip::header_id::proxy_authenticate, "Digest realm=\"px\", nonce=\"n4\""}});
+    s.on_dialog_response(&bye_challenge, t0, out[0].cseq);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message bye2 = parse_wire(out[0].bytes);
+    CHECK(bye2.method_name() == "BYE");
+    CHECK(bye2.has(sip::header_id::proxy_authorization));
+    CHECK(s.state() == session_state::terminating);
+    const sip::message bye_ok = reply(bye2, 200, "b1");
+    s.on_dialog_response(&bye_ok, t0, out[0].cseq);
+    ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::terminated);
+    CHECK(ev[0].reason == "local hangup");
+}
