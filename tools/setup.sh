@@ -10,8 +10,11 @@ packages=(
   libasio-dev libssl-dev libopus-dev libspandsp-dev libsamplerate0-dev
   # tools and tests
   nlohmann-json3-dev catch2 libbenchmark-dev
-  # sipvoice-agent (examples/agent): its TOML configuration
-  libtomlplusplus-dev
+  # sipvoice-agent (examples/agent): its TOML configuration, HTTP to the STT/LLM/TTS servers, the
+  # offline speech recognizer with its English model, the offline speech synthesizer
+  libtomlplusplus-dev libcurl4-openssl-dev libpocketsphinx-dev pocketsphinx-en-us flite1-dev
+  # the agent's tests: the OpenAI-compatible test server (cpp-httplib), WAV building and checks (python3)
+  libcpp-httplib-dev python3
   # the peer stacks the parser benchmark compares against
   libosip2-dev libsofia-sip-ua-dev libre-dev
   # interop tests (tests/interop/): a real registrar, SIP test clients, certificates, ss, pgrep/pkill
