@@ -15,6 +15,7 @@
 #include "account_options.hpp"
 #include "commands.hpp"
 #include "net_options.hpp"
+#include "sipvoice/codec/resampler.hpp"
 #include "sipvoice/media/wav.hpp"
 #include "sipvoice/ua/call_media.hpp"
 
@@ -34,7 +35,7 @@ received, once RTP came in; rtt once the peer's RTCP reported on ours). Exit 0 o
 was answered and had RTP in both directions and no RTP timeout; 1 otherwise (the reason on stderr);
 2 on a usage error.
 
-  --play WAV       audio to send (16-bit PCM, or 8-bit G.711 WAV; mono)
+  --play WAV       audio to send (16-bit PCM, or 8-bit G.711 WAV; mono; other rates converted)
   --record WAV     write what is heard (16-bit PCM, mono)
   --dtmf DIGITS    digits to send once connected, e.g. 123#
   --duration S     hang up after S seconds of conversation (default 5)
@@ -141,12 +142,27 @@ bool load_play(const std::string& path, std::uint32_t rate, std::vector<std::int
         std::fprintf(stderr, "sipvoice: %s: %s\n", path.c_str(), std::string(wav.error().what()).c_str());
         return false;
     }
-    if (wav->channels != 1 || wav->sample_rate != rate) {
-        std::fprintf(stderr, "sipvoice: %s: must be mono at %u Hz for this codec (it is %u channel(s) at %u Hz)\n",
-                     path.c_str(), rate, wav->channels, wav->sample_rate);
+    if (wav->channels != 1) {
+        std::fprintf(stderr, "sipvoice: %s: must be mono (it has %u channels)\n", path.c_str(), wav->channels);
         return false;
     }
-    out = std::move(wav->samples);
+    if (wav->sample_rate == rate) {
+        out = std::move(wav->samples);
+        return true;
+    }
+    // Another rate is converted (a 16 kHz recording played into a G.711 call).
+    auto rs = codec::resampler::create(wav->sample_rate, rate, codec::resampler_quality::medium);
+    if (!rs) {
+        std::fprintf(stderr, "sipvoice: %s: cannot convert %u Hz to %u Hz\n", path.c_str(), wav->sample_rate, rate);
+        return false;
+    }
+    // The filter's delay comes out first as zeros; the input is padded by as much so its end is kept.
+    auto in = std::move(wav->samples);
+    in.resize(in.size() + static_cast<std::size_t>(rs->delay()) * wav->sample_rate / rate + 1, 0);
+    out.resize(rs->output_samples(in.size()));
+    auto n = rs->process(in, out);
+    if (!n) return false;
+    out.resize(*n);
     return true;
 }
 

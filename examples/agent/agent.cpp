@@ -1,0 +1,323 @@
+#include "agent.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include <asio/ip/address.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "sipvoice/sip/uri.hpp"
+#include "sipvoice/ua/call_media.hpp"
+#include "sipvoice/ua/user_agent.hpp"
+
+namespace sipvoice::agent {
+
+std::optional<address_prefix> parse_prefix(std::string_view text) {
+    const auto slash = text.find('/');
+    std::string host(text.substr(0, slash));
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    std::error_code ec;
+    const auto addr = asio::ip::make_address(host, ec);
+    if (ec) return std::nullopt;
+    address_prefix p;
+    if (addr.is_v4()) {
+        const auto b = addr.to_v4().to_bytes();
+        p.bytes.assign(b.begin(), b.end());
+    } else {
+        const auto b = addr.to_v6().to_bytes();
+        p.bytes.assign(b.begin(), b.end());
+    }
+    p.bits = static_cast<unsigned>(p.bytes.size() * 8);
+    if (slash != std::string_view::npos) {
+        const auto bits = text.substr(slash + 1);
+        unsigned n = 0;
+        if (bits.empty() || bits.size() > 3) return std::nullopt;
+        for (const char c : bits) {
+            if (c < '0' || c > '9') return std::nullopt;
+            n = n * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (n > p.bits) return std::nullopt;
+        p.bits = n;
+    }
+    return p;
+}
+
+bool allowed(const std::vector<address_prefix>& list, std::string_view address) {
+    auto a = parse_prefix(address);
+    if (!a || address.find('/') != std::string_view::npos) return false;
+    // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is its IPv4 address.
+    if (a->bytes.size() == 16 && std::all_of(a->bytes.begin(), a->bytes.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
+        a->bytes[10] == 0xff && a->bytes[11] == 0xff) {
+        a->bytes.erase(a->bytes.begin(), a->bytes.begin() + 12);
+    }
+    for (const auto& p : list) {
+        if (p.bytes.size() != a->bytes.size()) continue;
+        unsigned bit = 0;
+        bool match = true;
+        for (std::size_t i = 0; i < p.bytes.size() && bit < p.bits; ++i, bit += 8) {
+            const unsigned take = std::min(8u, p.bits - bit);
+            const auto mask = static_cast<std::uint8_t>(0xff << (8 - take));
+            if ((p.bytes[i] & mask) != (a->bytes[i] & mask)) {
+                match = false;
+                break;
+            }
+        }
+        if (match) return true;
+    }
+    return false;
+}
+
+std::string registrar_uri(const sip_settings& s) {
+    std::string uri = s.registrar;
+    if (!uri.starts_with("sip:") && !uri.starts_with("sips:")) uri = "sip:" + uri;
+    if (uri.starts_with("sips:")) return uri;
+    auto parsed = sip::parse_uri(uri);
+    if (parsed && !parsed->transport().empty()) return uri;
+    if (s.transport == sip_transport::tcp) uri += ";transport=tcp";
+    if (s.transport == sip_transport::tls) uri += ";transport=tls";
+    return uri;
+}
+
+namespace {
+
+// One call: its media, its conversation, and the SIP events.
+struct agent_call : ua::call_handler, audio_output {
+    agent_app::impl* owner = nullptr;
+    std::unique_ptr<ua::call_media> media;
+    ua::call call;
+    std::shared_ptr<conversation> conv;
+    std::string id;
+    bool terminated = false;
+
+    void play(std::span<const std::int16_t> pcm) override {
+        if (media && media->audio()) media->audio()->write(pcm);
+    }
+    void flush() override {
+        if (media && media->audio()) media->audio()->flush();
+    }
+    [[nodiscard]] std::size_t queued() const override {
+        return media && media->audio() ? media->audio()->queued_samples() : 0;
+    }
+
+    void on_offer(const std::string& sdp) override {
+        if (sdp.empty()) return call.answer(media->offer());
+        if (auto answer = media->answer(sdp)) return call.answer(*answer);
+        call.reject(488);
+    }
+    void on_answer(const std::string& sdp) override { media->on_answer(sdp); }
+    void on_connected() override;
+    void on_dtmf(char digit, int) override {
+        if (conv) conv->on_dtmf(digit);
+    }
+    void on_terminated(int status, const std::string& reason) override;
+};
+
+}  // namespace
+
+struct agent_app::impl : std::enable_shared_from_this<impl> {
+    asio::io_context& io;
+    const config& cfg;
+    conversation_env env;
+    ua::user_agent ua;
+    std::vector<address_prefix> allow;
+    std::map<std::string, std::shared_ptr<agent_call>> calls;  // by Call-ID
+    std::optional<std::size_t> registration;
+    bool stopping = false;
+    asio::steady_timer wait_timer{io};
+
+    impl(asio::io_context& io_, const config& cfg_, conversation_env env_)
+        : io(io_), cfg(cfg_), env(std::move(env_)), ua(io_, ua_config(cfg_)) {
+        for (const auto& a : cfg.sip.allow)
+            if (auto p = parse_prefix(a)) allow.push_back(*p);
+    }
+
+    static ua::user_agent_config ua_config(const config& c) {
+        ua::user_agent_config u;
+        u.user_agent = "sipvoice-agent";
+        const std::string bind = c.sip.listen_address == "0.0.0.0" || c.sip.listen_address == "::" ? "" : c.sip.listen_address;
+        u.transport.bind_address = bind;
+        u.transport.udp_port = u.transport.tcp_port = static_cast<std::uint16_t>(c.sip.listen_port);
+        // TLS listens only with a certificate (none configured): calls and registrations over TLS
+        // use the connection we open to the registrar.
+        u.transport.tls_port = 0;
+        return u;
+    }
+
+    void log(log_level level, const std::string& text) const {
+        if (env.log) env.log(level, text);
+    }
+
+    void incoming(ua::call c, const sip::message& invite) {
+        auto via = invite.top_via();
+        const std::string source(via ? (via->received.empty() ? via->host : via->received) : std::string_view());
+        const std::string call_id(invite.call_id() ? *invite.call_id() : std::string_view("?"));
+        const std::string from(invite.from() ? invite.from()->address.text : std::string_view("?"));
+        if (stopping) {
+            log(log_level::info, "refusing a call from " + from + ": shutting down (503)");
+            return c.reject(503);
+        }
+        if (cfg.sip.mode == sip_mode::trunk && !allowed(allow, source)) {
+            log(log_level::warn, "refusing a call from " + from + " at " + source + ": not in sip.allow (403)");
+            return c.reject(403);
+        }
+        if (calls.size() >= static_cast<std::size_t>(cfg.calls.max_concurrent)) {
+            log(log_level::info, "refusing a call from " + from + ": " + std::to_string(calls.size()) +
+                                     " calls up, calls.max_concurrent reached (486)");
+            return c.reject(486);
+        }
+        auto h = std::make_shared<agent_call>();
+        h->owner = this;
+        h->call = c;
+        h->id = call_id;
+        std::error_code ec;
+        std::string hop(source);
+        if (hop.size() > 2 && hop.front() == '[') hop = hop.substr(1, hop.size() - 2);
+        auto peer = asio::ip::make_address(hop, ec);
+        ua::media_config mc;
+        mc.address = ua.transport().local_address_for(ec ? asio::ip::make_address("127.0.0.1") : peer).to_string();
+        mc.app_rate = 16000;
+        std::string error;
+        h->media = ua::call_media::create(io, mc, &error);
+        if (!h->media) {
+            log(log_level::error, "cannot open RTP sockets: " + error);
+            return c.reject(503);
+        }
+        h->conv = conversation::create(io, env, call_id, from, *h);
+        std::weak_ptr<agent_call> weak = h;
+        h->conv->on_hangup([weak] {
+            if (auto p = weak.lock()) p->call.hangup();
+        });
+        auto* conv = h->conv.get();
+        h->media->on_frame([conv](std::span<const std::int16_t> pcm) { conv->on_frame(pcm); });
+        h->media->on_dtmf([conv](char digit, std::chrono::milliseconds) { conv->on_dtmf(digit); });
+        h->media->on_rtp_timeout([weak] {
+            if (auto p = weak.lock()) {
+                p->owner->log(log_level::warn, "call " + p->id + ": no RTP from the caller, hanging up");
+                p->call.hangup();
+            }
+        });
+        std::string sdp;
+        if (invite.body().empty()) {
+            sdp = h->media->offer();
+        } else if (auto a = h->media->answer(std::string(invite.body()))) {
+            sdp = *a;
+        } else {
+            log(log_level::warn, "call from " + from + ": " + h->media->last_error());
+            return c.reject(h->media->last_status() != 0 ? h->media->last_status() : 488);
+        }
+        log(log_level::info, "call " + call_id + " from " + from + " (" + source + ")");
+        calls[call_id] = h;
+        c.set_handler(h);
+        c.ring();
+        c.accept(sdp);
+    }
+
+    // Waits for the calls to end after their goodbye (or the grace time), then lets the stack hang up
+    // what is left (BYE) and un-REGISTER.
+    std::chrono::steady_clock::time_point shutdown_deadline{};
+    std::function<void()> shutdown_done;
+    void poll_shutdown() {
+        if (!calls.empty() && std::chrono::steady_clock::now() < shutdown_deadline) {
+            wait_timer.expires_after(std::chrono::milliseconds(50));
+            wait_timer.async_wait([weak = weak_from_this()](std::error_code ec) {
+                if (auto m = weak.lock(); m && !ec) m->poll_shutdown();
+            });
+            return;
+        }
+        ua.shutdown([done = std::move(shutdown_done)] {
+            if (done) done();
+        });
+    }
+
+    void ended(agent_call* h) {
+        auto it = calls.find(h->id);
+        if (it != calls.end() && it->second.get() == h) {
+            // Destroyed later: this runs inside the call's own handler.
+            auto keep = it->second;
+            calls.erase(it);
+            asio::post(io, [keep] {});
+        }
+    }
+};
+
+void agent_call::on_connected() {
+    owner->log(log_level::info, "call " + id + " connected codec=" + media->codec_name());
+    if (conv) conv->start();
+}
+
+void agent_call::on_terminated(int status, const std::string& reason) {
+    if (terminated) return;
+    terminated = true;
+    if (conv) conv->end();
+    const auto st = media->stats();
+    owner->log(log_level::info, "call " + id + " ended status=" + std::to_string(status) + " reason=" + reason +
+                                    " turns=" + std::to_string(conv ? conv->turns() : 0) +
+                                    " rtp_in=" + std::to_string(st.packets_received) +
+                                    " rtp_out=" + std::to_string(st.packets_sent));
+    media->stop();
+    owner->ended(this);
+}
+
+agent_app::agent_app(asio::io_context& io, const config& cfg, conversation_env env)
+    : impl_(std::make_shared<impl>(io, cfg, std::move(env))) {}
+
+agent_app::~agent_app() {
+    for (auto& [id, c] : impl_->calls)
+        if (c->conv) c->conv->end();
+}
+
+std::error_code agent_app::start() {
+    auto& m = *impl_;
+    m.ua.on_log([&m](sipvoice::log_level level, std::string_view text) {
+        const auto l = level == sipvoice::log_level::error     ? log_level::error
+                       : level == sipvoice::log_level::warning ? log_level::warn
+                       : level == sipvoice::log_level::info    ? log_level::debug
+                                                               : log_level::trace;
+        m.log(l, "sip: " + std::string(text));
+    });
+    if (auto ec = m.ua.start()) return ec;
+    m.ua.on_incoming_call([&m](ua::call c, const sip::message& invite) { m.incoming(c, invite); });
+    if (m.cfg.sip.mode == sip_mode::registered) {
+        ua::account acct;
+        acct.registrar = registrar_uri(m.cfg.sip);
+        acct.user = m.cfg.sip.user;
+        acct.auth_user = m.cfg.sip.auth_user;
+        acct.password = m.cfg.sip.password;
+        acct.domain = m.cfg.sip.domain;
+        acct.expires = static_cast<std::uint32_t>(m.cfg.sip.expires);
+        m.registration = m.ua.add_registration(acct, [&m, aor = acct.user + " at " + acct.registrar](const ua::registration_state& s) {
+            switch (s.status) {
+                case ua::registration_status::registered:
+                    m.log(log_level::info, "registered " + aor + " expires=" + std::to_string(s.expires));
+                    break;
+                case ua::registration_status::failed:
+                    if (!m.stopping) m.log(log_level::warn, "registration of " + aor + " failed: " + s.reason);
+                    break;
+                case ua::registration_status::unregistered: m.log(log_level::info, "unregistered " + aor); break;
+                case ua::registration_status::registering: break;
+            }
+        });
+    }
+    return {};
+}
+
+void agent_app::shutdown(std::function<void()> done, std::chrono::milliseconds grace) {
+    auto& m = *impl_;
+    if (m.stopping) return;
+    m.stopping = true;
+    m.log(log_level::info, "shutting down: " + std::to_string(m.calls.size()) + " call(s) up");
+    for (auto& [id, c] : m.calls)
+        if (c->conv) c->conv->finish();
+    m.shutdown_deadline = std::chrono::steady_clock::now() + grace;
+    m.shutdown_done = std::move(done);
+    m.poll_shutdown();
+}
+
+std::size_t agent_app::active_calls() const { return impl_->calls.size(); }
+std::uint16_t agent_app::udp_port() const { return impl_->ua.transport().local_port(transport::protocol::udp); }
+std::uint16_t agent_app::tcp_port() const { return impl_->ua.transport().local_port(transport::protocol::tcp); }
+
+}  // namespace sipvoice::agent
