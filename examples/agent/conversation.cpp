@@ -133,7 +133,8 @@ conversation::conversation(asio::io_context& io, conversation_env env, std::stri
       call_id_(std::move(call_id)),
       caller_(std::move(caller)),
       out_(out),
-      detector_(detector_config(*env_.cfg)) {
+      detector_(detector_config(*env_.cfg)),
+      barge_in_frames_(static_cast<std::size_t>(std::max(1.0, std::min(env_.cfg->vad.min_speech, 0.12) * 50))) {
     history_.push_back({{"role", "system"}, {"content", system_prompt(*env_.cfg)}});
 }
 
@@ -202,11 +203,11 @@ void conversation::on_frame(std::span<const std::int16_t> pcm) {
     for (auto* j : {job_.get(), logging_.get()}) {
         if (j != nullptr && j->played_audio && !j->first_rtp && out_.queued() > 0) j->first_rtp = now;
     }
-    if (logging_ && logging_->first_rtp && !logging_->logged) {
+    // A reply's line is written once it has played out (or was cut by a barge-in).
+    if (logging_ && logging_->first_rtp && out_.queued() == 0) {
         write_turn_log(logging_);
         logging_.reset();
     }
-
     const bool speaking = out_.queued() > 0;
     const auto e = detector_.feed(pcm);
 
@@ -218,6 +219,10 @@ void conversation::on_frame(std::span<const std::int16_t> pcm) {
     if (e == turn_detector::event::speech_started) {
         idle_stage_ = 0;
         if (env_.cfg->calls.barge_in && (speaking || job_)) barge_in();
+    } else if (speaking && env_.cfg->calls.barge_in && detector_.onset_frames() >= barge_in_frames_) {
+        // Talking over the agent: 120 ms of speech stop it (not the full vad.min_speech), so that
+        // the caller hears it stop at once. The turn itself still needs min_speech to start.
+        barge_in();
     }
     if (detector_.in_speech() || e != turn_detector::event::none) last_activity_ = now;
     const auto end_of_speech = [&] {
@@ -263,7 +268,14 @@ void conversation::on_frame(std::span<const std::int16_t> pcm) {
 }
 
 void conversation::barge_in() {
+    const bool was_playing = out_.queued() > 0;
     out_.flush();
+    if (logging_ && was_playing) {
+        logging_->barged_in = true;
+        log(log_level::info, "barge-in: playback of turn " + std::to_string(logging_->turn) + " stopped");
+        write_turn_log(logging_);
+        logging_.reset();
+    }
     if (!job_) return;
     auto j = std::move(job_);
     j->stop.request_stop();
@@ -497,8 +509,9 @@ void conversation::maybe_complete(std::shared_ptr<job> j) {
         ending_ = true;
         log(log_level::info, "the brain ended the call");
     }
-    if (j->played_audio && !j->first_rtp) {
-        logging_ = j;  // logged from on_frame, when its first packet goes out
+    if (j->played_audio) {
+        if (logging_ && !logging_->logged) write_turn_log(logging_);
+        logging_ = j;  // logged from on_frame when played out, or at a barge-in
     } else {
         write_turn_log(j);
     }

@@ -139,6 +139,7 @@ private:
     std::string caller_;
     audio_output& out_;
     turn_detector detector_;
+    std::size_t barge_in_frames_;  // loud frames over the agent's speech that stop it
     nlohmann::json history_ = nlohmann::json::array();
     std::shared_ptr<job> job_;   // the turn in progress, if any
     std::shared_ptr<job> logging_;  // a finished turn waiting for its first RTP packet to be logged

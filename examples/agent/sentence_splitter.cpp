@@ -67,7 +67,7 @@ std::vector<std::string> sentence_splitter::feed(std::string_view text) {
         bool end = false;
         if (c == '\n') {
             end = true;
-        } else if ((c == '.' || c == '!' || c == '?' || c == ';' || c == ':') && space(pending_[i + 1])) {
+        } else if ((c == '.' || c == '!' || c == '?' || c == ';') && space(pending_[i + 1])) {
             end = true;
             if (c == '.') {
                 if (i > 0 && pending_[i - 1] == '.') end = false;             // "..." runs on

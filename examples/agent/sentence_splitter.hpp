@@ -1,7 +1,8 @@
 // Cuts a reply that arrives token by token into sentences, so that each goes to speech synthesis as
 // soon as it is complete while the model is still writing the next one.
 //
-// A sentence ends at . ! ? ; or : followed by white space, or at a line break. Not at a period
+// A sentence ends at . ! ? or ; followed by white space, or at a line break (not at a colon: "Result:"
+// alone would be read as a sentence of its own). Not at a period
 // inside a number ("3.5"), after a one-letter initial or a common abbreviation ("Dr.", "e.g."), or
 // at ellipsis dots that run on. Markdown the model was told not to write is removed anyway (*, #, `,
 // list bullets at a line start): it must not be read out.

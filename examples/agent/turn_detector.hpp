@@ -52,6 +52,9 @@ public:
     void reset();
 
     [[nodiscard]] bool in_speech() const noexcept { return speaking_; }
+    // Loud frames counted toward the start of speech (0 while speaking or after a gap): lets the
+    // agent react to a caller talking over it before min_speech has passed.
+    [[nodiscard]] std::size_t onset_frames() const noexcept { return candidate_frames_; }
     [[nodiscard]] double noise_floor_db() const noexcept { return floor_db_; }
     [[nodiscard]] double level_db() const noexcept { return level_db_; }
     // Frames fed so far, and the frame index of the last loud frame of the turn (end of speech).
