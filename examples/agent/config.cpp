@@ -193,6 +193,7 @@ const std::vector<spec>& table() {
         number<&c::vad, &vad_settings::silence_threshold_db>("vad.silence_threshold_db", "VAD_SILENCE_THRESHOLD_DB", 0, 60),
         number<&c::vad, &vad_settings::end_of_turn_silence>("vad.end_of_turn_silence", "VAD_END_OF_TURN_SILENCE", 0.1, 5),
         number<&c::vad, &vad_settings::min_speech>("vad.min_speech", "VAD_MIN_SPEECH", 0, 5),
+        number<&c::vad, &vad_settings::early_silence>("vad.early_silence", "VAD_EARLY_SILENCE", 0, 5),
 
         choice<&c::stt, &stt_settings::backend>("stt.backend", "STT_BACKEND", stt_backends),
         text<&c::stt, &stt_settings::base_url>("stt.base_url", "STT_BASE_URL", check_http_url),

@@ -61,6 +61,7 @@ struct vad_settings {
     double silence_threshold_db = 6;   // below this above the noise floor: silence
     double end_of_turn_silence = 0.5;  // seconds of silence that end the caller's turn
     double min_speech = 0.2;           // seconds of speech before a turn starts (coughs, clicks)
+    double early_silence = 0.12;       // seconds of silence that start the turn's work speculatively
 };
 
 struct stt_settings {

@@ -25,6 +25,7 @@ turn_detector_config detector_config(const config& c) {
     t.silence_threshold_db = c.vad.silence_threshold_db;
     t.end_of_turn_silence = c.vad.end_of_turn_silence;
     t.min_speech = c.vad.min_speech;
+    t.early_silence = c.vad.early_silence;
     t.rate = k_rate;
     t.frame_samples = k_rate / 50;
     return t;

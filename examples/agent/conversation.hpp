@@ -11,7 +11,7 @@
 //        -> [tts thread: each sentence synthesized as soon as it is complete, audio resampled to
 //            16 kHz and posted as it arrives] -> audio_output::play
 //
-// Speculation: at a short pause (vad.early_silence... see turn_detector.hpp) the turn's work starts
+// Speculation: at a short pause (vad.early_silence, see turn_detector.hpp) the turn's work starts
 // before the end-of-turn silence has passed; its reply is held back until the turn is confirmed, and
 // dropped if the caller goes on talking. The end-of-turn silence then costs no latency.
 //

@@ -62,9 +62,10 @@ private:
 
 // ---- text to speech: flite
 
-// Flite's slt voice (16 kHz mono). synthesize() splits the text into sentences (at . ? ! followed by
-// a space or the end) and hands each sentence's audio to on_audio as soon as it is synthesized, so a
-// long answer starts playing after its first sentence; the stop token is checked between sentences.
+// Flite's slt voice (16 kHz mono). synthesize() splits the text into sentences (sentence_splitter's
+// rule: . ! ? ; or a line break, then a space) and hands each sentence's audio to on_audio as soon as
+// it is synthesized, so a long answer starts playing after its first sentence; the stop token is
+// checked between sentences.
 //
 // Thread safety: the voice is a process-wide singleton inside flite (register_cmu_us_slt returns the
 // same object every time) and flite does not promise that two syntheses may run on it at once, so
@@ -84,9 +85,6 @@ private:
     explicit flite_tts(std::uint32_t rate) : rate_(rate) {}
     std::uint32_t rate_;
 };
-
-// The sentences synthesize() speaks one by one, trimmed, empty ones dropped. For the tests.
-std::vector<std::string> split_sentences(std::string_view text);
 
 // ---- speech to text: pocketsphinx
 
@@ -113,7 +111,9 @@ struct pocketsphinx_options {
 // "I would like to book a table" came out as "hi goodbye").
 //
 // Audio: mono PCM16; 16 kHz is decoded as is, other rates (8 kHz from G.711) are resampled with
-// sipvoice's resampler first.
+// sipvoice's resampler first. A turn is decoded in one piece (see transcribe() in the .cpp for why),
+// so a stop request is noticed before and after the decoding, which takes about a fifth of the
+// turn's duration on one core.
 //
 // Thread safety: a pocketsphinx decoder is not thread-safe and costs about half a second and tens of
 // megabytes to create, so the object keeps a small pool: a turn takes an idle decoder, or creates one
@@ -142,5 +142,17 @@ private:
     explicit pocketsphinx_stt(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
 };
+
+// ---- for make_stt / make_tts / make_brain (backends.cpp)
+
+// pocketsphinx_stt with the default model and the rule brain's phrases, up to calls.max_concurrent
+// decoders. One recognizer is shared by every object this returns while any of them lives, so
+// calling it per call costs a model load only for the first. English only: another agent.language
+// is an error.
+std::unique_ptr<speech_to_text> make_offline_stt(const config& cfg, std::string* error);
+// flite_tts.
+std::unique_ptr<text_to_speech> make_offline_tts(const config& cfg, std::string* error);
+// rule_brain saying calls.goodbye before it hangs up.
+std::unique_ptr<brain> make_offline_brain(const config& cfg, std::string* error);
 
 }  // namespace sipvoice::agent

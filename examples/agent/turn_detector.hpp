@@ -32,7 +32,7 @@ struct turn_detector_config {
     double min_speech = 0.2;           // seconds
     std::uint32_t rate = 16000;
     std::size_t frame_samples = 320;   // 20 ms at 16 kHz
-    double early_silence = 0.15;       // seconds: the pause event (0 or >= end_of_turn_silence: none)
+    double early_silence = 0.12;       // seconds: the pause event (0 or >= end_of_turn_silence: none)
     double pre_roll = 0.3;             // seconds of audio kept before the onset
     double max_turn = 30;              // seconds: a turn this long ends (a caller who never pauses)
 };

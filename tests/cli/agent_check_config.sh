@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # sipvoice-agent's command line: --help; --check-config on agent.example.toml (exit 0, secrets from the
 # environment never printed); a typo in agent.toml or a bad value in the .env beside it is one error
-# line naming the key, exit 2; without --check-config it says the conversation is not implemented
-# (exit 1). Runs with a clean environment so the caller's SIP_* / OPENAI_* variables do not interfere.
+# line naming the key, exit 2; --say writes a WAV with the offline voice. Runs with a clean
+# environment so the caller's SIP_* / OPENAI_* variables do not interfere.
 # Usage: agent_check_config.sh SIPVOICE_AGENT EXAMPLE_TOML
 set -euo pipefail
 agent=$1 example=$2
@@ -67,8 +67,14 @@ grep -q "missing.toml: cannot read" "$dir/err" || fail "no clear message for a m
 run -- --frobnicate
 [ "$rc" = 2 ] || fail "an unknown option exited $rc"
 
-# Without --check-config: honest about what is not there yet.
-run -- --config "$example"
-[ "$rc" = 1 ] || fail "the agent without --check-config exited $rc, expected 1"
-grep -q 'not implemented yet' "$dir/err" || fail "no 'not implemented yet' message"
-echo "ok: sipvoice-agent --help, --check-config, errors and exit codes"
+# --say synthesizes with the configured voice (offline by default) into a 16 kHz WAV.
+run -- --say
+[ "$rc" = 2 ] || fail "--say without text exited $rc, expected 2"
+run -- --say "What time is it?"
+[ "$rc" = 2 ] || fail "--say without --output exited $rc, expected 2"
+run -- --say "What time is it?" --output "$dir/say.wav"
+[ "$rc" = 0 ] || fail "--say exited $rc"
+grep -q '^wrote .* seconds=' "$dir/out" || fail "--say did not say what it wrote"
+size=$(stat -c %s "$dir/say.wav")
+[ "$size" -gt 16000 ] || fail "--say wrote only $size bytes"
+echo "ok: sipvoice-agent --help, --check-config, --say, errors and exit codes"

@@ -175,7 +175,7 @@ TEST_CASE("speakable: markdown is not read out", "[agent][sentences]") {
 }
 
 TEST_CASE("turn_detector: a pause event comes early_silence into a silence, resumed if the caller goes on", "[agent][vad]") {
-    turn_detector d;  // early_silence 0.15 s (8 frames), end of turn 0.5 s (25 frames)
+    turn_detector d;  // early_silence 0.12 s (6 frames), end of turn 0.5 s (25 frames)
     std::mt19937 rng(3);
     std::size_t phase = 0;
     std::vector<std::pair<std::size_t, turn_detector::event>> events;
@@ -189,12 +189,12 @@ TEST_CASE("turn_detector: a pause event comes early_silence into a silence, resu
     };
     feed(30, -100);
     feed(30, -20);   // speech from frame 31; started at 40
-    feed(12, -100);  // a pause at 60 + 8
+    feed(12, -100);  // a pause at 60 + 6
     CHECK(d.turn_so_far().size() > 0);
     feed(20, -20);   // resumed at 73
-    feed(30, -100);  // pause at 92 + 8, turn ended at 92 + 25
+    feed(30, -100);  // pause at 92 + 6, turn ended at 92 + 25
     using ev = turn_detector::event;
     const std::vector<std::pair<std::size_t, turn_detector::event>> expect{
-        {40, ev::speech_started}, {68, ev::pause}, {73, ev::resumed}, {100, ev::pause}, {117, ev::turn_ended}};
+        {40, ev::speech_started}, {66, ev::pause}, {73, ev::resumed}, {98, ev::pause}, {117, ev::turn_ended}};
     CHECK(events == expect);
 }
