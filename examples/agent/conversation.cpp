@@ -39,6 +39,25 @@ std::string system_prompt(const config& c) {
 }
 }  // namespace
 
+std::vector<std::int16_t> synthesize_16k(text_to_speech& tts, std::string_view text, std::string* error) {
+    std::vector<std::int16_t> out;
+    auto rs = codec::resampler::create(tts.sample_rate(), k_rate);
+    if (!rs) {
+        *error = "tts: cannot resample " + std::to_string(tts.sample_rate()) + " Hz to 16 kHz";
+        return out;
+    }
+    std::vector<std::int16_t> buf;
+    std::stop_source never;
+    *error = tts.synthesize(
+        text,
+        [&](std::span<const std::int16_t> pcm) {
+            buf.resize(rs->output_samples(pcm.size()));
+            if (auto n = rs->process(pcm, buf)) out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+        },
+        never.get_token());
+    return out;
+}
+
 // ---- worker_group
 
 void worker_group::spawn(std::function<void()> fn) {
@@ -69,7 +88,8 @@ std::size_t worker_group::running() const {
 struct conversation::job {
     std::uint64_t turn = 0;
     std::stop_source stop;
-    std::vector<std::int16_t> audio;  // the caller's turn, kept to join with a continuation
+    // The caller's turn: read by the stt thread, copied by a continuation, never changed.
+    std::shared_ptr<const std::vector<std::int16_t>> audio;
     clock::time_point end_of_speech{};
     std::optional<clock::time_point> stt_done, llm_first_token, tts_first_audio, first_rtp;
     std::string heard;
@@ -289,7 +309,7 @@ void conversation::barge_in() {
     } else {
         // Nothing was said yet: the caller only paused. The new speech continues that turn.
         log(log_level::debug, "caller continued speaking: joining the turns");
-        continued_audio_ = std::move(j->audio);
+        continued_audio_ = *j->audio;
         // Its text goes to the brain again with the rest, so it leaves the history for now.
         if (j->user_committed && !history_.empty() && history_.back().value("role", "") == "user") history_.erase(history_.size() - 1);
     }
@@ -305,16 +325,16 @@ void conversation::begin_turn(std::vector<std::int16_t> audio, clock::time_point
         audio = std::move(continued_audio_);
         continued_audio_.clear();
     }
-    j->audio = std::move(audio);
+    j->audio = std::make_shared<const std::vector<std::int16_t>>(std::move(audio));
     j->end_of_speech = end_of_speech;
     job_ = j;
     log(log_level::debug, "turn " + std::to_string(j->turn) + ": " +
-                              std::to_string(j->audio.size() * 1000 / k_rate) + " ms of speech");
+                              std::to_string(j->audio->size() * 1000 / k_rate) + " ms of speech");
     auto self = weak_from_this();
     auto stt = env_.stt;
     auto& io = io_;
     env_.workers->spawn([j, stt, self, &io] {
-        auto r = stt->transcribe(j->audio, k_rate, j->stop.get_token());
+        auto r = stt->transcribe(*j->audio, k_rate, j->stop.get_token());
         if (j->stop.stop_requested()) return;
         asio::post(io, [self, j, r = std::move(r)]() mutable {
             if (auto c = self.lock()) c->on_stt(j, std::move(r));

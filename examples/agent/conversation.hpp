@@ -64,6 +64,10 @@ struct prompt_cache {
     std::vector<std::int16_t> greeting, idle_prompt, goodbye, apology;
 };
 
+// `text` spoken by `tts` and resampled to 16 kHz (the conversation's rate), all at once: for the
+// prompts synthesized at start-up and for --say. *error gets the stage's error, or "".
+std::vector<std::int16_t> synthesize_16k(text_to_speech& tts, std::string_view text, std::string* error);
+
 // Worker threads still running; the program waits for them before it tears the io_context down.
 class worker_group {
 public:

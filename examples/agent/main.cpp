@@ -65,26 +65,6 @@ void log_line(log_level configured, log_level level, const std::string& text) {
                  std::string(to_string(level)).c_str(), text.c_str());
 }
 
-// Synthesizes `text` to 16 kHz PCM with `tts`; the error (or "") in *error.
-std::vector<std::int16_t> synthesize_16k(text_to_speech& tts, const std::string& text, std::string* error) {
-    std::vector<std::int16_t> out;
-    auto rs = sipvoice::codec::resampler::create(tts.sample_rate(), 16000);
-    if (!rs) {
-        *error = "tts: cannot resample " + std::to_string(tts.sample_rate()) + " Hz";
-        return out;
-    }
-    std::vector<std::int16_t> buf;
-    std::stop_source never;
-    *error = tts.synthesize(
-        text,
-        [&](std::span<const std::int16_t> pcm) {
-            buf.resize(rs->output_samples(pcm.size()));
-            if (auto n = rs->process(pcm, buf)) out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
-        },
-        never.get_token());
-    return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {

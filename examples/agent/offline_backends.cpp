@@ -55,11 +55,12 @@ const std::vector<rule>& rules() {
     static const std::vector<rule> table = {
         {"goodbye",
          {"goodbye", "good bye", "bye", "bye bye", "hang up", "good night", "see you"},
-         // Not a bare "bye": biased towards it, the recognizer heard "bye" in "hi" and in "my boss",
-         // and a false goodbye hangs up (4 synthetic voices, 16 and 8 kHz, 376 turns: 6 false
-         // goodbyes with it, 2 without, the same number of phrases understood). "bye" stays a
-         // keyword, and is still recognized without the bias.
-         {"goodbye", "bye bye"},
+         // Only "goodbye" as a phrase. Biased towards "bye" (or "bye bye"), the recognizer heard
+         // "hi" as "bye" (3 of 24 turns: 4 synthetic voices, 3 seeds, 16 and 8 kHz) and "my boss"
+         // as "my bye", and a false goodbye hangs up on the caller. Without that bias a lone "bye"
+         // comes out as its homophone "by" and the call goes on, which costs less: the caller
+         // hangs up or says goodbye. "bye" stays a keyword for text that has it.
+         {"goodbye"},
          "hang_up",
          "{}",
          "",
@@ -128,21 +129,29 @@ const std::vector<rule>& rules() {
 constexpr std::string_view not_understood = "Sorry, I did not understand. You can ask me for the time or the date.";
 
 // Lower case ASCII words, one space apart, with a space at both ends so that " kw " finds whole
-// words. Apostrophes stay ("what's"); the typographic one that an STT may write becomes ASCII.
+// words. An apostrophe inside a word stays ("what's"; the typographic one an STT may write becomes
+// ASCII); anywhere else it is punctuation ("'time'").
 std::string normalize(std::string_view text) {
-    std::string out = " ";
+    std::string ascii;
+    ascii.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        char mapped = ' ';
-        if (std::isalnum(c) != 0) {
-            mapped = static_cast<char>(std::tolower(c));
-        } else if (c == '\'') {
-            mapped = '\'';
-        } else if (c == 0xE2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
-                   static_cast<unsigned char>(text[i + 2]) == 0x99) {  // U+2019 RIGHT SINGLE QUOTATION MARK
-            mapped = '\'';
+        if (text.substr(i, 3) == "\xE2\x80\x99") {  // U+2019 RIGHT SINGLE QUOTATION MARK
+            ascii += '\'';
             i += 2;
+        } else {
+            ascii += text[i];
         }
+    }
+    auto alnum = [&ascii](std::size_t i) {
+        return i < ascii.size() && std::isalnum(static_cast<unsigned char>(ascii[i])) != 0;
+    };
+    std::string out = " ";
+    for (std::size_t i = 0; i < ascii.size(); ++i) {
+        char mapped = ' ';
+        if (alnum(i))
+            mapped = static_cast<char>(std::tolower(static_cast<unsigned char>(ascii[i])));
+        else if (ascii[i] == '\'' && i > 0 && alnum(i - 1) && alnum(i + 1))
+            mapped = '\'';
         if (mapped == ' ' && out.back() == ' ') continue;
         out += mapped;
     }
@@ -503,8 +512,11 @@ std::unique_ptr<decoder> pocketsphinx_stt::impl::make_decoder(std::string* error
         ckd_free(pron);
     }
 
+    // The models borrow the decoder's log-math tables: in this sphinxbase a model never frees them
+    // (ngram_model_read's comment says it takes ownership, but a retained one leaked, measured with
+    // LeakSanitizer), and pocketsphinx itself passes them unretained.
     logmath_t* lmath = ps_get_logmath(d->ps);
-    ngram_model_t* general = ngram_model_read(ps_get_config(d->ps), lm.c_str(), NGRAM_AUTO, logmath_retain(lmath));
+    ngram_model_t* general = ngram_model_read(ps_get_config(d->ps), lm.c_str(), NGRAM_AUTO, lmath);
     if (general == nullptr) return fail("pocketsphinx could not read the language model " + lm);
 
     // sphinxbase reads a model from a file only; the file lives for the moment of reading.
@@ -519,7 +531,7 @@ std::unique_ptr<decoder> pocketsphinx_stt::impl::make_decoder(std::string* error
     }
     bool written = ::write(fd, arpa.data(), arpa.size()) == static_cast<ssize_t>(arpa.size());
     written = ::close(fd) == 0 && written;
-    ngram_model_t* phrases = written ? ngram_model_read(ps_get_config(d->ps), path.c_str(), NGRAM_ARPA, logmath_retain(lmath))
+    ngram_model_t* phrases = written ? ngram_model_read(ps_get_config(d->ps), path.c_str(), NGRAM_ARPA, lmath)
                                      : nullptr;
     ::unlink(path.c_str());
     if (phrases == nullptr) {

@@ -69,8 +69,8 @@ private:
 //
 // Thread safety: the voice is a process-wide singleton inside flite (register_cmu_us_slt returns the
 // same object every time) and flite does not promise that two syntheses may run on it at once, so
-// every synthesis in the process holds one mutex. A sentence takes a few tens of milliseconds, and
-// on_audio is called outside the lock. Instances are cheap; any number may exist and be used from any
+// every synthesis in the process holds one mutex. Synthesis takes about 1% of the audio's duration
+// (a short sentence, about 10 ms), and on_audio is called outside the lock. Instances are cheap; any number may exist and be used from any
 // thread.
 class flite_tts final : public text_to_speech {
 public:
@@ -115,10 +115,11 @@ struct pocketsphinx_options {
 // so a stop request is noticed before and after the decoding, which takes about a fifth of the
 // turn's duration on one core.
 //
-// Thread safety: a pocketsphinx decoder is not thread-safe and costs about half a second and tens of
-// megabytes to create, so the object keeps a small pool: a turn takes an idle decoder, or creates one
-// while fewer than max_decoders exist, or waits (a stop request ends the wait). One instance is meant
-// to be shared by all calls; transcribe() may be called from any number of threads.
+// Thread safety: a pocketsphinx decoder is not thread-safe and costs about a third of a second and
+// 100 MB to create (measured; most of it the general language model), so the object keeps a small
+// pool: a turn takes an idle decoder, or creates one while fewer than max_decoders exist, or waits
+// (a stop request ends the wait). One instance is meant to be shared by all calls; transcribe() may
+// be called from any number of threads.
 //
 // pocketsphinx logs nothing: its log output is switched off for the process (pocketsphinx's logging
 // is process-wide); its error messages are kept to explain a failed construction.
@@ -136,9 +137,8 @@ public:
     // Decoders created so far (for the tests).
     [[nodiscard]] std::size_t decoders() const;
 
-    struct impl;
-
 private:
+    struct impl;
     explicit pocketsphinx_stt(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
 };
@@ -146,7 +146,7 @@ private:
 // ---- for make_stt / make_tts / make_brain (backends.cpp)
 
 // pocketsphinx_stt with the default model and the rule brain's phrases, up to calls.max_concurrent
-// decoders. One recognizer is shared by every object this returns while any of them lives, so
+// decoders (created as calls overlap, about 100 MB each). One recognizer is shared by every object this returns while any of them lives, so
 // calling it per call costs a model load only for the first. English only: another agent.language
 // is an error.
 std::unique_ptr<speech_to_text> make_offline_stt(const config& cfg, std::string* error);

@@ -24,8 +24,8 @@
 // evenly.
 //
 // What is subtracted to get the agent's own overhead: the backend delays, and the pause after which
-// the conversation starts the turn's work speculatively (turn_detector_config::early_silence, 0.15 s
-// in whole 20 ms frames: 160 ms). That is what "minus the end-of-turn silence" means for this
+// the conversation starts the turn's work speculatively (vad.early_silence, 0.12 s by default, in
+// whole 20 ms frames: 120 ms). That is what "minus the end-of-turn silence" means for this
 // pipeline: it does not wait for the whole vad.end_of_turn_silence (0.5 s) before it transcribes, only
 // before it plays the reply (held until the turn is confirmed). The latency less the full 0.5 s is
 // printed too. The turn log (one JSON line per turn from the conversation) splits the rest into the
@@ -112,7 +112,7 @@ packet sent -> the first packet of the agent's reply received.
   -h, --help        this text
 
 Per turn: the latency; "overhead" = latency - (stt + llm + tts delays) - the pause after which the
-agent starts transcribing (vad early silence 0.15 s, counted in 20 ms frames: 160 ms; the agent does
+agent starts transcribing (vad.early_silence, 0.12 s by default, in whole 20 ms frames; the agent does
 not wait for the whole 0.5 s end-of-turn silence before it works, only before it plays the reply);
 "vs eot" = latency - delays - the full end-of-turn silence (may be negative); and from the agent's
 turn log (ms after its own end of speech): stt_done, llm_first_token, tts_first_audio, first_rtp,
@@ -253,26 +253,6 @@ private:
 };
 
 // ---- the agent (as main.cpp wires it)
-
-// Synthesizes `text` to 16 kHz PCM with `tts` (main.cpp's helper); the error (or "") in *error.
-std::vector<std::int16_t> synthesize_16k(agent::text_to_speech& tts, const std::string& text, std::string* error) {
-    std::vector<std::int16_t> out;
-    auto rs = sipvoice::codec::resampler::create(tts.sample_rate(), 16000);
-    if (!rs) {
-        *error = "tts: cannot resample " + std::to_string(tts.sample_rate()) + " Hz";
-        return out;
-    }
-    std::vector<std::int16_t> buf;
-    std::stop_source never;
-    *error = tts.synthesize(
-        text,
-        [&](std::span<const std::int16_t> pcm) {
-            buf.resize(rs->output_samples(pcm.size()));
-            if (auto n = rs->process(pcm, buf)) out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
-        },
-        never.get_token());
-    return out;
-}
 
 std::mutex stderr_mutex;
 
@@ -702,7 +682,7 @@ int main(int argc, char** argv) {
     auto prompts = std::make_shared<agent::prompt_cache>();
     for (auto [text, slot] : {std::pair{&cfg.calls.greeting, &prompts->greeting}, std::pair{&cfg.calls.idle_prompt, &prompts->idle_prompt},
                               std::pair{&cfg.calls.goodbye, &prompts->goodbye}, std::pair{&cfg.calls.apology, &prompts->apology}}) {
-        *slot = synthesize_16k(*tts, *text, &error);
+        *slot = agent::synthesize_16k(*tts, *text, &error);
         if (!error.empty()) return fail("synthesizing the prompts with the test server: " + error);
     }
 
@@ -816,7 +796,7 @@ int main(int argc, char** argv) {
     // The conversation's speculative start: early_silence of quiet frames, counted as the detector
     // counts them (whole frames, rounded up).
     const double frame_ms = ms(frame_time);
-    const double early_s = agent::turn_detector_config{}.early_silence;
+    const double early_s = cfg.vad.early_silence;
     const double pause_ms = std::ceil(early_s * 1000 / frame_ms - 1e-9) * frame_ms;
     const double eot_ms = cfg.vad.end_of_turn_silence * 1000;
 
