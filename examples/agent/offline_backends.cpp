@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -262,9 +261,10 @@ cst_voice* slt_voice() {
     return voice;
 }
 
-// Flite reads 8-bit ASCII text; a UTF-8 sequence would be spelled out byte by byte, and flite's
-// error path on input it cannot handle ends the process (cst_error() calls exit). So anything but
-// printable ASCII becomes a space, except the typographic apostrophe, which an LLM writes often.
+// Flite's front end reads ASCII English: other bytes are not letters it can pronounce (tried: an
+// emoji alone gives 0.2 s of silence, "Café" comes out longer than "Cafe"), and control
+// characters are not text. So anything but printable ASCII becomes a space, except the typographic
+// apostrophes, which an LLM writes often and which must keep "it's" one word.
 std::string flite_text(std::string_view text) {
     std::string out;
     out.reserve(text.size());

@@ -279,7 +279,7 @@ TEST_CASE("rule brain: pleasantries and the rest are answered without tools", "[
     CHECK_FALSE(t.result.end_call);
 }
 
-TEST_CASE("rule brain: a missing tool is an apology, not a crash; no registry means the built-in one",
+TEST_CASE("rule brain: a missing tool is an apology, and no registry means the built-in one",
           "[agent][offline]") {
     rule_brain b;
     const tool_registry empty;
@@ -292,7 +292,7 @@ TEST_CASE("rule brain: a missing tool is an apology, not a crash; no registry me
     CHECK(std::regex_match(reply_of(fallback.result), time_reply));
 }
 
-TEST_CASE("rule brain: tool call ids differ from turn to turn; a stopped turn says nothing", "[agent][offline]") {
+TEST_CASE("rule brain: tool call ids differ from turn to turn, and a stopped turn says nothing", "[agent][offline]") {
     rule_brain b;
     const turn a = ask(b, "time", &builtins());
     const turn c = ask(b, "date", &builtins());
