@@ -342,6 +342,8 @@ namespace {
 // decoder is being created on this thread the warnings and errors are kept, to explain a failure.
 thread_local std::string* sphinx_capture = nullptr;
 
+// A printf-style callback (the attribute lets clang check the vsnprintf below).
+extern "C" __attribute__((format(printf, 3, 4))) void sphinx_log(void* /*user_data*/, err_lvl_t level, const char* fmt, ...);
 extern "C" void sphinx_log(void* /*user_data*/, err_lvl_t level, const char* fmt, ...) {
     if (sphinx_capture == nullptr || level < ERR_WARN) return;
     char line[512];
