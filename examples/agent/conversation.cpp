@@ -98,7 +98,7 @@ struct conversation::job {
     bool stt_phase = true;  // nothing given to the brain yet
     bool confirmed = true;  // false: started at a pause, the turn may not be over (speculation)
     bool user_committed = false;  // the caller's words are in the history
-    std::optional<speech_to_text::result> stt_result;  // kept until the turn is confirmed
+    std::optional<speech_to_text::result> stt_result;  // a failure or nothing heard, kept until confirmed
     std::optional<brain_result> brain_outcome;         // kept until the turn is confirmed
     std::vector<std::int16_t> held;  // reply audio that arrived before the turn was confirmed
     bool brain_done = false;
@@ -345,11 +345,12 @@ void conversation::begin_turn(std::vector<std::int16_t> audio, clock::time_point
 void conversation::confirm(std::shared_ptr<job> j) {
     j->confirmed = true;
     if (j->stt_result) {
+        // It failed or heard nothing: decided now, as for a confirmed turn.
         auto r = std::move(*j->stt_result);
         j->stt_result.reset();
-        if (j->stt_phase) return on_stt(j, std::move(r));  // it failed or heard nothing
-        commit_user(j);
+        return on_stt(j, std::move(r));
     }
+    if (!j->stt_phase) commit_user(j);  // heard before the confirmation
     if (!j->held.empty()) {
         out_.play(j->held);
         j->held.clear();
@@ -394,8 +395,7 @@ void conversation::on_stt(std::shared_ptr<job> j, speech_to_text::result r) {
         return;
     }
     j->stt_phase = false;
-    if (j->confirmed) commit_user(j);
-    else j->stt_result = speech_to_text::result{};  // commit at confirmation
+    if (j->confirmed) commit_user(j);  // else at confirmation
 
     auto history = std::make_shared<nlohmann::json>(history_);
     if (!j->confirmed) history->push_back({{"role", "user"}, {"content", r.text}});

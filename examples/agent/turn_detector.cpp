@@ -30,13 +30,6 @@ double turn_detector::level_dbfs(std::span<const std::int16_t> frame) noexcept {
     return mean <= 1e-9 ? -90 : 10 * std::log10(mean);
 }
 
-void turn_detector::reset() {
-    speaking_ = false;
-    paused_ = false;
-    candidate_frames_ = candidate_gap_ = silent_frames_ = turn_frames_ = 0;
-    turn_.clear();
-}
-
 std::vector<std::int16_t> turn_detector::take_turn() { return std::exchange(turn_, {}); }
 
 turn_detector::event turn_detector::feed(std::span<const std::int16_t> frame) {

@@ -48,8 +48,6 @@ public:
     std::vector<std::int16_t> take_turn();
     // The audio of the turn so far (at a pause).
     [[nodiscard]] const std::vector<std::int16_t>& turn_so_far() const noexcept { return turn_; }
-    // Forget any speech in progress (the caller's audio is not wanted, e.g. during a farewell).
-    void reset();
 
     [[nodiscard]] bool in_speech() const noexcept { return speaking_; }
     // Loud frames counted toward the start of speech (0 while speaking or after a gap): lets the
