@@ -4,11 +4,14 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 #include <asio/ip/address.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
 
+#include "builtin_tools.hpp"
 #include "sipvoice/sip/uri.hpp"
 #include "sipvoice/ua/call_media.hpp"
 #include "sipvoice/ua/user_agent.hpp"
@@ -83,14 +86,53 @@ std::string registrar_uri(const sip_settings& s) {
 
 namespace {
 
+std::string account_domain(const sip_settings& s) {
+    if (!s.domain.empty()) return s.domain;
+    const std::string registrar = registrar_uri(s);  // the parsed URI's views point into it
+    auto uri = sip::parse_uri(registrar);
+    return uri ? std::string(uri->host) : std::string("localhost");
+}
+
+}  // namespace
+
+std::string callback_uri(const config& cfg, std::string_view caller) {
+    if (cfg.sip.mode != sip_mode::registered) return std::string(caller);
+    auto uri = sip::parse_uri(caller);
+    if (!uri || uri->user.empty()) return std::string(caller);
+    return "sip:" + sip::unescape(uri->user) + "@" + account_domain(cfg.sip);
+}
+
+std::string transfer_uri(const config& cfg, std::string_view peer_host) {
+    const std::string& t = cfg.tools.transfer_target;
+    if (t.starts_with("sip:") || t.starts_with("sips:") || t.starts_with("tel:")) return t;
+    if (t.find('@') != std::string::npos) return "sip:" + t;
+    const std::string host = cfg.sip.mode == sip_mode::registered ? account_domain(cfg.sip) : std::string(peer_host);
+    return "sip:" + t + "@" + host;
+}
+
+namespace {
+
 // One call: its media, its conversation, and the SIP events.
-struct agent_call : ua::call_handler, audio_output {
+struct agent_call : ua::call_handler, audio_output, std::enable_shared_from_this<agent_call> {
     agent_app::impl* owner = nullptr;
     std::unique_ptr<ua::call_media> media;
     ua::call call;
     std::shared_ptr<conversation> conv;
     std::string id;
+    std::string caller;     // the other party's URI (their From, or whom we called)
+    std::string peer_host;  // where their signalling came from, for a trunk's transfer target
     bool terminated = false;
+    bool connected = false;
+    // An outbound call (a timer's or a callback's): what it opens with, why it was made, and how
+    // long it may ring.
+    bool outbound = false;
+    std::string opening;
+    std::string why;
+    std::unique_ptr<asio::steady_timer> ring_timer;
+    bool rang_out = false;
+    // A transfer in progress: the REFER is out.
+    std::unique_ptr<asio::steady_timer> transfer_timer;
+    bool transfer_done = false;
 
     void play(std::span<const std::int16_t> pcm) override {
         if (media && media->audio()) media->audio()->write(pcm);
@@ -108,11 +150,16 @@ struct agent_call : ua::call_handler, audio_output {
         call.reject(488);
     }
     void on_answer(const std::string& sdp) override { media->on_answer(sdp); }
+    void on_progress(int, const std::string& sdp) override {
+        if (!sdp.empty()) media->on_answer(sdp);  // early media
+    }
     void on_connected() override;
     void on_dtmf(char digit, int) override {
         if (conv) conv->on_dtmf(digit);
     }
     void on_terminated(int status, const std::string& reason) override;
+    void on_refer_progress(int status, bool final) override;
+    void start_transfer(const std::string& target);
 };
 
 }  // namespace
@@ -126,6 +173,14 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
     std::map<std::string, std::shared_ptr<agent_call>> calls;  // by Call-ID
     std::optional<std::size_t> registration;
     bool stopping = false;
+    std::shared_ptr<scheduler> reminders;
+    // For system_status, read from the tools' threads.
+    mutable std::mutex state_m;
+    std::string registration_text = "Listening for calls as a trunk, without a registration.";
+    void set_registration_text(std::string text) {
+        std::lock_guard lock(state_m);
+        registration_text = std::move(text);
+    }
     asio::steady_timer wait_timer{io};
 
     impl(asio::io_context& io_, const config& cfg_, conversation_env env_)
@@ -168,37 +223,11 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
                                      " calls up, calls.max_concurrent reached (486)");
             return c.reject(486);
         }
-        auto h = std::make_shared<agent_call>();
-        h->owner = this;
-        h->call = c;
-        h->id = call_id;
-        std::error_code ec;
         std::string hop(source);
         if (hop.size() > 2 && hop.front() == '[') hop = hop.substr(1, hop.size() - 2);
-        auto peer = asio::ip::make_address(hop, ec);
-        ua::media_config mc;
-        mc.address = ua.transport().local_address_for(ec ? asio::ip::make_address("127.0.0.1") : peer).to_string();
-        mc.app_rate = 16000;
-        std::string error;
-        h->media = ua::call_media::create(io, mc, &error);
-        if (!h->media) {
-            log(log_level::error, "cannot open RTP sockets: " + error);
-            return c.reject(503);
-        }
-        h->conv = conversation::create(io, env, call_id, from, *h);
-        std::weak_ptr<agent_call> weak = h;
-        h->conv->on_hangup([weak] {
-            if (auto p = weak.lock()) p->call.hangup();
-        });
-        auto* conv = h->conv.get();
-        h->media->on_frame([conv](std::span<const std::int16_t> pcm) { conv->on_frame(pcm); });
-        h->media->on_dtmf([conv](char digit, std::chrono::milliseconds) { conv->on_dtmf(digit); });
-        h->media->on_rtp_timeout([weak] {
-            if (auto p = weak.lock()) {
-                p->owner->log(log_level::warn, "call " + p->id + ": no RTP from the caller, hanging up");
-                p->call.hangup();
-            }
-        });
+        auto h = make_call(call_id, from, hop);
+        if (!h) return c.reject(503);
+        h->call = c;
         std::string sdp;
         if (invite.body().empty()) {
             sdp = h->media->offer();
@@ -213,6 +242,121 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
         c.set_handler(h);
         c.ring();
         c.accept(sdp);
+    }
+
+    // A call's media and conversation, toward `peer_host` (an address or a host name).
+    std::shared_ptr<agent_call> make_call(const std::string& call_id, const std::string& caller,
+                                          const std::string& peer_host) {
+        auto h = std::make_shared<agent_call>();
+        h->owner = this;
+        h->id = call_id;
+        h->caller = caller;
+        h->peer_host = peer_host;
+        std::error_code ec;
+        auto peer = asio::ip::make_address(peer_host, ec);
+        ua::media_config mc;
+        mc.address = ua.transport().local_address_for(ec ? asio::ip::make_address("127.0.0.1") : peer).to_string();
+        mc.app_rate = 16000;
+        std::string error;
+        h->media = ua::call_media::create(io, mc, &error);
+        if (!h->media) {
+            log(log_level::error, "cannot open RTP sockets: " + error);
+            return nullptr;
+        }
+        h->conv = conversation::create(io, env, call_id, caller, *h);
+        std::weak_ptr<agent_call> weak = h;
+        h->conv->on_hangup([weak] {
+            if (auto p = weak.lock()) p->call.hangup();
+        });
+        h->conv->on_transfer([weak](const std::string& target) {
+            if (auto p = weak.lock()) p->start_transfer(target);
+        });
+        auto* conv = h->conv.get();
+        h->media->on_frame([conv](std::span<const std::int16_t> pcm) { conv->on_frame(pcm); });
+        h->media->on_dtmf([conv](char digit, std::chrono::milliseconds) { conv->on_dtmf(digit); });
+        h->media->on_rtp_timeout([weak] {
+            if (auto p = weak.lock()) {
+                p->owner->log(log_level::warn, "call " + p->id + ": no RTP from the other side, hanging up");
+                p->call.hangup();
+            }
+        });
+        return h;
+    }
+
+    // One JSON line in the turn log for what happened to an outbound call.
+    void record(const std::string& json_line) const {
+        if (env.turn_log) env.turn_log(json_line);
+    }
+
+    // A timer or callback came due: tell the caller on the line, or call them.
+    void reminder_due(const reminder& r) {
+        const std::string what = (r.kind == reminder_kind::timer ? "timer " : "callback ") + std::to_string(r.id);
+        if (stopping) {
+            log(log_level::warn, what + " for " + r.caller + " came due during shutdown: dropped");
+            return;
+        }
+        std::shared_ptr<agent_call> on_line;
+        for (auto& [cid, c] : calls) {
+            if (!c->connected || c->terminated || !c->conv || c->conv->ending()) continue;
+            if (cid == r.call_id) {
+                on_line = c;
+                break;
+            }
+            if (c->caller == r.caller && !on_line) on_line = c;
+        }
+        if (on_line) {
+            log(log_level::info, what + " due: telling " + r.caller + " on call " + on_line->id);
+            on_line->conv->announce(reminder_announcement(r));
+            return;
+        }
+        const std::string uri = callback_uri(cfg, r.caller);
+        log(log_level::info, what + " due: " + r.caller + " has hung up, calling " + uri);
+        call_out(uri, r.caller, reminder_opening(r), what);
+    }
+
+    bool call_out(const std::string& uri, const std::string& caller, std::string opening, std::string why) {
+        auto fail = [&](const std::string& reason) {
+            log(log_level::warn, "cannot call " + uri + " (" + why + "): " + reason);
+            record(nlohmann::json{{"event", "outbound_call"}, {"to", uri}, {"why", why}, {"outcome", "not placed"},
+                                  {"reason", reason}}
+                       .dump());
+            return false;
+        };
+        if (stopping) return fail("shutting down");
+        if (calls.size() >= static_cast<std::size_t>(cfg.calls.max_concurrent)) return fail("calls.max_concurrent reached");
+        ua::call_options opts;
+        std::string first_hop_uri = uri;
+        if (cfg.sip.mode == sip_mode::registered) {
+            opts.proxy = registrar_uri(cfg.sip);
+            first_hop_uri = opts.proxy;
+            opts.from = "sip:" + cfg.sip.user + "@" + account_domain(cfg.sip);
+            if (!cfg.sip.password.empty())
+                opts.credentials = auth::credentials{cfg.sip.auth_user.empty() ? cfg.sip.user : cfg.sip.auth_user,
+                                                     cfg.sip.password};
+        }
+        auto hop = ua::target_of(first_hop_uri);
+        if (!hop) return fail("not a SIP URI");
+        // The Call-ID is the stack's; until the INVITE is out the call is filed under a local name.
+        static std::uint64_t next = 0;
+        const std::string local_id = "out-" + std::to_string(++next);
+        auto h = make_call(local_id, caller, hop->host);
+        if (!h) return fail("no RTP sockets");
+        h->outbound = true;
+        h->opening = std::move(opening);
+        h->why = why;
+        h->call = ua.place_call(uri, h->media->offer(), h, opts);
+        calls[local_id] = h;
+        log(log_level::info, "calling " + uri + " (" + why + ")");
+        h->ring_timer = std::make_unique<asio::steady_timer>(io);
+        h->ring_timer->expires_after(std::chrono::milliseconds(static_cast<long long>(cfg.tools.ring_timeout * 1000)));
+        std::weak_ptr<agent_call> weak = h;
+        h->ring_timer->async_wait([weak](std::error_code ec) {
+            auto p = weak.lock();
+            if (ec || !p || p->connected || p->terminated) return;
+            p->rang_out = true;
+            p->call.hangup();  // CANCEL
+        });
+        return true;
     }
 
     // Waits for the calls to end after their goodbye (or the grace time), then lets the stack hang up
@@ -244,14 +388,36 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
 };
 
 void agent_call::on_connected() {
+    connected = true;
+    if (ring_timer) ring_timer->cancel();
     owner->log(log_level::info, "call " + id + " connected codec=" + media->codec_name());
-    if (conv) conv->start();
+    if (outbound)
+        owner->record(nlohmann::json{{"event", "outbound_call"}, {"to", caller}, {"why", why}, {"outcome", "answered"}}.dump());
+    if (conv) conv->start(opening);
 }
 
 void agent_call::on_terminated(int status, const std::string& reason) {
     if (terminated) return;
     terminated = true;
+    if (ring_timer) ring_timer->cancel();
+    if (transfer_timer) transfer_timer->cancel();
     if (conv) conv->end();
+    if (outbound && !connected) {
+        // Not answered: say why in the log and the record (no answer, busy, declined, failed).
+        const std::string outcome = rang_out                        ? "no answer"
+                                    : status == 486 || status == 600 ? "busy"
+                                    : status == 603 || status == 480 ? "declined"
+                                                                     : "failed";
+        owner->log(log_level::info, "call to " + caller + " (" + why + "): " + outcome + " (" + std::to_string(status) +
+                                        " " + reason + ")");
+        owner->record(nlohmann::json{{"event", "outbound_call"},
+                                     {"to", caller},
+                                     {"why", why},
+                                     {"outcome", outcome},
+                                     {"status", status},
+                                     {"reason", reason}}
+                          .dump());
+    }
     const auto st = media->stats();
     owner->log(log_level::info, "call " + id + " ended status=" + std::to_string(status) + " reason=" + reason +
                                     " turns=" + std::to_string(conv ? conv->turns() : 0) +
@@ -261,8 +427,65 @@ void agent_call::on_terminated(int status, const std::string& reason) {
     owner->ended(this);
 }
 
-agent_app::agent_app(asio::io_context& io, const config& cfg, conversation_env env)
-    : impl_(std::make_shared<impl>(io, cfg, std::move(env))) {}
+void agent_call::start_transfer(const std::string& target) {
+    const std::string uri = transfer_uri(owner->cfg, peer_host);
+    (void)target;  // the tool's target is tools.transfer_target; the URI is completed here
+    owner->log(log_level::info, "call " + id + ": REFER to " + uri);
+    transfer_done = false;
+    if (!call.refer(uri)) {
+        if (conv) conv->transfer_failed("the REFER could not be sent");
+        return;
+    }
+    // A PBX that accepts the REFER but never reports the outcome: the caller is with the PBX by
+    // then; hang up after a while rather than hold the line open.
+    transfer_timer = std::make_unique<asio::steady_timer>(owner->io);
+    transfer_timer->expires_after(std::chrono::seconds(15));
+    std::weak_ptr<agent_call> weak = weak_from_this();
+    transfer_timer->async_wait([weak](std::error_code ec) {
+        auto p = weak.lock();
+        if (ec || !p || p->transfer_done || p->terminated) return;
+        p->transfer_done = true;
+        p->owner->log(log_level::info, "call " + p->id + ": no final NOTIFY for the transfer; hanging up");
+        p->call.hangup();
+    });
+}
+
+void agent_call::on_refer_progress(int status, bool final) {
+    owner->log(log_level::info, "call " + id + ": transfer progress " + std::to_string(status) + (final ? " (final)" : ""));
+    if (!final || transfer_done) return;
+    transfer_done = true;
+    if (transfer_timer) transfer_timer->cancel();
+    if (status >= 200 && status < 300) {
+        // The target took the call: our part is done.
+        owner->log(log_level::info, "call " + id + ": transferred");
+        call.hangup();
+    } else if (conv) {
+        conv->transfer_failed("the PBX answered " + std::to_string(status));
+    }
+}
+
+agent_app::agent_app(asio::io_context& io, const config& cfg, conversation_env env, std::shared_ptr<scheduler> reminders)
+    : impl_(std::make_shared<impl>(io, cfg, std::move(env))) {
+    auto& m = *impl_;
+    m.reminders = std::move(reminders);
+    if (m.reminders) {
+        m.env.services = m.reminders.get();
+        std::weak_ptr<impl> weak = impl_;
+        m.reminders->on_due([weak](const reminder& r) {
+            if (auto p = weak.lock()) p->reminder_due(r);
+        });
+        m.reminders->on_registration_state([weak] {
+            auto p = weak.lock();
+            if (!p) return std::string("The agent is stopping.");
+            std::lock_guard lock(p->state_m);
+            return p->registration_text;
+        });
+    }
+}
+
+bool agent_app::call_out(const std::string& uri, const std::string& caller, std::string opening, std::string why) {
+    return impl_->call_out(uri, caller, std::move(opening), std::move(why));
+}
 
 agent_app::~agent_app() {
     for (auto& [id, c] : impl_->calls)
@@ -292,12 +515,19 @@ std::error_code agent_app::start() {
             switch (s.status) {
                 case ua::registration_status::registered:
                     m.log(log_level::info, "registered " + aor + " expires=" + std::to_string(s.expires));
+                    m.set_registration_text("Registered as " + aor + ".");
                     break;
                 case ua::registration_status::failed:
                     if (!m.stopping) m.log(log_level::warn, "registration of " + aor + " failed: " + s.reason);
+                    m.set_registration_text("Not registered: the registration as " + aor + " failed, " + s.reason + ".");
                     break;
-                case ua::registration_status::unregistered: m.log(log_level::info, "unregistered " + aor); break;
-                case ua::registration_status::registering: break;
+                case ua::registration_status::unregistered:
+                    m.log(log_level::info, "unregistered " + aor);
+                    m.set_registration_text("Not registered.");
+                    break;
+                case ua::registration_status::registering:
+                    m.set_registration_text("Registering as " + aor + ".");
+                    break;
             }
         });
     }
@@ -308,6 +538,11 @@ void agent_app::shutdown(std::function<void()> done, std::chrono::milliseconds g
     auto& m = *impl_;
     if (m.stopping) return;
     m.stopping = true;
+    if (m.reminders) {
+        if (const auto n = m.reminders->size(); n > 0)
+            m.log(log_level::warn, std::to_string(n) + " pending timer(s)/callback(s) dropped (kept in memory only)");
+        m.reminders->stop();
+    }
     m.log(log_level::info, "shutting down: " + std::to_string(m.calls.size()) + " call(s) up");
     for (auto& [id, c] : m.calls)
         if (c->conv) c->conv->finish();

@@ -19,6 +19,7 @@
 #include "backends.hpp"
 #include "config.hpp"
 #include "conversation.hpp"
+#include "scheduler.hpp"
 #include "tools.hpp"
 
 namespace sipvoice::agent {
@@ -35,9 +36,19 @@ bool allowed(const std::vector<address_prefix>& list, std::string_view address);
 // ;transport= (or sips:) from sip.transport when the URI does not say it.
 std::string registrar_uri(const sip_settings& s);
 
+// Where a call back to `caller` (a From URI) goes: registered, the caller's user part in the
+// account's domain (through the registrar); as a trunk, the URI as it is.
+std::string callback_uri(const config& cfg, std::string_view caller);
+// tools.transfer_target as a URI: a bare extension in the account's domain, or (as a trunk) on `peer_host`.
+std::string transfer_uri(const config& cfg, std::string_view peer_host);
+
 class agent_app {
 public:
-    agent_app(asio::io_context& io, const config& cfg, conversation_env env);
+    // `reminders`: the timers and callbacks of the tools (may be null: none). The app reports its
+    // registration state to it and tells the caller when one comes due: on the line when they still
+    // are, else by calling them back.
+    agent_app(asio::io_context& io, const config& cfg, conversation_env env,
+              std::shared_ptr<scheduler> reminders = nullptr);
     ~agent_app();
     agent_app(const agent_app&) = delete;
     agent_app& operator=(const agent_app&) = delete;
@@ -48,6 +59,9 @@ public:
     void shutdown(std::function<void()> done, std::chrono::milliseconds grace = std::chrono::milliseconds(8000));
 
     [[nodiscard]] std::size_t active_calls() const;
+    // Calls `uri` and, once answered, opens the conversation with `opening`; `why` names it in the
+    // log ("timer 3"). False when it cannot be placed now (shutting down, calls.max_concurrent).
+    bool call_out(const std::string& uri, const std::string& caller, std::string opening, std::string why);
     [[nodiscard]] std::uint16_t udp_port() const;
     [[nodiscard]] std::uint16_t tcp_port() const;
 

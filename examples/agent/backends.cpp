@@ -8,10 +8,10 @@
 
 namespace sipvoice::agent {
 
-std::unique_ptr<speech_to_text> make_stt(const config& cfg, std::string* error) {
+std::unique_ptr<speech_to_text> make_stt(const config& cfg, std::string* error, const tool_registry* tools) {
     try {
         if (cfg.stt.backend == stt_backend::openai) return std::make_unique<openai_stt>(cfg.stt, cfg.agent.language);
-        return make_offline_stt(cfg, error);
+        return make_offline_stt(cfg, error, tools);
     } catch (const std::exception& e) {
         *error = std::string("stt: ") + e.what();
         return nullptr;

@@ -26,6 +26,7 @@
 namespace sipvoice::agent {
 
 class tool_registry;
+class agent_services;
 
 class speech_to_text {
 public:
@@ -57,6 +58,7 @@ struct brain_request {
     std::string text;            // what the caller just said (already the last "user" message of history)
     const nlohmann::json* history = nullptr;  // OpenAI chat messages: system, user, assistant, tool, ...
     const tool_registry* tools = nullptr;     // what the brain may call (never null from the conversation)
+    agent_services* services = nullptr;       // for the tools (tool_context::services); may be null
 };
 
 struct brain_result {
@@ -65,6 +67,7 @@ struct brain_result {
     // results (role "tool"), and the final assistant message with the whole reply text.
     nlohmann::json messages = nlohmann::json::array();
     bool end_call = false;     // the brain decided to end the call (hang_up tool, a goodbye)
+    std::string transfer_to;   // transfer the call there after the reply (transfer_call tool)
 };
 
 class brain {
@@ -78,7 +81,8 @@ public:
 
 // The stages the configuration asks for. On a setup problem (a model file missing) nullptr and
 // *error set to one line.
-std::unique_ptr<speech_to_text> make_stt(const config& cfg, std::string* error);
+// The offline recognizer is biased towards the phrases of `tools` (null: the built-in tools).
+std::unique_ptr<speech_to_text> make_stt(const config& cfg, std::string* error, const tool_registry* tools = nullptr);
 std::unique_ptr<text_to_speech> make_tts(const config& cfg, std::string* error);
 std::unique_ptr<brain> make_brain(const config& cfg, std::string* error);
 

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -164,6 +165,35 @@ std::optional<std::string> check_allow_entry(std::string& v) {
     return "'" + v + "' is not an IP address or prefix (like 192.0.2.10 or 10.0.0.0/8)";
 }
 
+// An IANA zone name that the system's tz database has (Debian: tzdata), so that TZ=<name> is not
+// silently taken as UTC.
+std::optional<std::string> check_timezone(std::string& v) {
+    if (v.empty()) return std::nullopt;
+    const bool shaped = v.find("..") == std::string::npos && v.front() != '/' &&
+                        v.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") ==
+                            std::string::npos;
+    if (!shaped || access(("/usr/share/zoneinfo/" + v).c_str(), R_OK) != 0)
+        return "'" + v + "' is not a time zone of /usr/share/zoneinfo (like Europe/Berlin or UTC)";
+    return std::nullopt;
+}
+
+// "light.kitchen", "light.*": a Home Assistant entity id or service name, or a whole domain.
+std::optional<std::string> check_ha_name(std::string& v) {
+    const auto dot = v.find('.');
+    auto part_ok = [](std::string_view p) {
+        return !p.empty() && p.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
+    };
+    if (dot != std::string::npos && part_ok(std::string_view(v).substr(0, dot)) &&
+        (v.substr(dot + 1) == "*" || part_ok(std::string_view(v).substr(dot + 1))))
+        return std::nullopt;
+    return "'" + v + "' is not DOMAIN.NAME or DOMAIN.* (lower case letters, digits, _)";
+}
+
+std::optional<std::string> check_units(std::string& v) {
+    if (v == "metric" || v == "imperial") return std::nullopt;
+    return "must be \"metric\" or \"imperial\"";
+}
+
 const std::vector<spec>& table() {
     using c = config;
     static const std::vector<spec> rows = {
@@ -222,6 +252,33 @@ const std::vector<spec>& table() {
         text<&c::agent, &general_settings::language>("agent.language", "AGENT_LANGUAGE"),
         choice<&c::agent, &general_settings::level>("agent.log_level", "AGENT_LOG_LEVEL", log_levels),
         text<&c::agent, &general_settings::turn_log>("agent.turn_log", "AGENT_TURN_LOG"),
+
+        text<&c::tools, &tools_settings::timezone>("tools.timezone", "TOOLS_TIMEZONE", check_timezone),
+        text<&c::tools, &tools_settings::plugins_dir>("tools.plugins_dir", "TOOLS_PLUGINS_DIR"),
+        text<&c::tools, &tools_settings::transfer_target>("tools.transfer_target", "TOOLS_TRANSFER_TARGET"),
+        text<&c::tools, &tools_settings::transfer_fallback>("tools.transfer_fallback", "TOOLS_TRANSFER_FALLBACK"),
+        number<&c::tools, &tools_settings::ring_timeout>("tools.ring_timeout", "TOOLS_RING_TIMEOUT", 5, 300),
+        integer<&c::tools, &tools_settings::max_timers>("tools.max_timers", "TOOLS_MAX_TIMERS", 0, 1000),
+        boolean<&c::tools, &tools_settings::dtmf_collect>("tools.dtmf_collect", "TOOLS_DTMF_COLLECT"),
+        number<&c::tools, &tools_settings::dtmf_timeout>("tools.dtmf_timeout", "TOOLS_DTMF_TIMEOUT", 0.5, 60),
+
+        text<&c::weather, &weather_settings::base_url>("weather.base_url", "WEATHER_BASE_URL", check_http_url),
+        number<&c::weather, &weather_settings::latitude>("weather.latitude", "WEATHER_LATITUDE", -90, 90),
+        number<&c::weather, &weather_settings::longitude>("weather.longitude", "WEATHER_LONGITUDE", -180, 180),
+        text<&c::weather, &weather_settings::location>("weather.location", "WEATHER_LOCATION"),
+        text<&c::weather, &weather_settings::units>("weather.units", "WEATHER_UNITS", check_units),
+        number<&c::weather, &weather_settings::timeout>("weather.timeout", "WEATHER_TIMEOUT", 0.1, 120),
+
+        text<&c::home_assistant, &home_assistant_settings::base_url>("home_assistant.base_url", "HOME_ASSISTANT_BASE_URL",
+                                                                     check_http_url),
+        secret<&c::home_assistant, &home_assistant_settings::token>("home_assistant.token", "HOME_ASSISTANT_TOKEN",
+                                                                    secrecy::api_key),
+        list<&c::home_assistant, &home_assistant_settings::entities>("home_assistant.entities",
+                                                                     "HOME_ASSISTANT_ENTITIES", check_ha_name),
+        list<&c::home_assistant, &home_assistant_settings::services>("home_assistant.services",
+                                                                     "HOME_ASSISTANT_SERVICES", check_ha_name),
+        number<&c::home_assistant, &home_assistant_settings::timeout>("home_assistant.timeout", "HOME_ASSISTANT_TIMEOUT",
+                                                                      0.1, 120),
     };
     return rows;
 }
@@ -231,7 +288,8 @@ const std::vector<spec>& specs() {
     static const std::vector<spec> rows = [] {
         auto r = table();
         for (auto& s : r)
-            if (s.info.name.ends_with(".base_url")) s.info.fallback_env = "OPENAI_BASE_URL";
+            if (s.info.name == "stt.base_url" || s.info.name == "llm.base_url" || s.info.name == "tts.base_url")
+                s.info.fallback_env = "OPENAI_BASE_URL";
         return r;
     }();
     return rows;
@@ -256,7 +314,8 @@ bool is_section(std::string_view name) {
 
 // Variables with these prefixes belong to sipvoice-agent: an unknown one is most likely a typo.
 bool has_our_prefix(std::string_view name) {
-    for (std::string_view p : {"SIP_", "CALLS_", "VAD_", "STT_", "LLM_", "TTS_", "AGENT_"})
+    for (std::string_view p : {"SIP_", "CALLS_", "VAD_", "STT_", "LLM_", "TTS_", "AGENT_", "TOOLS_", "WEATHER_",
+                                 "HOME_ASSISTANT_"})
         if (name.starts_with(p)) return true;
     return false;
 }
@@ -656,6 +715,11 @@ void cross_checks(load_result& r) {
     needs_base(c.stt.backend == stt_backend::openai, "stt", c.stt.base_url);
     needs_base(c.llm.backend == llm_backend::openai, "llm", c.llm.base_url);
     needs_base(c.tts.backend == tts_backend::openai, "tts", c.tts.base_url);
+
+    if (!c.home_assistant.base_url.empty() && c.home_assistant.token.empty())
+        r.errors.push_back(located(r, "home_assistant.base_url") +
+                           "home_assistant.base_url is set but home_assistant.token is empty (a long-lived access "
+                           "token from the Home Assistant profile page)");
     if (c.llm.backend == llm_backend::http_brain && c.llm.url.empty())
         r.errors.push_back(located(r, "llm.backend") + "llm.backend = \"http_brain\" needs llm.url (LLM_URL)");
 

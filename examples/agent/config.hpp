@@ -96,6 +96,37 @@ struct tts_settings {
     double timeout = 10;
 };
 
+// The tools (tools.hpp): what they may reach, and how outbound calls are placed.
+struct tools_settings {
+    std::string timezone;          // IANA name ("Europe/Berlin") for get_datetime and "at 7 pm"; empty: the system's
+    std::string plugins_dir;       // a directory of plugins (plugins.hpp); empty: none
+    std::string transfer_target;   // transfer_call's human: an extension ("100") or a SIP URI; empty: no transfer
+    std::string transfer_fallback = "Sorry, I could not transfer you right now. Please call back later.";
+    double ring_timeout = 30;      // seconds an outbound call (timer, callback) rings before it counts as no answer
+    std::int64_t max_timers = 10;  // per caller
+    bool dtmf_collect = false;     // collect keypad digits until # or dtmf_timeout, then hand them over at once
+    double dtmf_timeout = 3;       // seconds after the last digit
+};
+
+// get_weather: an Open-Meteo-compatible forecast API. Empty base_url: the tool is not offered.
+struct weather_settings {
+    std::string base_url;          // "https://api.open-meteo.com"
+    double latitude = 0;
+    double longitude = 0;
+    std::string location;          // spoken name ("Berlin"); empty: "here"
+    std::string units = "metric";  // metric (Celsius, km/h) or imperial (Fahrenheit, mph)
+    double timeout = 5;
+};
+
+// home_assistant: Home Assistant's REST API. Empty base_url: the tool is not offered.
+struct home_assistant_settings {
+    std::string base_url;                // "http://homeassistant.local:8123"
+    std::string token;                   // a long-lived access token (secret)
+    std::vector<std::string> entities;   // entity ids it may read or act on ("light.kitchen"); "domain.*" allowed
+    std::vector<std::string> services;   // services it may call ("light.turn_on"); "domain.*" allowed
+    double timeout = 5;
+};
+
 struct general_settings {
     std::string language = "en";
     log_level level = log_level::info;
@@ -110,6 +141,9 @@ struct config {
     llm_settings llm;
     tts_settings tts;
     general_settings agent;
+    tools_settings tools;
+    weather_settings weather;
+    home_assistant_settings home_assistant;
 };
 
 // Where a value came from.

@@ -108,6 +108,7 @@ struct conversation::job {
     bool apologized = false;
     bool logged = false;
     bool end_call = false;
+    std::string transfer_to;
     // Sentences from the brain thread to the tts thread.
     std::mutex m;
     std::condition_variable cv;
@@ -171,12 +172,45 @@ void conversation::say_cached(const std::vector<std::int16_t>& pcm) {
     if (!ended_ && !pcm.empty()) out_.play(pcm);
 }
 
-void conversation::start() {
+void conversation::start(std::string opening) {
     if (started_ || ended_) return;
     started_ = true;
     started_at_ = last_activity_ = clock::now();
-    say_cached(env_.prompts->greeting);
-    log(log_level::info, "greeting");
+    if (opening.empty()) {
+        say_cached(env_.prompts->greeting);
+        log(log_level::info, "greeting");
+    } else {
+        announce(opening);
+    }
+}
+
+void conversation::announce(const std::string& text) {
+    if (ended_ || text.empty()) return;
+    log(log_level::info, "announcing: " + text);
+    history_.push_back({{"role", "assistant"}, {"content", text}});
+    last_activity_ = clock::now();
+    auto self = weak_from_this();
+    auto tts = env_.tts;
+    auto& io = io_;
+    env_.workers->spawn([self, tts, text, &io] {
+        std::string error;
+        auto pcm = synthesize_16k(*tts, text, &error);
+        asio::post(io, [self, pcm = std::move(pcm), error = std::move(error)] {
+            auto c = self.lock();
+            if (!c || c->ended_) return;
+            if (!error.empty()) c->log(log_level::warn, error);
+            if (pcm.empty()) return;
+            c->last_activity_ = clock::now();
+            c->out_.play(pcm);
+        });
+    });
+}
+
+void conversation::transfer_failed(const std::string& why) {
+    if (ended_) return;
+    transferring_ = false;
+    log(log_level::warn, "transfer failed: " + why);
+    announce(env_.cfg->tools.transfer_fallback);
 }
 
 void conversation::request_hangup() {
@@ -211,8 +245,36 @@ void conversation::end() {
 }
 
 void conversation::on_dtmf(char digit) {
-    // The brain hears keypad digits with the next milestone (tools); for now they are logged.
+    if (ended_ || ending_ || !started_) return;
     log(log_level::info, std::string("dtmf digit=") + digit);
+    digits_ += digit;
+    last_digit_ = clock::now();
+    last_activity_ = last_digit_;
+    idle_stage_ = 0;
+    if (env_.cfg->tools.dtmf_collect && digit == '#') hand_over_digits();
+}
+
+void conversation::hand_over_digits() {
+    if (digits_.empty()) return;
+    std::string text = "The caller pressed";
+    for (const char d : digits_) text += std::string(" ") + d;
+    digits_.clear();
+    begin_text_turn(std::move(text));
+}
+
+// A turn whose words are known (keypad digits): straight to the brain, no speech to text.
+void conversation::begin_text_turn(std::string text) {
+    if (job_) {
+        job_->stop.request_stop();
+        job_.reset();
+    }
+    out_.flush();
+    auto j = std::make_shared<job>();
+    j->turn = ++turn_count_;
+    j->audio = std::make_shared<const std::vector<std::int16_t>>();
+    j->end_of_speech = clock::now();
+    job_ = j;
+    on_stt(j, {std::move(text), ""});
 }
 
 void conversation::on_frame(std::span<const std::int16_t> pcm) {
@@ -236,6 +298,20 @@ void conversation::on_frame(std::span<const std::int16_t> pcm) {
         // The farewell plays out; the caller is not listened to any more.
         if (!speaking && !job_) request_hangup();
         return;
+    }
+    if (!transfer_pending_.empty() && !speaking && !job_) {
+        // "I am transferring you" has played: now the REFER.
+        transferring_ = true;
+        log(log_level::info, "transferring the call to " + transfer_pending_);
+        auto target = std::exchange(transfer_pending_, {});
+        if (transfer_) transfer_(target);
+        else transfer_failed("no transfer handler");
+    }
+    if (transferring_) return;  // the PBX is taking the call over
+    // Keypad digits: a burst (0.6 s between digits), or with dtmf_collect up to # or the timeout.
+    if (!digits_.empty()) {
+        const double quiet = std::chrono::duration<double>(now - last_digit_).count();
+        if (quiet >= (env_.cfg->tools.dtmf_collect ? env_.cfg->tools.dtmf_timeout : 0.6)) hand_over_digits();
     }
     if (e == turn_detector::event::speech_started) {
         idle_stage_ = 0;
@@ -404,6 +480,7 @@ void conversation::on_stt(std::shared_ptr<job> j, speech_to_text::result r) {
     request->caller = caller_;
     request->text = r.text;
     request->tools = env_.tools.get();
+    request->services = env_.services;
     auto self = weak_from_this();
     auto& io = io_;
     auto brain = env_.thinker;
@@ -494,6 +571,7 @@ void conversation::on_brain_done(std::shared_ptr<job> j, brain_result r, std::st
     }
     j->brain_done = true;
     j->end_call = r.end_call;
+    j->transfer_to = r.transfer_to;
     for (auto& m : r.messages) history_.push_back(std::move(m));
     if (!r.error.empty()) {
         log(log_level::warn, r.error);
@@ -529,6 +607,8 @@ void conversation::maybe_complete(std::shared_ptr<job> j) {
     if (j->end_call) {
         ending_ = true;
         log(log_level::info, "the brain ended the call");
+    } else if (!j->transfer_to.empty()) {
+        transfer_pending_ = j->transfer_to;  // once the reply has played (on_frame)
     }
     if (j->played_audio) {
         if (logging_ && !logging_->logged) write_turn_log(logging_);

@@ -90,6 +90,7 @@ struct conversation_env {
     std::shared_ptr<const tool_registry> tools;
     std::shared_ptr<const prompt_cache> prompts;
     std::shared_ptr<worker_group> workers;
+    agent_services* services = nullptr;  // timers, callbacks, registration state for the tools; may be null
     std::function<void(const std::string& json_line)> turn_log;  // may be empty
     std::function<void(log_level, const std::string&)> log;      // may be empty
 };
@@ -100,13 +101,23 @@ public:
                                                 std::string caller, audio_output& out);
     ~conversation();
 
-    // The call is connected: the greeting plays.
-    void start();
+    // The call is connected: the greeting plays, or `opening` (an outbound call says why it calls).
+    void start(std::string opening = {});
     // One 20 ms frame of the caller's audio (16 kHz), every tick of the call's stream.
     void on_frame(std::span<const std::int16_t> pcm);
+    // A keypad digit (RFC 4733 or SIP INFO). Digits reach the brain as a turn of their own, "The
+    // caller pressed 1 2 3 #": each burst of digits at once, or with tools.dtmf_collect those up to
+    // # or tools.dtmf_timeout seconds after the last one.
     void on_dtmf(char digit);
+    // Says `text` (synthesized now), after whatever is queued; it goes into the history as the
+    // agent's words. For a timer that comes due during the call, and a refused transfer.
+    void announce(const std::string& text);
     // The conversation wants the call to end (its farewell has played): the owner hangs up.
     void on_hangup(std::function<void()> handler) { hangup_ = std::move(handler); }
+    // The brain transferred the call (transfer_call) and the reply has played: the owner sends the
+    // REFER, and on a refusal calls transfer_failed().
+    void on_transfer(std::function<void(const std::string& target)> handler) { transfer_ = std::move(handler); }
+    void transfer_failed(const std::string& why);
     // Say goodbye and then hang up (SIGTERM, maximum duration). Nothing else is heard afterwards.
     void finish();
     // The call is gone: cancel everything; no more audio is written.
@@ -136,6 +147,8 @@ private:
     void barge_in();
     void write_turn_log(std::shared_ptr<job> j);
     void request_hangup();
+    void begin_text_turn(std::string text);
+    void hand_over_digits();
 
     asio::io_context& io_;
     conversation_env env_;
@@ -156,6 +169,11 @@ private:
     clock::time_point started_at_{};
     clock::time_point last_activity_{};
     std::function<void()> hangup_;
+    std::function<void(const std::string&)> transfer_;
+    std::string transfer_pending_;  // the target, once the reply before the transfer has played
+    bool transferring_ = false;     // the REFER is out: the caller is not listened to meanwhile
+    std::string digits_;            // keypad digits not handed over yet
+    clock::time_point last_digit_{};
     std::vector<std::int16_t> continued_audio_;  // a cancelled turn's audio the next turn continues
 };
 

@@ -124,6 +124,15 @@ http_client::http_client() : pool_(std::make_unique<pool>()) { global_init(); }
 http_client::~http_client() = default;
 
 http_response http_client::post(const http_request& request, const body_sink& sink, std::stop_token stop) noexcept {
+    return perform(request, sink, std::move(stop), false);
+}
+
+http_response http_client::get(const http_request& request, std::stop_token stop) noexcept {
+    return perform(request, body_sink{}, std::move(stop), true);
+}
+
+http_response http_client::perform(const http_request& request, const body_sink& sink, std::stop_token stop,
+                                   bool is_get) noexcept {
     http_response out;
     try {
         global_init();
@@ -163,7 +172,9 @@ http_response http_client::post(const http_request& request, const body_sink& si
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
         curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-        if (!request.form.empty()) {
+        if (is_get) {
+            curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        } else if (!request.form.empty()) {
             mime.reset(curl_mime_init(h));
             for (const auto& p : request.form) {
                 curl_mimepart* part = curl_mime_addpart(mime.get());

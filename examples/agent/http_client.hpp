@@ -1,5 +1,5 @@
-// A small blocking HTTP client over libcurl, for the OpenAI-compatible backends. Runs on the
-// conversation's worker threads; one http_client may be used by several threads at once.
+// A small blocking HTTP client over libcurl, for the OpenAI-compatible backends and the web tools.
+// Runs on the conversation's worker threads; one http_client may be used by several threads at once.
 //
 // Why the multi interface under a blocking call: curl_multi_poll can be woken from another thread
 // (curl_multi_wakeup), so a stop request (barge-in, hang-up) aborts a transfer at once instead of at
@@ -62,9 +62,16 @@ public:
         return post(request, body_sink{}, std::move(stop));
     }
 
+    // A GET (REST reads: a weather forecast, a Home Assistant state). The request's json_body and
+    // form are ignored; everything else (headers, api_key, timeouts, the stop) is as for post().
+    http_response get(const http_request& request, std::stop_token stop) noexcept;
+
 private:
     struct pool;
     std::unique_ptr<pool> pool_;
+
+    // The one transfer behind both verbs.
+    http_response perform(const http_request& request, const body_sink& sink, std::stop_token stop, bool is_get) noexcept;
 };
 
 }  // namespace sipvoice::agent

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,9 @@
 
 #include "agent.hpp"
 #include "backends.hpp"
+#include "builtin_tools.hpp"
+#include "http_client.hpp"
+#include "scheduler.hpp"
 #include "config.hpp"
 #include "conversation.hpp"
 #include "sipvoice/codec/resampler.hpp"
@@ -119,6 +123,12 @@ int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     const log_level level = cfg.agent.level;
     auto log = [level](log_level l, const std::string& text) { log_line(level, l, text); };
+    // The time zone of get_datetime and "at 7 pm", for the whole process: set before any thread
+    // starts, since localtime_r reads it.
+    if (!cfg.tools.timezone.empty()) {
+        setenv("TZ", cfg.tools.timezone.c_str(), 1);
+        tzset();
+    }
 
     std::string error;
     std::shared_ptr<text_to_speech> tts = make_tts(cfg, &error);
@@ -142,7 +152,20 @@ int main(int argc, char** argv) {
         std::printf("wrote %s seconds=%.2f\n", output.c_str(), static_cast<double>(pcm.size()) / 16000.0);
         return 0;
     }
-    std::shared_ptr<speech_to_text> stt = make_stt(cfg, &error);
+    // The io_context first: the scheduler of timers and callbacks runs on it, and the tools (whose
+    // phrases the offline recognizer is biased towards) talk to the scheduler.
+    asio::io_context io;
+    auto reminders = std::make_shared<scheduler>(io, static_cast<std::size_t>(cfg.tools.max_timers));
+    auto tool_set = make_tool_registry(cfg, std::make_shared<http_client>(),
+                                       [r = reminders.get()] { return r->registration_state(); });
+    for (const auto& e : tool_set.errors) log(log_level::warn, "plugin skipped: " + e);
+    auto tools = std::make_shared<const tool_registry>(std::move(tool_set.tools));
+    {
+        std::string names;
+        for (const auto& t : tools->all()) names += (names.empty() ? "" : " ") + t.name;
+        log(log_level::info, "tools: " + names);
+    }
+    std::shared_ptr<speech_to_text> stt = make_stt(cfg, &error, tools.get());
     if (!stt) {
         std::fprintf(stderr, "sipvoice-agent: %s\n", error.c_str());
         return 1;
@@ -207,7 +230,7 @@ int main(int argc, char** argv) {
     env.stt = stt;
     env.thinker = brain;
     env.tts = tts;
-    env.tools = std::make_shared<const tool_registry>(builtin_tools());
+    env.tools = tools;
     env.prompts = prompts;
     env.workers = workers;
     env.turn_log = turn_log;
@@ -215,8 +238,7 @@ int main(int argc, char** argv) {
 
     int rc = 0;
     {
-        asio::io_context io;
-        agent_app app(io, cfg, env);
+        agent_app app(io, cfg, env, reminders);
         if (auto ec = app.start()) {
             std::fprintf(stderr, "sipvoice-agent: cannot listen on %s:%lld: %s\n", cfg.sip.listen_address.c_str(),
                          static_cast<long long>(cfg.sip.listen_port), ec.message().c_str());

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -34,98 +35,49 @@ namespace sipvoice::agent {
 // ================================================================ the rule brain
 namespace {
 
-struct rule {
+// What the rule brain says without a tool: the pleasantries around the tools.
+struct chat_rule {
     std::string_view intent;
-    // Whole-word sequences of the normalized text; any one fires the rule.
-    std::vector<std::string_view> keywords;
-    // Whole phrases a caller says to ask for it: the STT's bias. Each must fire this rule (a test
-    // checks it), so keep them consistent with the keywords and the table's order.
-    std::vector<std::string_view> phrases;
-    std::string_view tool;       // "" : no tool
-    std::string_view arguments;  // the tool's arguments, JSON
-    std::string_view reply;      // "" : the tool's result is the reply ("It is 3:05 PM.")
-    bool farewell = false;       // the reply is the configured farewell, and the call ends
+    std::vector<std::string_view> keywords;  // whole-word sequences of the normalized text
+    std::vector<std::string_view> phrases;   // the recognizer's bias; each must fire this rule
+    std::string_view reply;                  // "{abilities}" is replaced by what the tools can do
+    int priority;                            // against the tools' triggers (tools.hpp)
+    bool farewell = false;                   // the reply is the configured farewell, and the call ends
 };
 
-// First match wins, so the order is the priority: a goodbye ends the call whatever else was said
-// ("thank you, goodbye"), a question beats the pleasantries around it ("hello, what time is it"),
-// and "no thanks" is a "no" (the caller declines) rather than a thanks.
-const std::vector<rule>& rules() {
-    static const std::vector<rule> table = {
-        {"goodbye",
-         {"goodbye", "good bye", "bye", "bye bye", "hang up", "good night", "see you"},
-         // Only "goodbye" as a phrase. Biased towards "bye" (or "bye bye"), the recognizer heard
-         // "hi" as "bye" (3 of 24 turns: 4 synthetic voices, 3 seeds, 16 and 8 kHz) and "my boss"
-         // as "my bye", and a false goodbye hangs up on the caller. Without that bias a lone "bye"
-         // comes out as its homophone "by" and the call goes on, which costs less: the caller
-         // hangs up or says goodbye. "bye" stays a keyword for text that has it.
-         {"goodbye"},
-         "hang_up",
-         "{}",
-         "",
-         true},
-        {"date_and_time",
-         {"date and time", "time and date", "day and time", "time and day"},
-         {"what is the date and time"},
-         "get_datetime",
-         R"({"what":"both"})",
-         "",
-         false},
-        {"time",
-         {"time", "clock", "what hour"},
-         {"what time is it", "what is the time", "what's the time", "tell me the time", "time"},
-         "get_datetime",
-         R"({"what":"time"})",
-         "",
-         false},
-        {"date",
-         // "day" alone too: the recognizer often hears "date" as "day".
-         {"date", "day", "what day", "which day", "the day", "today"},
-         {"what is the date", "what's the date", "what day is it", "what is today's date", "date"},
-         "get_datetime",
-         R"({"what":"date"})",
-         "",
-         false},
+// hang_up's trigger, for the goodbye rule below.
+const trigger& goodbye() {
+    static const trigger t = *builtin_tools().find("hang_up")->triggers.begin();
+    return t;
+}
+
+// "no thanks" is a "no" (the caller declines) rather than a thanks; a question beats the
+// pleasantries around it ("hello, what time is it").
+const std::vector<chat_rule>& chat_rules() {
+    static const std::vector<chat_rule> table = {
+        // A registry without hang_up: a goodbye still ends the call after the farewell (staying on
+        // the line after it would confuse the caller). Right after hang_up's own trigger.
+        {"goodbye", {goodbye().keywords.begin(), goodbye().keywords.end()}, {}, "", goodbye().priority + 1, true},
         {"help",
          {"help", "what can you do", "what do you do", "what can i ask", "options"},
          {"help", "what can you do", "can you help me"},
-         "",
-         "",
-         "I can tell you the time or today's date, and I hang up when you say goodbye. What would you like?",
-         false},
-        {"no",
-         {"no", "nope", "nothing", "no thanks"},
-         {"no", "no thanks", "nothing"},
-         "",
-         "",
-         "All right. Say goodbye whenever you want to end the call.",
-         false},
-        {"thanks",
-         {"thank you", "thanks", "thank"},
-         {"thank you", "thanks"},
-         "",
-         "",
-         "You're welcome. Is there anything else?",
-         false},
+         "I can {abilities}, and I hang up when you say goodbye. What would you like?",
+         80},
+        {"no", {"no", "nope", "nothing", "no thanks"}, {"no", "no thanks", "nothing"},
+         "All right. Say goodbye whenever you want to end the call.", 81},
+        {"thanks", {"thank you", "thanks", "thank"}, {"thank you", "thanks"},
+         "You're welcome. Is there anything else?", 82},
         {"greeting",
          {"hello", "hi", "hey", "good morning", "good afternoon", "good evening", "howdy"},
          {"hello", "hi", "hey", "good morning", "good afternoon", "good evening"},
-         "",
-         "",
-         "Hello! I can tell you the time or the date. What would you like to know?",
-         false},
-        {"yes",
-         {"yes", "yeah", "yep", "sure", "okay", "ok"},
-         {"yes", "yeah", "okay"},
-         "",
-         "",
-         "Go ahead: you can ask me for the time or the date.",
-         false},
+         "Hello! I can {abilities}. What would you like?", 83},
+        {"yes", {"yes", "yeah", "yep", "sure", "okay", "ok"}, {"yes", "yeah", "okay"},
+         "Go ahead: I can {abilities}.", 84},
     };
     return table;
 }
 
-constexpr std::string_view not_understood = "Sorry, I did not understand. You can ask me for the time or the date.";
+constexpr std::string_view not_understood = "Sorry, I did not understand. Say help to hear what I can do.";
 
 // Lower case ASCII words, one space apart, with a space at both ends so that " kw " finds whole
 // words. An apostrophe inside a word stays ("what's"; the typographic one an STT may write becomes
@@ -158,15 +110,16 @@ std::string normalize(std::string_view text) {
     return out;
 }
 
-const rule* match_rule(std::string_view text) {
-    const std::string norm = normalize(text);
-    for (const auto& r : rules()) {
-        for (const auto kw : r.keywords) {
-            const std::string needle = " " + std::string(kw) + " ";
-            if (norm.find(needle) != std::string::npos) return &r;
-        }
-    }
-    return nullptr;
+// "the clock is broken" -> "The clock is broken."
+std::string as_sentence(std::string text) {
+    if (text.empty()) return text;
+    text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+    if (const char last = text.back(); last != '.' && last != '!' && last != '?') text += '.';
+    return text;
+}
+
+bool fires(const std::string& padded, std::string_view keyword) {
+    return padded.find(" " + std::string(keyword) + " ") != std::string::npos;
 }
 
 const tool_registry& fallback_tools() {
@@ -174,20 +127,94 @@ const tool_registry& fallback_tools() {
     return registry;
 }
 
-}  // namespace
+// The winner for `text`: a tool's trigger or a chat rule, whichever fires with the lowest priority
+// (the registry's order, then the chat table's, breaks ties).
+struct match {
+    const tool* t = nullptr;
+    const trigger* trig = nullptr;
+    const chat_rule* chat = nullptr;
+    [[nodiscard]] bool found() const { return trig != nullptr || chat != nullptr; }
+    [[nodiscard]] std::string_view intent() const {
+        if (chat != nullptr) return chat->intent;
+        if (trig != nullptr) return trig->intent.empty() ? std::string_view(t->name) : std::string_view(trig->intent);
+        return {};
+    }
+};
 
-std::vector<std::string> rule_brain_phrases() {
-    std::vector<std::string> out;
-    std::set<std::string_view> seen;
-    for (const auto& r : rules())
-        for (const auto p : r.phrases)
-            if (seen.insert(p).second) out.emplace_back(p);
+match match_text(std::string_view text, const tool_registry& tools) {
+    const std::string padded = normalize(text);
+    match best;
+    int best_priority = 0;
+    auto consider = [&](int priority, const match& m) {
+        if (!best.found() || priority < best_priority) {
+            best = m;
+            best_priority = priority;
+        }
+    };
+    for (const auto& t : tools.all())
+        for (const auto& trig : t.triggers)
+            for (const auto& kw : trig.keywords)
+                if (fires(padded, kw)) {
+                    consider(trig.priority, {&t, &trig, nullptr});
+                    break;
+                }
+    for (const auto& r : chat_rules())
+        for (const auto kw : r.keywords)
+            if (fires(padded, kw)) {
+                consider(r.priority, {nullptr, nullptr, &r});
+                break;
+            }
+    return best;
+}
+
+// "tell you the time and date, do arithmetic and set timers"
+std::string abilities(const tool_registry& tools) {
+    static const std::vector<std::pair<std::string_view, std::string_view>> said = {
+        {"get_datetime", "tell you the time and date"},
+        {"calculate", "do arithmetic"},
+        {"set_timer", "set timers"},
+        {"schedule_callback", "call you back later"},
+        {"get_weather", "tell you the weather"},
+        {"home_assistant", "switch things at home"},
+        {"system_status", "give a system status report"},
+        {"transfer_call", "put you through to a person"},
+    };
+    std::vector<std::string_view> parts;
+    for (const auto& [name, words] : said)
+        if (tools.find(name) != nullptr) parts.push_back(words);
+    if (parts.empty()) return "chat with you";
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i > 0) out += i + 1 == parts.size() ? " and " : ", ";
+        out += parts[i];
+    }
     return out;
 }
 
-std::string_view rule_brain_intent(std::string_view text) {
-    const rule* r = match_rule(text);
-    return r == nullptr ? std::string_view{} : r->intent;
+std::string chat_reply(const chat_rule& r, const tool_registry& tools) {
+    std::string reply(r.reply);
+    if (const auto at = reply.find("{abilities}"); at != std::string::npos) reply.replace(at, 11, abilities(tools));
+    return reply;
+}
+
+}  // namespace
+
+std::vector<std::string> rule_brain_phrases(const tool_registry* tools) {
+    const tool_registry& registry = tools != nullptr ? *tools : fallback_tools();
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    for (const auto& t : registry.all())
+        for (const auto& trig : t.triggers)
+            for (const auto& p : trig.phrases)
+                if (seen.insert(p).second) out.push_back(p);
+    for (const auto& r : chat_rules())
+        for (const auto p : r.phrases)
+            if (seen.emplace(p).second) out.emplace_back(p);
+    return out;
+}
+
+std::string rule_brain_intent(std::string_view text, const tool_registry* tools) {
+    return std::string(match_text(text, tools != nullptr ? *tools : fallback_tools()).intent());
 }
 
 rule_brain::rule_brain(std::string farewell) : farewell_(std::move(farewell)) {}
@@ -197,43 +224,57 @@ brain_result rule_brain::respond(const brain_request& request, const std::functi
     brain_result out;
     if (stop.stop_requested()) return out;
 
-    const rule* r = match_rule(request.text);
+    // The conversation always passes its registry; a caller without one (a test, a tool) still gets
+    // the built-in tools rather than a crash.
+    const tool_registry& tools = request.tools != nullptr ? *request.tools : fallback_tools();
+    const match m = match_text(request.text, tools);
     std::string reply;
-    if (r == nullptr) {
+    if (request.text.starts_with("The caller pressed ")) {
+        // Keypad digits (conversation.cpp): no rule needs them, so they are read back.
+        reply = "You pressed " + request.text.substr(19) + ".";
+    } else if (!m.found()) {
         reply = not_understood;
+    } else if (m.chat != nullptr && m.chat->farewell) {
+        reply = farewell_;
+        out.end_call = true;
+    } else if (m.chat != nullptr) {
+        reply = chat_reply(*m.chat, tools);
     } else {
-        if (!r->tool.empty()) {
-            // The conversation always passes its registry; a caller without one (a test, a tool)
-            // still gets the built-in tools rather than a crash.
-            const tool_registry& tools = request.tools != nullptr ? *request.tools : fallback_tools();
+        std::optional<nlohmann::json> args = nlohmann::json::object();
+        if (m.trig->arguments) {
+            const std::string padded = normalize(request.text);
+            args = m.trig->arguments(request.text, std::string_view(padded).substr(1, padded.size() - 2));
+        }
+        if (!args) {
+            reply = m.trig->ask;  // "For how long should I set the timer?"
+        } else {
             const std::string id = "call_rule_" + std::to_string(next_call_id_.fetch_add(1) + 1);
+            const std::string arguments = args->dump();
             tool_context ctx;
             ctx.call_id = request.call_id;
             ctx.caller = request.caller;
             ctx.now = std::chrono::system_clock::now();
-            const tool_result result = tools.call(r->tool, r->arguments, ctx);
+            ctx.services = request.services;
+            const tool_result result = tools.call(m.t->name, arguments, ctx);
             out.messages.push_back(
                 {{"role", "assistant"},
                  {"content", nullptr},
                  {"tool_calls",
                   nlohmann::json::array({{{"id", id},
                                           {"type", "function"},
-                                          {"function", {{"name", r->tool}, {"arguments", r->arguments}}}}})}});
+                                          {"function", {{"name", m.t->name}, {"arguments", arguments}}}}})}});
             out.messages.push_back({{"role", "tool"}, {"tool_call_id", id}, {"content", result.text}});
-            // The goodbye rule ends the call even when the registry has no hang_up tool: its farewell
-            // has been said, and staying on the line after it would confuse the caller.
-            out.end_call = result.end_call || r->farewell;
-            if (r->farewell)
+            // The goodbye trigger ends the call even when its tool does not say so: its farewell has
+            // been said, and staying on the line after it would confuse the caller.
+            const bool farewell = m.intent() == "goodbye";
+            out.end_call = result.end_call || farewell;
+            out.transfer_to = result.transfer_to;
+            if (out.end_call)
                 reply = farewell_;
             else if (result.error)
-                reply = "Sorry, I cannot tell you that right now.";
-            else if (r->reply.empty())
-                reply = result.text;
+                reply = "Sorry, I cannot do that right now. " + as_sentence(result.text);
             else
-                reply = r->reply;
-        } else {
-            reply = r->farewell ? farewell_ : std::string(r->reply);
-            out.end_call = r->farewell;
+                reply = result.text;
         }
     }
     out.messages.push_back({{"role", "assistant"}, {"content", reply}});
@@ -612,7 +653,7 @@ std::unique_ptr<pocketsphinx_stt> pocketsphinx_stt::create(const pocketsphinx_op
         *error = "stt: the phrase weight must be between 0 and 1, not " + std::to_string(options.phrase_weight);
         return nullptr;
     }
-    std::vector<std::string> phrases = options.phrases.empty() ? rule_brain_phrases() : options.phrases;
+    std::vector<std::string> phrases = options.phrases.empty() ? rule_brain_phrases(nullptr) : options.phrases;
     std::set<std::string> words;
     for (auto& ph : phrases) {
         // The dictionary and both language models are lower case.
@@ -696,9 +737,34 @@ private:
     std::shared_ptr<pocketsphinx_stt> stt_;
 };
 
+// The phrases whose every word the default dictionary has: a plugin's trigger phrase with a word
+// it lacks would make the recognizer refuse the whole list (and the agent not start); that phrase
+// only loses its bias (the rule brain still fires on its keywords).
+std::vector<std::string> known_phrases(std::vector<std::string> phrases) {
+    static const std::set<std::string> words = [] {
+        std::set<std::string> w;
+        std::ifstream in(std::filesystem::path(default_pocketsphinx_model_dir()) / "cmudict-en-us.dict");
+        std::string line;
+        while (std::getline(in, line)) {
+            const auto end = line.find_first_of(" (\t");
+            if (end != 0) w.insert(line.substr(0, end));
+        }
+        return w;
+    }();
+    if (words.empty()) return phrases;  // no dictionary here: pocketsphinx_stt::create says so
+    std::erase_if(phrases, [](const std::string& p) {
+        std::istringstream in(p);
+        std::string w;
+        while (in >> w)
+            if (!words.contains(w)) return true;
+        return false;
+    });
+    return phrases;
+}
+
 }  // namespace
 
-std::unique_ptr<speech_to_text> make_offline_stt(const config& cfg, std::string* error) {
+std::unique_ptr<speech_to_text> make_offline_stt(const config& cfg, std::string* error, const tool_registry* tools) {
     std::string ignored;
     if (error == nullptr) error = &ignored;
     const std::string& language = cfg.stt.language.empty() ? cfg.agent.language : cfg.stt.language;
@@ -709,14 +775,18 @@ std::unique_ptr<speech_to_text> make_offline_stt(const config& cfg, std::string*
     }
     static std::mutex mutex;
     static std::weak_ptr<pocketsphinx_stt> shared;
+    static std::vector<std::string> shared_phrases;
     std::lock_guard lock(mutex);
+    std::vector<std::string> phrases = known_phrases(rule_brain_phrases(tools));
     std::shared_ptr<pocketsphinx_stt> stt = shared.lock();
-    if (stt == nullptr) {
+    if (stt == nullptr || phrases != shared_phrases) {
         pocketsphinx_options options;
         options.max_decoders = static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.calls.max_concurrent));
+        options.phrases = phrases;
         stt = pocketsphinx_stt::create(options, error);
         if (stt == nullptr) return nullptr;
         shared = stt;
+        shared_phrases = std::move(phrases);
     }
     return std::make_unique<shared_stt>(std::move(stt));
 }

@@ -33,12 +33,12 @@ namespace sipvoice::agent {
 // What the rule brain understands, as a caller says it: lower case words from the pocketsphinx
 // dictionary, one space apart ("what time is it", "goodbye"). In the table's order, without
 // duplicates.
-std::vector<std::string> rule_brain_phrases();
+std::vector<std::string> rule_brain_phrases(const tool_registry* tools = nullptr);
 
 // The rule that fires for `text` ("time", "date", "goodbye", ...), or "" when none does. Case,
 // punctuation and extra spaces do not matter; keywords match whole words only ("hi" is not in
 // "this").
-std::string_view rule_brain_intent(std::string_view text);
+std::string rule_brain_intent(std::string_view text, const tool_registry* tools = nullptr);
 
 // Answers by keyword rules: the time and the date through get_datetime, a farewell through hang_up,
 // a greeting, the list of abilities, "you're welcome", and an apology with a hint for anything else.
@@ -149,7 +149,9 @@ private:
 // decoders (created as calls overlap, about 100 MB each). One recognizer is shared by every object this returns while any of them lives, so
 // calling it per call costs a model load only for the first. English only: another agent.language
 // is an error.
-std::unique_ptr<speech_to_text> make_offline_stt(const config& cfg, std::string* error);
+// The phrases come from `tools` (null: the built-in tools) and the rule brain's pleasantries.
+std::unique_ptr<speech_to_text> make_offline_stt(const config& cfg, std::string* error,
+                                                 const tool_registry* tools = nullptr);
 // flite_tts.
 std::unique_ptr<text_to_speech> make_offline_tts(const config& cfg, std::string* error);
 // rule_brain saying calls.goodbye before it hangs up.

@@ -181,11 +181,17 @@ brain_result openai_llm::respond(const brain_request& request, const std::functi
                 tool_context ctx;
                 ctx.call_id = request.call_id;
                 ctx.caller = request.caller;
+                ctx.services = request.services;
                 const tool_result result = request.tools != nullptr
                                                ? request.tools->call(call.name, call.arguments, ctx)
                                                : tool_result{"no tools are available", true, false};
                 if (result.end_call) out.end_call = true;
-                json msg = {{"role", "tool"}, {"tool_call_id", call.id}, {"content", result.text}};
+                if (!result.transfer_to.empty()) out.transfer_to = result.transfer_to;
+                // The model is told plainly when a tool failed, so it apologizes instead of reading
+                // the reason out as a result.
+                json msg = {{"role", "tool"},
+                            {"tool_call_id", call.id},
+                            {"content", result.error ? "error: " + result.text : result.text}};
                 messages.push_back(msg);
                 out.messages.push_back(std::move(msg));
             }

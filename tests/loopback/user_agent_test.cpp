@@ -1,6 +1,8 @@
 // ua::user_agent over 127.0.0.1: OPTIONS answered, requests it cannot take refused the RFC way,
 // OPTIONS sent and answered between two agents, and a registration against a registrar played by
-// the test through a bare sip_transport (401 challenge, then 200; a dropped TCP connection).
+// the test through a bare sip_transport (401 challenge, then 200; a dropped TCP connection); calls
+// between agents, blind transfer (REFER) among three of them included.
+#include <algorithm>
 #include <asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 #include <optional>
@@ -86,7 +88,7 @@ TEST_CASE("user_agent answers OPTIONS with 200, Allow, Accept and Supported", "[
     REQUIRE(run_until(io, [&] { return !p.messages.empty(); }));
     const sip::message& r = p.messages[0];
     CHECK(r.status() == 200);
-    CHECK(r.header(sip::header_id::allow) == "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE");
+    CHECK(r.header(sip::header_id::allow) == "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY");
     CHECK(r.header(sip::header_id::accept) == "application/sdp");
     CHECK(r.has(sip::header_id::supported));
     CHECK_FALSE(r.to()->tag().empty());
@@ -570,4 +572,133 @@ TEST_CASE("user_agent calls: hold and unhold by re-INVITE, DTMF by INFO, and RFC
     callee->self.hangup();
     REQUIRE(run_until(io, [&] { return caller->ended() && callee->ended(); }));
     CHECK(caller->reason == "remote hangup");
+}
+
+namespace {
+
+// The transferor's side: every report on its REFER, as "status" or "status final".
+struct transferor : recorder {
+    std::vector<std::string> refer_reports;
+    void on_refer_progress(int status, bool final) override {
+        refer_reports.push_back(std::to_string(status) + (final ? " final" : ""));
+    }
+    [[nodiscard]] bool transfer_over() const {
+        return !refer_reports.empty() && refer_reports.back().find("final") != std::string::npos;
+    }
+};
+
+// The transferee's side: on a REFER it calls the target through its own user agent and reports
+// that call's progress and outcome back with notify_refer().
+struct transferee : recorder {
+    ua::user_agent* agent = nullptr;
+    ua::call self;
+    std::string target;
+    ua::call onward;
+    struct onward_call : recorder {
+        ua::call parent;
+        void on_progress(int status, const std::string& sdp) override {
+            recorder::on_progress(status, sdp);
+            parent.notify_refer(status);
+        }
+        void on_connected() override {
+            recorder::on_connected();
+            parent.notify_refer(200);
+        }
+        void on_terminated(int status, const std::string& why) override {
+            const bool before_answer = std::find(events.begin(), events.end(), "connected") == events.end();
+            recorder::on_terminated(status, why);
+            if (before_answer) parent.notify_refer(status);
+        }
+    };
+    std::shared_ptr<onward_call> onward_handler = std::make_shared<onward_call>();
+    void on_refer(const std::string& to) override {
+        target = to;
+        onward_handler->parent = self;
+        onward = agent->place_call(to, sdp_b, onward_handler);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("user_agent calls: blind transfer by REFER, the transferee calls the target and NOTIFYs the outcome",
+          "[ua][loopback][call][refer]") {
+    asio::io_context io;
+    ua::user_agent a(io, local_config()), b(io, local_config()), t(io, local_config());
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    REQUIRE_FALSE(t.start());
+    auto callee = std::make_shared<transferee>();
+    callee->agent = &b;
+    b.on_incoming_call([&](ua::call c, const sip::message&) {
+        callee->self = c;
+        c.set_handler(callee);
+        c.accept(sdp_b);
+    });
+    auto target = std::make_shared<recorder>();
+    t.on_incoming_call([&](ua::call c, const sip::message&) {
+        c.set_handler(target);
+        c.ring();
+        c.accept(sdp_a);
+    });
+    auto caller = std::make_shared<transferor>();
+    ua::call c = a.place_call("sip:1002@127.0.0.1:" + std::to_string(b.transport().local_port(protocol::udp)), sdp_a,
+                              caller, "sip:1001@127.0.0.1");
+    REQUIRE(run_until(io, [&] { return !caller->events.empty() && caller->events.back() == "connected"; }));
+    REQUIRE(run_until(io, [&] { return !callee->events.empty() && callee->events.back() == "connected"; }));
+
+    const std::string target_uri = "sip:1003@127.0.0.1:" + std::to_string(t.transport().local_port(protocol::udp));
+    REQUIRE(c.refer(target_uri));
+    CHECK_FALSE(c.refer(target_uri));  // one transfer at a time
+    REQUIRE(run_until(io, [&] { return caller->transfer_over(); }));
+    CHECK(callee->target == target_uri);
+    REQUIRE_FALSE(caller->refer_reports.empty());
+    CHECK(caller->refer_reports.front() == "202");
+    CHECK(caller->refer_reports.back() == "200 final");
+    // The first NOTIFY (100 Trying) and the target's ringing came in between, in order.
+    const auto at = [&](const std::string& r) {
+        return std::find(caller->refer_reports.begin(), caller->refer_reports.end(), r) - caller->refer_reports.begin();
+    };
+    CHECK(at("100") < at("180"));
+    CHECK(at("180") < at("200 final"));
+    CHECK(callee->onward_handler->events.back() == "connected");
+    REQUIRE(run_until(io, [&] { return !target->events.empty() && target->events.back() == "connected"; }));
+    // Both calls are still up: the transferor hangs up now, as a blind transfer does.
+    CHECK(a.call_count() == 1);
+    CHECK(b.call_count() == 2);
+    c.hangup();
+    REQUIRE(run_until(io, [&] { return caller->ended() && callee->ended(); }));
+    CHECK(callee->reason == "remote hangup");
+    CHECK(t.call_count() == 1);
+    callee->onward.hangup();
+    REQUIRE(run_until(io, [&] { return target->ended(); }));
+}
+
+TEST_CASE("user_agent calls: a REFER is declined with 603 when the call has no handler or transfers are off",
+          "[ua][loopback][call][refer]") {
+    for (const bool accept_refer : {true, false}) {
+        INFO(accept_refer);
+        asio::io_context io;
+        auto cfg = local_config();
+        cfg.accept_refer = accept_refer;
+        ua::user_agent a(io, local_config()), b(io, cfg);
+        REQUIRE_FALSE(a.start());
+        REQUIRE_FALSE(b.start());
+        auto callee = std::make_shared<transferee>();
+        callee->agent = &b;
+        b.on_incoming_call([&](ua::call c, const sip::message&) {
+            if (!accept_refer) c.set_handler(callee);  // with a handler, the setting alone declines
+            c.accept(sdp_b);
+        });
+        auto caller = std::make_shared<transferor>();
+        ua::call c = a.place_call("sip:1002@127.0.0.1:" + std::to_string(b.transport().local_port(protocol::udp)),
+                                  sdp_a, caller);
+        REQUIRE(run_until(io, [&] { return !caller->events.empty() && caller->events.back() == "connected"; }));
+        REQUIRE(c.refer("sip:1003@127.0.0.1:9"));
+        REQUIRE(run_until(io, [&] { return caller->transfer_over(); }));
+        CHECK(caller->refer_reports == std::vector<std::string>{"603 final"});
+        CHECK(callee->target.empty());
+        CHECK(c.state() == ua::session_state::connected);
+        c.hangup();
+        REQUIRE(run_until(io, [&] { return caller->ended(); }));
+    }
 }

@@ -274,19 +274,28 @@ TEST_CASE("rule brain: pleasantries and the rest are answered without tools", "[
         CHECK_FALSE(t.result.end_call);
     }
     const turn t = ask(b, "play some music", &builtins());
-    CHECK(reply_of(t.result) == "Sorry, I did not understand. You can ask me for the time or the date.");
+    CHECK(reply_of(t.result) == "Sorry, I did not understand. Say help to hear what I can do.");
     REQUIRE(t.spoken.size() == 1);
     CHECK_FALSE(t.result.end_call);
 }
 
-TEST_CASE("rule brain: a missing tool is an apology, and no registry means the built-in one",
+TEST_CASE("rule brain: the triggers are the tools', so a missing tool is not understood; no registry means the built-in one",
           "[agent][offline]") {
     rule_brain b;
     const tool_registry empty;
     const turn t = ask(b, "what time is it", &empty);
-    CHECK(reply_of(t.result) == "Sorry, I cannot tell you that right now.");
-    REQUIRE(t.result.messages.size() == 3);
-    CHECK(t.result.messages[1]["content"].get<std::string>().find("unknown tool") != std::string::npos);
+    CHECK(reply_of(t.result) == "Sorry, I did not understand. Say help to hear what I can do.");
+    CHECK(t.result.messages.size() == 1);
+
+    // A tool that fails is an apology with its reason.
+    tool_registry failing;
+    tool broken = *builtins().find("get_datetime");
+    broken.run = [](const nlohmann::json&, const tool_context&) -> tool_result { return {"the clock is broken", true}; };
+    failing.add(broken);
+    const turn f = ask(b, "what time is it", &failing);
+    CHECK(reply_of(f.result) == "Sorry, I cannot do that right now. The clock is broken.");
+    REQUIRE(f.result.messages.size() == 3);
+    CHECK(f.result.messages[1]["content"] == "the clock is broken");
 
     const turn fallback = ask(b, "what time is it", nullptr);
     CHECK(std::regex_match(reply_of(fallback.result), time_reply));

@@ -1,5 +1,5 @@
-// Invite sessions (RFC 3261 §13-15, RFC 3311 UPDATE, RFC 4028 session timers): one call's
-// signaling on top of a dialog.
+// Invite sessions (RFC 3261 §13-15, RFC 3311 UPDATE, RFC 4028 session timers, RFC 3515 REFER):
+// one call's signaling on top of a dialog.
 #include "sipvoice/ua/invite_session.hpp"
 
 #include <algorithm>
@@ -92,6 +92,58 @@ std::string route_to(const std::string& proxy) {
     }
     return "<" + uri + ">";
 }
+
+// RFC 3420: the status code of the Status-Line a message/sipfrag body starts with ("SIP/2.0 180
+// Ringing" -> 180). Nothing for another body type, a fragment without a Status-Line (a sipfrag may
+// hold only headers) or one that is not well-formed: the peer's text is never trusted further.
+std::optional<int> sipfrag_status(const sip::message& m) {
+    auto ct = m.content_type();
+    if (!ct || !ct->matches("message", "sipfrag")) return std::nullopt;
+    std::string_view line = m.body();
+    line = line.substr(0, line.find_first_of("\r\n"));
+    constexpr std::string_view version = "SIP/2.0 ";
+    if (line.size() < version.size() + 3 || !sip::detail::iequals(line.substr(0, version.size()), version))
+        return std::nullopt;
+    line.remove_prefix(version.size());
+    int code = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+        if (!sip::detail::is_digit(line[i])) return std::nullopt;
+        code = code * 10 + (line[i] - '0');
+    }
+    if (line.size() > 3 && line[3] != ' ') return std::nullopt;
+    if (code < 100 || code > 699) return std::nullopt;
+    return code;
+}
+
+// Subscription-State (RFC 6665): "active;expires=60", "terminated;reason=noresource".
+struct subscription_state {
+    bool terminated = false;
+    std::optional<std::uint32_t> expires;
+};
+subscription_state subscription_state_of(const sip::message& m) {
+    subscription_state out;
+    std::string_view rest = m.header(sip::header_id::subscription_state);
+    std::size_t semi = rest.find(';');
+    out.terminated = sip::detail::iequals(sip::detail::trim(rest.substr(0, semi)), "terminated");
+    while (semi != std::string_view::npos) {
+        rest.remove_prefix(semi + 1);
+        semi = rest.find(';');
+        const std::string_view p = rest.substr(0, semi);
+        const std::size_t eq = p.find('=');
+        if (eq == std::string_view::npos || !sip::detail::iequals(sip::detail::trim(p.substr(0, eq)), "expires")) continue;
+        std::uint32_t v = 0;
+        if (!sip::parse_number(sip::detail::trim(p.substr(eq + 1)), sip::max_delta_seconds, v).failed()) out.expires = v;
+    }
+    return out;
+}
+
+// RFC 3515 §2.4.5: every NOTIFY of a REFER's subscription carries a Status-Line as message/sipfrag.
+std::string sipfrag_of(int status) {
+    return "SIP/2.0 " + std::to_string(status) + " " + std::string(sip::reason_phrase(status)) + "\r\n";
+}
+
+// How long our implicit subscription to a peer's REFER lasts (the expires of our first NOTIFY).
+constexpr std::chrono::seconds refer_subscription{60};
 
 }  // namespace
 
@@ -591,6 +643,8 @@ void invite_session::on_request(const sip::message& request, const std::string& 
         if (state_ == session_state::connected) start_session_timer(now);
         return;
     }
+    if (method == "REFER") return on_refer(request, key, now);
+    if (method == "NOTIFY") return on_notify(request, key, now);
     if (method == "INFO") {
         if (auto key_pressed = dtmf_of_info(request)) {
             session_event ev{session_event_kind::dtmf, 0, {}, {}};
@@ -671,23 +725,152 @@ void invite_session::try_queued_reoffer(time_point now) {
 
 void invite_session::send_in_dialog(std::string method, purpose why, time_point now, const std::string& sdp,
                                     const std::string& authorization_line, bool proxy_auth, int glare_retries,
-                                    std::string_view content_type) {
+                                    std::string_view content_type, header_list headers) {
     (void)now;
     if (!dialog_) return;
     sip::message_builder b = dialog_->request(method, via());
     const bool target_refresh = method == "INVITE" || method == "UPDATE";
+    // RFC 6665 wants a Contact in every NOTIFY; a REFER sets up the subscription's usage too.
+    if (target_refresh || method == "REFER" || method == "NOTIFY") b.add(sip::header_id::contact, cfg_.contact);
     if (target_refresh) {
-        b.add(sip::header_id::contact, cfg_.contact);
         b.add(sip::header_id::allow, cfg_.allow);
         add_session_timer_request_headers(b);
     }
+    for (const auto& [id, value] : headers) b.add(id, value);
     if (!authorization_line.empty())
         b.add(proxy_auth ? sip::header_id::proxy_authorization : sip::header_id::authorization, authorization_line);
     b.add(sip::header_id::user_agent, cfg_.user_agent);
     if (!sdp.empty()) b.body(content_type, sdp);
     const std::uint32_t cseq = dialog_->local_seq();
-    in_flight_.push_back({cseq, method, why, sdp, !authorization_line.empty(), glare_retries, std::string(content_type)});
+    if (method == "REFER" && refer_) refer_->cseq = cseq;  // a retry with credentials has a new CSeq
+    in_flight_.push_back(
+        {cseq, method, why, sdp, !authorization_line.empty(), glare_retries, std::string(content_type), std::move(headers)});
     outputs_.push_back({session_output_kind::request, {}, 0, b.str(), dialog_->next_hop(), cseq});
+}
+
+bool invite_session::retry_with_credentials(const pending_request& req, const sip::message* response, time_point now) {
+    if (!response || req.authorized || !cfg_.credentials || !dialog_) return false;
+    if (response->status() != 401 && response->status() != 407) return false;
+    auto ch = auth::first_supported(*response);
+    if (!ch) return false;
+    auto line = auth::authorization(*ch, *cfg_.credentials, req.method, dialog_->remote_target(), token(16), 1, req.sdp);
+    send_in_dialog(req.method, req.why, now, req.sdp, line, ch->proxy, req.glare_retries, req.content_type, req.headers);
+    return true;
+}
+
+void invite_session::respond_to(const sip::message& request, const std::string& key, int status, bool contact) {
+    sip::message_builder b = sip::message_builder::response_to(request, status);
+    if (contact) b.add(sip::header_id::contact, cfg_.contact);
+    b.add(sip::header_id::server, cfg_.user_agent);
+    outputs_.push_back({session_output_kind::respond, key, status, b.str(), {}});
+}
+
+// ---- RFC 3515 REFER -------------------------------------------------------------------------------
+
+bool invite_session::refer(std::string refer_to_uri, time_point now) {
+    if (state_ != session_state::connected || !dialog_) return false;
+    if (refer_ && !refer_->finished) return false;  // one transfer at a time
+    std::string_view uri = sip::detail::trim(refer_to_uri);
+    if (uri.size() >= 2 && uri.front() == '<' && uri.back() == '>') uri = uri.substr(1, uri.size() - 2);
+    // Whatever goes between the brackets must be one URI and nothing that could end the header.
+    if (uri.empty() || uri.find_first_of("<>\r\n \t") != std::string_view::npos || !sip::parse_uri(uri)) return false;
+    refer_ = our_refer{};
+    send_in_dialog("REFER", purpose::other, now, {}, {}, false, 0, "application/sdp",
+                   {{sip::header_id::refer_to, "<" + std::string(uri) + ">"},
+                    {sip::header_id::referred_by, dialog_->local_uri()}});  // RFC 3892
+    return true;
+}
+
+void invite_session::refer_response(const pending_request& req, int status, time_point now) {
+    if (!refer_ || refer_->cseq != req.cseq || refer_->finished) return;  // an older REFER, or a NOTIFY came first
+    if (status >= 200 && status < 300) {
+        // Timer N (RFC 6665): without a NOTIFY within 64*T1 the subscription never started. A
+        // NOTIFY that overtook the 2xx has set its own deadline already.
+        if (!refer_->deadline) refer_->deadline = now + 64 * cfg_.timers.t1;
+        events_.push_back({session_event_kind::refer_accepted, status, {}, {}});
+        return;
+    }
+    refer_.reset();
+    session_event ev{session_event_kind::refer_failed, status, {}, status == 408 ? "no answer to the REFER" : "REFER refused"};
+    ev.final = true;
+    events_.push_back(std::move(ev));
+}
+
+void invite_session::on_notify(const sip::message& request, const std::string& key, time_point now) {
+    // RFC 6665: 489 Bad Event for a package we did not subscribe to, 481 for a subscription we do not have.
+    auto event = request.event();
+    if (!event || !sip::detail::iequals(event->package, "refer")) return respond_to(request, key, 489);
+    if (!refer_ || (!event->id.empty() && event->id != std::to_string(refer_->cseq))) return respond_to(request, key, 481);
+    respond_to(request, key, 200);  // whatever the body: a peer we answer otherwise may end the call
+    const subscription_state sub = subscription_state_of(request);
+    const std::optional<int> code = sipfrag_status(request);
+    if (refer_->finished) {  // the outcome is known; only the subscription's end is left
+        if (sub.terminated) refer_.reset();
+        return;
+    }
+    if (code && *code >= 300) {
+        refer_.reset();
+        session_event ev{session_event_kind::refer_failed, *code, {}, "the transfer target answered " + std::to_string(*code)};
+        ev.final = true;
+        events_.push_back(std::move(ev));
+        return;
+    }
+    const bool final = sub.terminated || (code && *code >= 200);
+    if (code || final) {
+        session_event ev{session_event_kind::refer_progress, code.value_or(0), {}, {}};
+        ev.final = final;
+        events_.push_back(std::move(ev));
+    }
+    if (sub.terminated) {
+        refer_.reset();
+        return;
+    }
+    refer_->finished = final;
+    // The subscription lasts what this NOTIFY says (the notifier chooses the duration of a REFER's
+    // subscription); past that, and 64*T1 for a late NOTIFY, it is over.
+    const auto expires = std::chrono::seconds(sub.expires.value_or(static_cast<std::uint32_t>(refer_subscription.count())));
+    refer_->deadline = now + std::chrono::duration_cast<duration>(expires) + 64 * cfg_.timers.t1;
+}
+
+void invite_session::on_refer(const sip::message& request, const std::string& key, time_point now) {
+    if (!cfg_.accept_refer) return respond_to(request, key, 603);
+    if (state_ != session_state::connected && state_ != session_state::accepted) return respond_to(request, key, 403);
+    // RFC 3515 §2.4.1-2.4.2: exactly one Refer-To, or 400.
+    auto to = request.refer_to();
+    auto cseq = request.cseq();
+    if (!to || request.count(sip::header_id::refer_to) != 1 || !cseq) return respond_to(request, key, 400);
+    if (peer_refer_) return respond_to(request, key, 491);  // the peer's earlier transfer is still under way
+    respond_to(request, key, 202, true);
+    peer_refer_ = peer_refer{cseq->number, 100, now + std::chrono::duration_cast<duration>(refer_subscription)};
+    session_event ev{session_event_kind::refer_requested, 0, {}, {}};
+    ev.target = std::string(to->address.text);
+    events_.push_back(std::move(ev));
+    // RFC 3515 §2.4.4: the implicit subscription starts with an immediate NOTIFY.
+    send_refer_notify(100, false, {}, now);
+}
+
+void invite_session::notify_refer(int status, time_point now) {
+    if (!peer_refer_ || status < 100 || status > 699 || state_ == session_state::terminated) return;
+    // RFC 3515 §2.4.7: the NOTIFY with the final status ends the subscription, reason=noresource.
+    send_refer_notify(status, status >= 200, "noresource", now);
+}
+
+void invite_session::send_refer_notify(int status, bool final, std::string_view reason, time_point now) {
+    if (!peer_refer_ || !dialog_) return;
+    std::string sub_state;
+    if (final) {
+        sub_state = "terminated;reason=" + std::string(reason);
+    } else {
+        // The time left, rounded up (RFC 6665: expires says how long the subscription still lasts).
+        const auto left = std::chrono::ceil<std::chrono::seconds>(peer_refer_->expires_at - now);
+        sub_state = "active;expires=" + std::to_string(std::max<long long>(static_cast<long long>(left.count()), 1));
+    }
+    // RFC 3515 §2.4.6: the id names the REFER the NOTIFY reports on (needed from a second REFER on).
+    header_list headers{{sip::header_id::event, "refer;id=" + std::to_string(peer_refer_->cseq)},
+                        {sip::header_id::subscription_state, std::move(sub_state)}};
+    send_in_dialog("NOTIFY", purpose::other, now, sipfrag_of(status), {}, false, 0, "message/sipfrag", std::move(headers));
+    peer_refer_->last_status = status;
+    if (final) peer_refer_.reset();
 }
 
 void invite_session::stop_timers() {
@@ -697,6 +880,10 @@ void invite_session::stop_timers() {
     expire_at_.reset();
     reoffer_retry_at_.reset();
     queued_reoffer_.reset();
+    // Once the call is ending no subscription of a REFER is kept up: NOTIFYs for ours are still
+    // answered (refer_), none is sent for the peer's.
+    if (refer_) refer_->deadline.reset();
+    peer_refer_.reset();
 }
 
 void invite_session::send_bye(time_point now) {
@@ -758,6 +945,17 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
         return;
     }
     if (state_ != session_state::connected || !dialog_) return;  // e.g. a re-offer's answer after our BYE
+    if (retry_with_credentials(req, response, now)) return;
+    if (req.method == "NOTIFY") {
+        // RFC 6665 (and RFC 5057 on dialog usages): a NOTIFY refused or unanswered ends the
+        // subscription, not the call.
+        if (status >= 300) peer_refer_.reset();
+        return;
+    }
+    if (req.method == "REFER") {
+        refer_response(req, status, now);
+        if (status != 481 && status != 408) return;  // those end the call too, below
+    }
 
     // RFC 3261 §12.2.1.2: a 481 or 408 (or no answer at all) to a request inside the dialog ends it.
     if (status == 481 || status == 408) {
@@ -766,13 +964,6 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
                                    : "no answer to our " + req.method + " (408)",
                      now);
         return;
-    }
-    if ((status == 401 || status == 407) && cfg_.credentials && !req.authorized && response) {
-        if (auto ch = auth::first_supported(*response)) {
-            auto line = auth::authorization(*ch, *cfg_.credentials, req.method, dialog_->remote_target(), token(16), 1, req.sdp);
-            send_in_dialog(req.method, req.why, now, req.sdp, line, ch->proxy, req.glare_retries, req.content_type);
-            return;
-        }
     }
     if (status == 422 && response && cfg_.session_expires != 0 && timer_retries_ < 2) {
         if (auto min = response->min_se(); min && *min > 0) {
@@ -847,7 +1038,20 @@ void invite_session::on_time(time_point now) {
         }
         awaiting_ack_answer_ = false;
     }
+    if (peer_refer_ && now >= peer_refer_->expires_at && state_ != session_state::terminated) {
+        // The application never told the outcome: the subscription runs out (RFC 6665, reason=timeout).
+        send_refer_notify(peer_refer_->last_status, true, "timeout", now);
+    }
     if (state_ != session_state::connected) return;
+    if (refer_ && refer_->deadline && now >= *refer_->deadline) {
+        const bool reported = refer_->finished;
+        refer_.reset();
+        if (!reported) {
+            session_event ev{session_event_kind::refer_failed, 408, {}, "the transfer's subscription ended without an outcome"};
+            ev.final = true;
+            events_.push_back(std::move(ev));
+        }
+    }
     if (reoffer_retry_at_ && now >= *reoffer_retry_at_) {
         reoffer_retry_at_.reset();
         if (offer_open()) {
@@ -879,6 +1083,11 @@ std::optional<time_point> invite_session::next_deadline() const noexcept {
     std::optional<time_point> next;
     for (const auto& t : {retransmit_at_, ack_deadline_, reoffer_retry_at_, refresh_at_, expire_at_})
         if (t && (!next || *t < *next)) next = t;
+    // on_time() acts on a REFER's deadline only in a confirmed call (stop_timers() clears them when
+    // it ends), so a deadline never stays due without being acted on.
+    if (refer_ && refer_->deadline && state_ == session_state::connected && (!next || *refer_->deadline < *next))
+        next = refer_->deadline;
+    if (peer_refer_ && (!next || peer_refer_->expires_at < *next)) next = peer_refer_->expires_at;
     return next;
 }
 
@@ -886,6 +1095,7 @@ void invite_session::end(int status, std::string reason) {
     if (state_ == session_state::terminated) return;
     state_ = session_state::terminated;
     stop_timers();
+    refer_.reset();
     events_.push_back({session_event_kind::terminated, status, {}, std::move(reason)});
 }
 

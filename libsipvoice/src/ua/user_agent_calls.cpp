@@ -33,6 +33,7 @@ session_config user_agent::impl::session_config_for(const transport::flow& f, co
     c.timers = cfg.timers;
     c.session_expires = cfg.session_expires;
     c.min_se = cfg.min_se;
+    c.accept_refer = cfg.accept_refer;
     return c;
 }
 
@@ -50,6 +51,7 @@ session_config user_agent::impl::session_config_for(const target& t, const trans
     c.timers = cfg.timers;
     c.session_expires = cfg.session_expires;
     c.min_se = cfg.min_se;
+    c.accept_refer = cfg.accept_refer;
     c.credentials = opts.credentials;
     c.outbound_proxy = opts.proxy;
     c.max_redirects = opts.max_redirects;
@@ -90,6 +92,11 @@ bool user_agent::impl::route_to_call(const std::string& key, const sip::message&
     }
     if (!in_dialog) return false;
     if (call_entry* c = find_call(req)) {
+        // A transfer nobody would carry out is declined rather than accepted and left to time out.
+        if (req.method() == sip::method::refer && !c->handler) {
+            respond(key, req, 603, {}, {}, now);
+            return true;
+        }
         c->session->on_request(req, key, now);
         return true;
     }
@@ -227,6 +234,10 @@ bool user_agent::impl::pump_calls() {
                 case session_event_kind::terminated: handler->on_terminated(ev.status, ev.reason); break;
                 case session_event_kind::dtmf: handler->on_dtmf(ev.digit, ev.duration_ms); break;
                 case session_event_kind::offer_rejected: handler->on_offer_rejected(ev.status); break;
+                case session_event_kind::refer_accepted: handler->on_refer_progress(ev.status, false); break;
+                case session_event_kind::refer_progress: handler->on_refer_progress(ev.status, ev.final); break;
+                case session_event_kind::refer_failed: handler->on_refer_progress(ev.status, true); break;
+                case session_event_kind::refer_requested: handler->on_refer(ev.target); break;
             }
             it = calls.find(id);
             if (it == calls.end() || !it->second.session) break;
@@ -309,6 +320,21 @@ bool call::send_dtmf_info(char digit, int duration_ms) {
     const bool sent = c->session->send_dtmf_info(digit, duration_ms, sipvoice::clock::now());
     self->pump();
     return sent;
+}
+
+bool call::refer(std::string target_uri) {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return false;
+    const bool sent = c->session->refer(std::move(target_uri), sipvoice::clock::now());
+    self->pump();
+    return sent;
+}
+
+void call::notify_refer(int status) {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c) return;
+    c->session->notify_refer(status, sipvoice::clock::now());
+    self->pump();
 }
 
 void call::hangup() {

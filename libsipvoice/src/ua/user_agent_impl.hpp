@@ -29,8 +29,9 @@ using transport::protocol;
 namespace detail {
 
 // What we process; Allow lists the same.
-inline constexpr std::string_view handled_methods[] = {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE"};
-inline constexpr std::string_view allow_list = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+inline constexpr std::string_view handled_methods[] = {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO",
+                                                       "UPDATE", "REFER", "NOTIFY"};
+inline constexpr std::string_view allow_list = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
 inline constexpr std::string_view supported_list = "path, timer";
 // The longest a dead registrar waits between probes, whatever the keep-alive interval.
 inline constexpr duration max_probe_interval{4000};
@@ -485,7 +486,8 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                 return;
             case sip::method::ack: return;
             default:
-                // BYE or CANCEL: no dialog or INVITE transaction of ours can match (RFC 3261 §15.1.2, §9.2).
+                // BYE or CANCEL: no dialog or INVITE transaction of ours can match (RFC 3261 §15.1.2, §9.2);
+                // REFER or NOTIFY outside a dialog: we keep no subscriptions of our own.
                 respond(key, req, 481, {}, {}, now);
                 return;
         }

@@ -26,6 +26,17 @@
 // both roles: Session-Expires and Min-SE negotiated, the refresher sends an UPDATE (or a re-INVITE
 // with the last SDP when the peer does not allow UPDATE) at half the interval, the other side ends
 // the call with a BYE when no refresh came in time.
+//
+// Blind transfer (RFC 3515 REFER, RFC 3420 message/sipfrag), in both roles:
+//  - transferor: refer() sends REFER with Refer-To and Referred-By (RFC 3892); its 2xx is
+//    refer_accepted, each NOTIFY of the implicit subscription is answered 200 and reported as
+//    refer_progress with the status of the sipfrag body, a final failure (non-2xx to the REFER, no
+//    answer, a NOTIFY with a sipfrag status >= 300) as refer_failed. One REFER at a time.
+//  - transferee: a REFER in the confirmed call is answered 202 at once, a NOTIFY "SIP/2.0 100
+//    Trying" follows, and refer_requested hands the Refer-To URI to the application, which reports
+//    the outcome of its own INVITE with notify_refer() (a final status ends the subscription).
+// The subscription is not refreshed with SUBSCRIBE (we send none and answer none); each side ends it
+// on its own when it runs out (see refer() and notify_refer()).
 #pragma once
 
 #include <cstdint>
@@ -49,7 +60,9 @@ struct session_config {
     std::string via_transport = "UDP";
     std::string sent_by;        // host:port for our Via
     std::string user_agent = "sipvoice";
-    std::string allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+    std::string allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
+    // A REFER from the peer (RFC 3515): accepted (202, then refer_requested) or declined with 603.
+    bool accept_refer = true;
     transaction::timer_config timers;
     // UAC: credentials for a 401/407 (to the INVITE and to requests inside the dialog), and the
     // outbound proxy the INVITE goes to (with a loose Route to it), e.g. "sip:pbx.example.com;transport=tcp".
@@ -81,6 +94,21 @@ enum class session_event_kind : std::uint8_t {
     terminated,  // the call is over: status and reason say why
     dtmf,        // a key in a SIP INFO (digit, duration_ms)
     offer_rejected,  // our re-offer failed with `status`; the previous session stays in force
+    // Our REFER (refer()):
+    refer_accepted,  // its 2xx (status: 202, or 200)
+    // A NOTIFY of its subscription: `status` is the code of the sipfrag status line ("SIP/2.0 180
+    // Ringing" -> 180, 0 when the body had none we could read), `final` set when that code is >= 200
+    // or the subscription is terminated. A NOTIFY reporting a failure (>= 300) is refer_failed
+    // instead, so every NOTIFY gives one event.
+    refer_progress,
+    // The transfer failed: a non-2xx final response to the REFER (408 when none came: the call then
+    // ends too, RFC 3261 §12.2.1.2), a NOTIFY with a sipfrag status >= 300, or 408 when the
+    // subscription ended without an outcome (no NOTIFY within 64*T1 of the 2xx, or none before the
+    // last one's expiry). `status` says which; `final` is set.
+    refer_failed,
+    // The peer asks us to transfer (its REFER, answered 202): call `target` (the Refer-To URI, any
+    // ?headers such as Replaces kept) and report the outcome with notify_refer().
+    refer_requested,
 };
 
 struct session_event {
@@ -90,6 +118,8 @@ struct session_event {
     std::string reason;  // for terminated: "remote hangup", "cancelled", "rejected 486 Busy Here", ...
     char digit = 0;      // for dtmf
     int duration_ms = 0;
+    std::string target{};  // for refer_requested: the Refer-To URI
+    bool final = false;  // for refer_progress (and refer_failed, always final)
 };
 
 enum class session_output_kind : std::uint8_t {
@@ -135,10 +165,11 @@ public:
     void cancel(time_point now);
 
     // ---- both
-    // A request inside the dialog (BYE, re-INVITE, INFO, UPDATE, OPTIONS) on server transaction `key`.
+    // A request inside the dialog (BYE, re-INVITE, INFO, UPDATE, OPTIONS, REFER, NOTIFY) on server
+    // transaction `key`.
     void on_request(const sip::message& request, const std::string& key, time_point now);
     // The final response to a request this session sent in the dialog (BYE, re-INVITE, UPDATE,
-    // INFO): `response` is nullptr when there was none (timeout, transport error); `cseq` is the
+    // INFO, REFER, NOTIFY): `response` is nullptr when there was none (timeout, transport error); `cseq` is the
     // request's (session_output::cseq), needed when there is no response.
     void on_dialog_response(const sip::message* response, time_point now, std::uint32_t cseq = 0);
     // The answer to the peer's offer (after an offer event: re-INVITE, UPDATE). An offer event with
@@ -153,6 +184,21 @@ public:
     // take DTMF that way rather than as RFC 4733 events. Only in a confirmed call; false otherwise or
     // for a key that is not 0-9 * # A-D.
     bool send_dtmf_info(char digit, int duration_ms, time_point now);
+    // Blind transfer: a REFER (RFC 3515) asking the peer to call `refer_to_uri` ("sip:1003@pbx",
+    // with or without <>), with Referred-By our URI, routed like every request in the dialog (a
+    // 401/407 is answered once with the credentials). False, and nothing sent, when the call is not
+    // confirmed, the URI does not parse, or an earlier REFER has no final outcome yet. Outcome:
+    // refer_accepted, refer_progress..., or refer_failed. The call itself goes on: hang up once the
+    // transfer succeeded. NOTIFYs are reported until the call has ended (a BYE of ours answered);
+    // after that they get 481 from the user agent.
+    bool refer(std::string refer_to_uri, time_point now);
+    // Transferee: the outcome of the transfer the peer asked for (refer_requested), as a NOTIFY with
+    // "SIP/2.0 <status> <reason>" in message/sipfrag: a status >= 200 is final (Subscription-State
+    // terminated;reason=noresource), 101-199 is progress (the subscription stays active). Does nothing
+    // when no REFER of the peer is open. An application that never calls it still ends the
+    // subscription: when it expires (60 s) the session sends the terminated NOTIFY itself
+    // (reason=timeout, as RFC 6665 has it) with the last status.
+    void notify_refer(int status, time_point now);
     void hangup(time_point now);
     void on_time(time_point now);
 
@@ -179,6 +225,7 @@ private:
 
     // Requests we send inside the dialog, and what their final response means.
     enum class purpose : std::uint8_t { bye, reoffer, refresh, other };
+    using header_list = std::vector<std::pair<sip::header_id, std::string>>;
     struct pending_request {
         std::uint32_t cseq = 0;
         std::string method;
@@ -187,11 +234,20 @@ private:
         bool authorized = false;  // already carries credentials: a second challenge is final
         int glare_retries = 0;
         std::string content_type = "application/sdp";  // of `sdp`, the body
+        header_list headers;  // extra headers (Refer-To, Event...), sent again with credentials
     };
     void send_in_dialog(std::string method, purpose why, time_point now, const std::string& sdp = {},
                         const std::string& authorization_line = {}, bool proxy_auth = false, int glare_retries = 0,
-                        std::string_view content_type = "application/sdp");
-    void reoffer_response(pending_request req, const sip::message* response, time_point now);
+                        std::string_view content_type = "application/sdp", header_list headers = {});
+    // A 401/407 to a request in the dialog answered once with the credentials; false when not.
+    bool retry_with_credentials(const pending_request& req, const sip::message* response, time_point now);
+
+    // RFC 3515 REFER, both roles
+    void on_refer(const sip::message& request, const std::string& key, time_point now);
+    void on_notify(const sip::message& request, const std::string& key, time_point now);
+    void refer_response(const pending_request& req, int status, time_point now);
+    void respond_to(const sip::message& request, const std::string& key, int status, bool contact = false);
+    void send_refer_notify(int status, bool final, std::string_view reason, time_point now);
     // UAC: (re)builds and sends the INVITE to target_ with the next CSeq.
     void send_invite(time_point now, const std::string& authorization_line = {}, bool proxy_auth = false);
     bool retry_invite(const sip::message& response, time_point now);  // 401/407, 3xx, 422
@@ -253,6 +309,21 @@ private:
     std::optional<time_point> refresh_at_;
     std::optional<time_point> expire_at_;
     std::optional<std::pair<int, std::string>> pending_end_;  // why the call ends once our BYE is answered
+
+    // RFC 3515: our REFER and its implicit subscription, until the outcome is known...
+    struct our_refer {
+        std::uint32_t cseq = 0;      // of the REFER (the NOTIFYs' Event id names it)
+        bool finished = false;       // the outcome was reported; NOTIFYs are still answered 200
+        std::optional<time_point> deadline;  // no (further) NOTIFY by then: the subscription is over
+    };
+    std::optional<our_refer> refer_;
+    // ...and the peer's REFER we accepted, until its final NOTIFY.
+    struct peer_refer {
+        std::uint32_t cseq = 0;
+        int last_status = 100;  // the last status we notified
+        time_point expires_at{};
+    };
+    std::optional<peer_refer> peer_refer_;
 
     std::vector<session_output> outputs_;
     std::vector<session_event> events_;

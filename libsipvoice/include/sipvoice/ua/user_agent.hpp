@@ -25,6 +25,8 @@
 //    the RFC's error responses to requests we cannot take (sip/validate.hpp);
 //  - calls (ua/invite_session.hpp) in both directions: incoming INVITEs handed to the application,
 //    outgoing ones placed, in-dialog requests, CANCEL and ACK routed to their call;
+//  - blind transfer (RFC 3515 REFER) both ways: call::refer() and on_refer_progress(), on_refer()
+//    and call::notify_refer();
 //  - registrations kept alive: CRLF pings on TCP/TLS, OPTIONS pings on UDP, a broken connection or
 //    unanswered pings noticed, the registrar probed until it is back, and registered again at once;
 //  - a graceful shutdown: un-REGISTER everything, then close.
@@ -67,6 +69,10 @@ struct user_agent_config {
     // in our INVITEs and none honoured in the peer's.
     std::uint32_t session_expires = 1800;
     std::uint32_t min_se = 90;
+    // A REFER from the peer of a call (a transfer it asks of us): accepted with 202 and handed to
+    // call_handler::on_refer(), or, when false, declined with 603 Decline. A call without a handler
+    // declines it either way.
+    bool accept_refer = true;
 };
 
 // An account to keep registered.
@@ -126,6 +132,18 @@ public:
     // twice, ...) or 408 for none. The previous session stays in force (RFC 3261 §14.1); cancel the
     // offer in the media layer (call_media::on_offer_rejected). A 481 or 408 ends the call instead.
     virtual void on_offer_rejected(int status) { (void)status; }
+    // Our transfer (call::refer()): (202, false) when the peer accepted the REFER, then (code, final)
+    // for each NOTIFY it sends: the code of its sipfrag ("SIP/2.0 180 Ringing" -> 180; 0 when it had
+    // none we could read), final once the target answered (>= 200) or the peer ended the report. A
+    // failure is (code, true) with the refusal of the REFER (403, 405, 501...), the target's answer
+    // (486, 603...), or 408 when nothing (more) came. (200, true): the target took the call; hang
+    // up then. The call itself goes on in any case.
+    virtual void on_refer_progress(int status, bool final) { (void)status, (void)final; }
+    // The peer asks us to transfer (its REFER, already answered 202): call `target` (the Refer-To
+    // URI) and report how that went with call::notify_refer(); a status >= 200 ends the report. An
+    // application that never reports has the report ended after 60 s (the last status, "timeout").
+    // To refuse, call notify_refer(603) at once, or set user_agent_config::accept_refer = false.
+    virtual void on_refer(const std::string& target) { (void)target; }
 };
 
 // How place_call() reaches its target.
@@ -161,6 +179,13 @@ public:
     // RFC 4733 events in the media (call_media's audio stream sends those). False when the call is
     // not confirmed or the key is not one of 0-9 * # A-D.
     bool send_dtmf_info(char digit, int duration_ms = 160);
+    // Blind transfer: a REFER asking the peer to call `target_uri` ("sip:1003@pbx.example.com");
+    // the outcome comes to on_refer_progress(). False, and nothing sent, when the call is not
+    // confirmed, the URI does not parse or an earlier transfer has no outcome yet.
+    bool refer(std::string target_uri);
+    // The outcome of the transfer the peer asked for (on_refer): the final status of our call to its
+    // target (200, 486, 603...), or a provisional one (180) to report progress.
+    void notify_refer(int status);
     // BYE (or CANCEL / a refusal before the call was answered).
     void hangup();
     [[nodiscard]] std::optional<session_state> state() const;

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Not JSON at all.
+cat >/dev/null
+echo 'Hello! I am not JSON, {"say": "almost"'

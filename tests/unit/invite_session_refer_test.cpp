@@ -1,0 +1,562 @@
+// Invite sessions, blind transfer: REFER (RFC 3515) and the NOTIFYs of its implicit subscription with
+// message/sipfrag bodies (RFC 3420), as transferor and as transferee. The test plays the peer.
+#include <catch2/catch.hpp>
+
+#include "parse_helper.hpp"
+#include "sipvoice/sip/builder.hpp"
+#include "sipvoice/sip/validate.hpp"
+#include "sipvoice/ua/invite_session.hpp"
+
+using namespace sipvoice;
+using ua::session_event_kind;
+using ua::session_output_kind;
+using ua::session_state;
+using namespace std::chrono_literals;
+
+namespace {
+
+ua::session_config config() {
+    ua::session_config c;
+    c.local_uri = "<sip:1001@pbx.example.com>";
+    c.contact = "<sip:1001@192.0.2.10:5060>";
+    c.sent_by = "192.0.2.10:5060";
+    c.session_expires = 0;  // no refreshes in the way of the requests these tests look at
+    return c;
+}
+
+const std::string offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+                          "m=audio 5000 RTP/AVP 0\r\n";
+const std::string answer = "v=0\r\no=- 2 2 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n"
+                           "m=audio 4000 RTP/AVP 0\r\n";
+
+using headers = std::vector<std::pair<sip::header_id, std::string>>;
+
+// The peer's response to `request`.
+sip::message reply(const sip::message& request, int status, const headers& extra = {}) {
+    sip::message_builder b = sip::message_builder::response_to(request, status, {}, "b1");
+    if (status > 100 && status < 300) b.add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>");
+    for (const auto& [id, value] : extra) b.add(id, value);
+    if (status >= 200 && status < 300 && request.method_name() == "INVITE") b.body("application/sdp", answer);
+    return parse_wire(b.str());
+}
+
+// A request from the peer (bob) inside the UAC session's dialog.
+sip::message from_callee(const ua::invite_session& s, const std::string& method, int cseq, const headers& extra = {},
+                         const std::string& body = {}, const std::string& content_type = "message/sipfrag") {
+    const auto& id = s.current_dialog()->id();
+    sip::message_builder b = sip::message_builder::request(method, "sip:1001@192.0.2.10:5060");
+    b.add(sip::header_id::via, "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK" + method + std::to_string(cseq))
+        .add(sip::header_id::from, "<sip:bob@example.com>;tag=" + id.remote_tag)
+        .add(sip::header_id::to, "<sip:1001@pbx.example.com>;tag=" + id.local_tag)
+        .add(sip::header_id::call_id, id.call_id)
+        .add(sip::header_id::cseq, std::to_string(cseq) + " " + method)
+        .add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>")
+        .add(sip::header_id::max_forwards, "70");
+    for (const auto& [hid, value] : extra) b.add(hid, value);
+    if (!body.empty()) b.body(content_type, body);
+    return parse_wire(b.str());
+}
+
+// A NOTIFY of the peer reporting on our REFER with `sipfrag` as body.
+sip::message notify(const ua::invite_session& s, int cseq, const std::string& sipfrag, const std::string& state,
+                    const std::string& event = "refer") {
+    headers h{{sip::header_id::subscription_state, state}};
+    if (!event.empty()) h.emplace_back(sip::header_id::event, event);
+    return from_callee(s, "NOTIFY", cseq, h, sipfrag);
+}
+
+// A UAC call to bob through a record-routing proxy, confirmed; outputs and events so far drained.
+ua::invite_session connected_call(ua::session_config cfg = config()) {
+    const time_point t0{};
+    auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, std::move(cfg), 9, t0);
+    const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    s.on_response(reply(inv, 200, {{sip::header_id::record_route, "<sip:proxy.example.com;lr>"}}), t0);
+    s.take_outputs();
+    s.take_events();
+    REQUIRE(s.state() == session_state::connected);
+    return s;
+}
+
+// The only output, a request: parsed.
+sip::message only_request(ua::invite_session& s, ua::session_output* out = nullptr) {
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 1);
+    REQUIRE(outs[0].kind == session_output_kind::request);
+    if (out) *out = outs[0];
+    return parse_wire(outs[0].bytes);
+}
+
+// The only output, a response to server transaction `key`: its status.
+int only_response(ua::invite_session& s, const std::string& key) {
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 1);
+    REQUIRE(outs[0].kind == session_output_kind::respond);
+    CHECK(outs[0].key == key);
+    CHECK(parse_wire(outs[0].bytes).status() == outs[0].status);
+    return outs[0].status;
+}
+
+// A REFER of ours, sent and accepted with 202; returns its CSeq.
+std::uint32_t refer_accepted(ua::invite_session& s, time_point at) {
+    REQUIRE(s.refer("sip:1003@pbx.example.com", at));
+    ua::session_output out;
+    const sip::message refer = only_request(s, &out);
+    const sip::message accepted = reply(refer, 202);
+    s.on_dialog_response(&accepted, at, out.cseq);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_accepted);
+    CHECK(ev[0].status == 202);
+    return out.cseq;
+}
+
+}  // namespace
+
+TEST_CASE("invite_session REFER: built in the dialog with Refer-To and Referred-By, routed like every request",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    REQUIRE(s.refer("sip:1003@pbx.example.com", t0));
+    ua::session_output out;
+    const sip::message refer = only_request(s, &out);
+    CHECK(refer.method_name() == "REFER");
+    CHECK(refer.request_uri().text == "sip:bob@203.0.113.5:5060");  // the remote target (the 200's Contact)
+    CHECK(refer.header(sip::header_id::refer_to) == "<sip:1003@pbx.example.com>");
+    CHECK(refer.header(sip::header_id::referred_by) == "<sip:1001@pbx.example.com>");
+    CHECK(refer.cseq()->method == "REFER");
+    CHECK(refer.cseq()->number == 2);  // the INVITE had 1
+    CHECK(out.cseq == 2);
+    CHECK(refer.from()->tag() == s.current_dialog()->id().local_tag);
+    CHECK(refer.to()->tag() == "b1");
+    CHECK(refer.call_id().value() == s.call_id());
+    CHECK(refer.header(sip::header_id::route) == "<sip:proxy.example.com;lr>");
+    CHECK(out.destination == "sip:proxy.example.com;lr");
+    CHECK(refer.header(sip::header_id::contact) == "<sip:1001@192.0.2.10:5060>");
+    CHECK(sip::validate(refer).accepted());
+    CHECK(s.take_events().empty());
+
+    // One at a time.
+    CHECK_FALSE(s.refer("sip:1004@pbx.example.com", t0));
+    CHECK(s.take_outputs().empty());
+}
+
+TEST_CASE("invite_session REFER: the target may come in angle brackets, what is not one URI is refused",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    CHECK_FALSE(s.refer("", t0));
+    CHECK_FALSE(s.refer("not a uri", t0));
+    CHECK_FALSE(s.refer("sip:1003@pbx.example.com>\r\nX-Evil: 1", t0));
+    CHECK_FALSE(s.refer("<sip:a@b>, <sip:c@d>", t0));
+    CHECK(s.take_outputs().empty());
+    REQUIRE(s.refer("<sip:1003@pbx.example.com;transport=tcp>", t0));
+    const sip::message refer = only_request(s);
+    CHECK(refer.header(sip::header_id::refer_to) == "<sip:1003@pbx.example.com;transport=tcp>");
+}
+
+TEST_CASE("invite_session REFER: only in a confirmed call", "[invite_session][refer]") {
+    const time_point t0{};
+    auto calling = ua::invite_session::outgoing("sip:bob@example.com", offer, config(), 9, t0);
+    calling.take_outputs();
+    CHECK_FALSE(calling.refer("sip:1003@pbx.example.com", t0));
+    CHECK(calling.take_outputs().empty());
+
+    auto s = connected_call();
+    s.hangup(t0);
+    s.take_outputs();
+    CHECK(s.state() == session_state::terminating);
+    CHECK_FALSE(s.refer("sip:1003@pbx.example.com", t0));
+    CHECK(s.take_outputs().empty());
+}
+
+TEST_CASE("invite_session REFER: 202, then NOTIFYs 100, 180, 200 answered 200 and reported, final only on 200",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    const std::uint32_t cseq = refer_accepted(s, t0);
+
+    struct step {
+        std::string sipfrag;
+        std::string state;
+        int status;
+        bool final;
+    };
+    const std::vector<step> steps = {
+        {"SIP/2.0 100 Trying\r\n", "active;expires=60", 100, false},
+        {"SIP/2.0 180 Ringing\r\n", "active;expires=58", 180, false},
+        {"SIP/2.0 200 OK\r\n", "terminated;reason=noresource", 200, true},
+    };
+    int peer_cseq = 20;
+    for (const step& st : steps) {
+        INFO(st.sipfrag);
+        const std::string key = "notify-" + std::to_string(peer_cseq);
+        s.on_request(notify(s, peer_cseq++, st.sipfrag, st.state, "refer;id=" + std::to_string(cseq)), key, t0 + 1s);
+        CHECK(only_response(s, key) == 200);
+        auto ev = s.take_events();
+        REQUIRE(ev.size() == 1);
+        CHECK(ev[0].kind == session_event_kind::refer_progress);
+        CHECK(ev[0].status == st.status);
+        CHECK(ev[0].final == st.final);
+    }
+    CHECK(s.state() == session_state::connected);  // the transfer does not end the call by itself
+    // The subscription is over: a late NOTIFY is not ours, and a new transfer may start.
+    s.on_request(notify(s, peer_cseq++, "SIP/2.0 200 OK\r\n", "terminated"), "late", t0 + 2s);
+    CHECK(only_response(s, "late") == 481);
+    CHECK(s.take_events().empty());
+    CHECK(s.refer("sip:1004@pbx.example.com", t0 + 3s));
+}
+
+TEST_CASE("invite_session REFER: a NOTIFY with a failure status is refer_failed", "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    refer_accepted(s, t0);
+    s.on_request(notify(s, 20, "SIP/2.0 100 Trying\r\n", "active;expires=60"), "n1", t0);
+    CHECK(only_response(s, "n1") == 200);
+    s.take_events();
+    s.on_request(notify(s, 21, "SIP/2.0 486 Busy Here\r\nTo: <sip:1003@pbx.example.com>;tag=x\r\n",
+                        "terminated;reason=noresource"),
+                 "n2", t0 + 1s);
+    CHECK(only_response(s, "n2") == 200);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_failed);
+    CHECK(ev[0].status == 486);
+    CHECK(ev[0].final);
+    CHECK(s.state() == session_state::connected);
+    CHECK(s.refer("sip:1004@pbx.example.com", t0 + 2s));  // the first transfer is over
+}
+
+TEST_CASE("invite_session REFER: refused with 403, 405 or 501, the call goes on", "[invite_session][refer]") {
+    for (int status : {403, 405, 501}) {
+        INFO(status);
+        const time_point t0{};
+        auto s = connected_call();
+        REQUIRE(s.refer("sip:1003@pbx.example.com", t0));
+        ua::session_output out;
+        const sip::message refer = only_request(s, &out);
+        const sip::message refused = reply(refer, status);
+        s.on_dialog_response(&refused, t0, out.cseq);
+        auto ev = s.take_events();
+        REQUIRE(ev.size() == 1);
+        CHECK(ev[0].kind == session_event_kind::refer_failed);
+        CHECK(ev[0].status == status);
+        CHECK(ev[0].final);
+        CHECK(s.take_outputs().empty());
+        CHECK(s.state() == session_state::connected);
+        CHECK(s.refer("sip:1004@pbx.example.com", t0));
+    }
+}
+
+TEST_CASE("invite_session REFER: no answer is refer_failed 408, and ends the call (RFC 3261 §12.2.1.2)",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    REQUIRE(s.refer("sip:1003@pbx.example.com", t0));
+    ua::session_output out;
+    only_request(s, &out);
+    s.on_dialog_response(nullptr, t0 + 32s, out.cseq);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_failed);
+    CHECK(ev[0].status == 408);
+    const sip::message bye = only_request(s);
+    CHECK(bye.method_name() == "BYE");
+    CHECK(s.state() == session_state::terminating);
+}
+
+TEST_CASE("invite_session REFER: a 401 is answered once with credentials, Refer-To kept", "[invite_session][refer][auth]") {
+    const time_point t0{};
+    auto cfg = config();
+    cfg.credentials = auth::credentials{"auth1001", "secret"};
+    auto s = connected_call(cfg);
+    REQUIRE(s.refer("sip:1003@pbx.example.com", t0));
+    ua::session_output out;
+    const sip::message refer = only_request(s, &out);
+    const sip::message challenge = reply(refer, 401, {{sip::header_id::www_authenticate, R"(Digest realm="pbx", nonce="n1")"}});
+    s.on_dialog_response(&challenge, t0, out.cseq);
+    CHECK(s.take_events().empty());
+    ua::session_output again_out;
+    const sip::message again = only_request(s, &again_out);
+    CHECK(again.method_name() == "REFER");
+    CHECK(again.cseq()->number == refer.cseq()->number + 1);
+    CHECK(again.header(sip::header_id::refer_to) == "<sip:1003@pbx.example.com>");
+    CHECK(again.header(sip::header_id::referred_by) == "<sip:1001@pbx.example.com>");
+    CHECK(std::string(again.header(sip::header_id::authorization)).find("username=\"auth1001\"") != std::string::npos);
+    // The NOTIFYs name the REFER that was accepted.
+    const sip::message accepted = reply(again, 202);
+    s.on_dialog_response(&accepted, t0, again_out.cseq);
+    REQUIRE(s.take_events().at(0).kind == session_event_kind::refer_accepted);
+    s.on_request(notify(s, 20, "SIP/2.0 100 Trying\r\n", "active", "refer;id=" + std::to_string(refer.cseq()->number)),
+                 "old", t0);
+    CHECK(only_response(s, "old") == 481);
+    s.on_request(notify(s, 21, "SIP/2.0 100 Trying\r\n", "active", "refer;id=" + std::to_string(again_out.cseq)), "new",
+                 t0);
+    CHECK(only_response(s, "new") == 200);
+    CHECK(s.take_events().at(0).kind == session_event_kind::refer_progress);
+}
+
+TEST_CASE("invite_session REFER: a NOTIFY that overtakes the 202 is reported, the 202 after it too",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    REQUIRE(s.refer("sip:1003@pbx.example.com", t0));
+    ua::session_output out;
+    const sip::message refer = only_request(s, &out);
+    s.on_request(notify(s, 20, "SIP/2.0 100 Trying\r\n", "active;expires=60"), "n1", t0);
+    CHECK(only_response(s, "n1") == 200);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_progress);
+    const sip::message accepted = reply(refer, 202);
+    s.on_dialog_response(&accepted, t0, out.cseq);
+    ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_accepted);
+    // The NOTIFY's expiry (60 s), not Timer N, bounds the wait for the next one.
+    s.on_time(t0 + 40s);
+    CHECK(s.take_events().empty());
+}
+
+TEST_CASE("invite_session REFER: without a NOTIFY within 64*T1 of the 202, or after the last one expired, refer_failed 408",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    refer_accepted(s, t0);
+    REQUIRE(s.next_deadline());
+    CHECK(*s.next_deadline() == t0 + 32s);
+    s.on_time(t0 + 31s);
+    CHECK(s.take_events().empty());
+    s.on_time(t0 + 32s);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_failed);
+    CHECK(ev[0].status == 408);
+    CHECK(s.state() == session_state::connected);
+    CHECK_FALSE(s.next_deadline());
+
+    refer_accepted(s, t0 + 40s);
+    s.on_request(notify(s, 20, "SIP/2.0 180 Ringing\r\n", "active;expires=10"), "n1", t0 + 41s);
+    s.take_outputs();
+    s.take_events();
+    CHECK(*s.next_deadline() == t0 + 41s + 10s + 32s);
+    s.on_time(*s.next_deadline());
+    ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_failed);
+    CHECK(ev[0].status == 408);
+}
+
+TEST_CASE("invite_session NOTIFY: a bad Event gets 489, none of ours pending 481, a garbage sipfrag 200",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    // No REFER of ours: there is no subscription.
+    s.on_request(notify(s, 20, "SIP/2.0 200 OK\r\n", "terminated"), "k0", t0);
+    CHECK(only_response(s, "k0") == 481);
+
+    refer_accepted(s, t0);
+    s.on_request(notify(s, 21, "SIP/2.0 200 OK\r\n", "active", "presence"), "k1", t0);
+    CHECK(only_response(s, "k1") == 489);
+    s.on_request(notify(s, 22, "SIP/2.0 200 OK\r\n", "active", ""), "k2", t0);
+    CHECK(only_response(s, "k2") == 489);
+    CHECK(s.take_events().empty());
+
+    // Bodies that are no sipfrag Status-Line: answered 200, nothing reported while the subscription lasts.
+    int cseq = 23;
+    for (const std::string& body : {std::string("garbage"), std::string("SIP/2.0 2x0 OK\r\n"), std::string("SIP/2.0 99 Low\r\n"),
+                                    std::string("SIP/2.0 1800 Long\r\n"), std::string("HTTP/1.1 200 OK\r\n"),
+                                    std::string("SIP/2.0 18"), std::string("\r\n\r\n"), std::string(1, '\0')}) {
+        const std::string key = "g" + std::to_string(cseq);
+        s.on_request(notify(s, cseq++, body, "active;expires=abc"), key, t0);
+        CHECK(only_response(s, key) == 200);
+        CHECK(s.take_events().empty());
+    }
+    // A sipfrag in another type of body is not read either.
+    s.on_request(from_callee(s, "NOTIFY", cseq++, {{sip::header_id::event, "refer"}, {sip::header_id::subscription_state, "active"}},
+                             "SIP/2.0 486 Busy Here\r\n", "text/plain"),
+                 "plain", t0);
+    CHECK(only_response(s, "plain") == 200);
+    CHECK(s.take_events().empty());
+    // The subscription's end without a status we can read: final, status 0.
+    s.on_request(notify(s, cseq++, "garbage", "terminated;reason=noresource"), "end", t0);
+    CHECK(only_response(s, "end") == 200);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_progress);
+    CHECK(ev[0].status == 0);
+    CHECK(ev[0].final);
+    CHECK(s.state() == session_state::connected);
+}
+
+TEST_CASE("invite_session transferee: REFER answered 202, NOTIFY 100 at once, the target to the application, "
+          "notify_refer(200) ends the subscription",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:1003@pbx.example.com;user=phone>"},
+                                               {sip::header_id::referred_by, "<sip:bob@example.com>"}}),
+                 "refer-key", t0);
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 2);
+    CHECK(outs[0].kind == session_output_kind::respond);
+    CHECK(outs[0].key == "refer-key");
+    CHECK(outs[0].status == 202);
+    const sip::message accepted = parse_wire(outs[0].bytes);
+    CHECK(accepted.status() == 202);
+    CHECK(accepted.cseq()->method == "REFER");
+    REQUIRE(outs[1].kind == session_output_kind::request);
+    const sip::message trying = parse_wire(outs[1].bytes);
+    CHECK(trying.method_name() == "NOTIFY");
+    CHECK(trying.request_uri().text == "sip:bob@203.0.113.5:5060");
+    CHECK(trying.header(sip::header_id::route) == "<sip:proxy.example.com;lr>");
+    CHECK(trying.to()->tag() == "b1");
+    CHECK(trying.header(sip::header_id::event) == "refer;id=30");
+    CHECK(trying.header(sip::header_id::subscription_state) == "active;expires=60");
+    CHECK(trying.content_type()->matches("message", "sipfrag"));
+    CHECK(trying.body() == "SIP/2.0 100 Trying\r\n");
+    CHECK(trying.has(sip::header_id::contact));
+    CHECK(sip::validate(trying).accepted());
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::refer_requested);
+    CHECK(ev[0].target == "sip:1003@pbx.example.com;user=phone");
+    const sip::message trying_ok = reply(trying, 200);
+    s.on_dialog_response(&trying_ok, t0, outs[1].cseq);
+    CHECK(s.take_outputs().empty());
+
+    // Progress 10 s later: the subscription's time left.
+    s.notify_refer(180, t0 + 10s);
+    const sip::message ringing = only_request(s);
+    CHECK(ringing.body() == "SIP/2.0 180 Ringing\r\n");
+    CHECK(ringing.header(sip::header_id::subscription_state) == "active;expires=50");
+    CHECK(ringing.cseq()->number == trying.cseq()->number + 1);
+
+    s.notify_refer(200, t0 + 12s);
+    const sip::message done = only_request(s);
+    CHECK(done.method_name() == "NOTIFY");
+    CHECK(done.header(sip::header_id::event) == "refer;id=30");
+    CHECK(done.header(sip::header_id::subscription_state) == "terminated;reason=noresource");
+    CHECK(done.body() == "SIP/2.0 200 OK\r\n");
+    // Nothing is open any more.
+    s.notify_refer(486, t0 + 13s);
+    CHECK(s.take_outputs().empty());
+    CHECK_FALSE(s.next_deadline());
+    CHECK(s.state() == session_state::connected);
+}
+
+TEST_CASE("invite_session transferee: a REFER to the callee of an incoming call, and a failure reported",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    sip::message_builder ib = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
+    ib.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinv1")
+        .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
+        .add(sip::header_id::to, "<sip:1001@example.com>")
+        .add(sip::header_id::call_id, "call-9")
+        .add(sip::header_id::cseq, "10 INVITE")
+        .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
+        .add(sip::header_id::max_forwards, "70")
+        .body("application/sdp", answer);
+    auto s = ua::invite_session::incoming(parse_wire(ib.str()), "inv", config(), 7);
+    s.accept(offer, t0);
+    s.take_outputs();
+    const std::string tag = s.current_dialog()->id().local_tag;
+    auto caller_request = [&](const std::string& method, int cseq, const headers& extra) {
+        sip::message_builder b = sip::message_builder::request(method, "sip:1001@192.0.2.10:5060");
+        b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK" + method + std::to_string(cseq))
+            .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
+            .add(sip::header_id::to, "<sip:1001@example.com>;tag=" + tag)
+            .add(sip::header_id::call_id, "call-9")
+            .add(sip::header_id::cseq, std::to_string(cseq) + " " + method)
+            .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>");
+        for (const auto& [id, value] : extra) b.add(id, value);
+        return parse_wire(b.str());
+    };
+    s.on_ack(caller_request("ACK", 10, {}), t0);
+    s.take_events();
+    REQUIRE(s.state() == session_state::connected);
+
+    s.on_request(caller_request("REFER", 11, {{sip::header_id::refer_to, "sip:1003@example.com"}}), "r", t0);
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 2);
+    CHECK(outs[0].status == 202);
+    const sip::message trying = parse_wire(outs[1].bytes);
+    CHECK(trying.request_uri().text == "sip:alice@198.51.100.7:5060");
+    CHECK(trying.from()->tag() == tag);
+    CHECK(trying.to()->tag() == "a1");
+    CHECK(trying.header(sip::header_id::event) == "refer;id=11");
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].target == "sip:1003@example.com");
+
+    s.notify_refer(486, t0 + 1s);
+    const sip::message busy = only_request(s);
+    CHECK(busy.body() == "SIP/2.0 486 Busy Here\r\n");
+    CHECK(busy.header(sip::header_id::subscription_state) == "terminated;reason=noresource");
+}
+
+TEST_CASE("invite_session transferee: REFER without Refer-To or with two gets 400, a second one while the first is open 491",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.on_request(from_callee(s, "REFER", 30), "none", t0);
+    CHECK(only_response(s, "none") == 400);
+    s.on_request(from_callee(s, "REFER", 31, {{sip::header_id::refer_to, "<sip:a@example.com>"},
+                                               {sip::header_id::refer_to, "<sip:b@example.com>"}}),
+                 "two", t0);
+    CHECK(only_response(s, "two") == 400);
+    CHECK(s.take_events().empty());
+
+    s.on_request(from_callee(s, "REFER", 32, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "first", t0);
+    CHECK(s.take_outputs().size() == 2);
+    CHECK(s.take_events().size() == 1);
+    s.on_request(from_callee(s, "REFER", 33, {{sip::header_id::refer_to, "<sip:b@example.com>"}}), "second", t0);
+    CHECK(only_response(s, "second") == 491);
+    CHECK(s.take_events().empty());
+    CHECK(s.state() == session_state::connected);
+}
+
+TEST_CASE("invite_session transferee: accept_refer off declines with 603", "[invite_session][refer]") {
+    const time_point t0{};
+    auto cfg = config();
+    cfg.accept_refer = false;
+    auto s = connected_call(cfg);
+    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "k", t0);
+    CHECK(only_response(s, "k") == 603);
+    CHECK(s.take_events().empty());
+}
+
+TEST_CASE("invite_session transferee: a subscription the application never ends runs out after 60 s, a refused NOTIFY "
+          "ends it without ending the call",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "k", t0);
+    s.take_outputs();
+    s.take_events();
+    REQUIRE(s.next_deadline());
+    CHECK(*s.next_deadline() == t0 + 60s);
+    s.on_time(t0 + 60s);
+    const sip::message timeout = only_request(s);
+    CHECK(timeout.method_name() == "NOTIFY");
+    CHECK(timeout.header(sip::header_id::subscription_state) == "terminated;reason=timeout");
+    CHECK(timeout.body() == "SIP/2.0 100 Trying\r\n");
+    CHECK_FALSE(s.next_deadline());
+
+    // The peer refuses our NOTIFY with 481: its subscription is gone, the call is not.
+    s.on_request(from_callee(s, "REFER", 31, {{sip::header_id::refer_to, "<sip:b@example.com>"}}), "k2", t0 + 61s);
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 2);
+    const sip::message trying = parse_wire(outs[1].bytes);
+    const sip::message gone = reply(trying, 481);
+    s.on_dialog_response(&gone, t0 + 61s, outs[1].cseq);
+    CHECK(s.take_outputs().empty());
+    CHECK(s.state() == session_state::connected);
+    s.notify_refer(200, t0 + 62s);
+    CHECK(s.take_outputs().empty());
+}
+
+TEST_CASE("invite_session: REFER and NOTIFY are in the default Allow", "[invite_session][refer]") {
+    const std::string allow = ua::session_config{}.allow;
+    CHECK(allow.find("REFER") != std::string::npos);
+    CHECK(allow.find("NOTIFY") != std::string::npos);
+}
