@@ -13,6 +13,8 @@ packages=(
   # sipvoice-agent (examples/agent): its TOML configuration, HTTP to the STT/LLM/TTS servers, the
   # offline speech recognizer with its English model, the offline speech synthesizer
   libtomlplusplus-dev libcurl4-openssl-dev libpocketsphinx-dev pocketsphinx-en-us flite1-dev
+  # the agent's tools.timezone (IANA names under /usr/share/zoneinfo)
+  tzdata
   # the agent's tests: the OpenAI-compatible test server (cpp-httplib), WAV building and checks (python3)
   libcpp-httplib-dev python3
   # the peer stacks the parser benchmark compares against

@@ -414,3 +414,34 @@ TEST_CASE("agent config: helpers", "[agent]") {
     CHECK(to_string(sip_mode::registered) == "register");
     CHECK(to_string(llm_backend::http_brain) == "http_brain");
 }
+
+TEST_CASE("agent config: the tools' keys, each mistake one line naming the key", "[agent]") {
+    const auto ok = load("[tools]\ntimezone = \"Europe/Berlin\"\ntransfer_target = \"100\"\n[weather]\n"
+                         "base_url = \"https://api.open-meteo.com\"\nlatitude = 52.52\nlongitude = 13.41\n"
+                         "[home_assistant]\nbase_url = \"http://ha.local:8123\"\ntoken = \"abcdefgh12345678\"\n"
+                         "entities = [\"light.kitchen\", \"sensor.*\"]\n");
+    for (const auto& e : ok.errors) INFO(e);
+    REQUIRE(ok.ok());
+    CHECK(ok.cfg.tools.timezone == "Europe/Berlin");
+    CHECK(ok.cfg.weather.latitude == 52.52);
+    CHECK(ok.cfg.home_assistant.entities == std::vector<std::string>{"light.kitchen", "sensor.*"});
+    CHECK(format_effective(ok).find("abcdefgh12345678") == std::string::npos);  // the token is masked
+
+    CHECK(only_error(load("[tools]\ntimezone = \"Mars/Olympus\"\n")).find("tools.timezone") != std::string::npos);
+    CHECK(only_error(load("[tools]\ntimezone = \"../../etc/passwd\"\n")).find("tools.timezone") != std::string::npos);
+    CHECK(only_error(load("[weather]\nlatitude = 91\n")).find("weather.latitude") != std::string::npos);
+    CHECK(only_error(load("[weather]\nunits = \"kelvin\"\n")).find("weather.units") != std::string::npos);
+    CHECK(only_error(load("[home_assistant]\nentities = [\"Light.Kitchen\"]\n")).find("home_assistant.entities") !=
+          std::string::npos);
+    CHECK(only_error(load("[home_assistant]\nbase_url = \"http://ha.local:8123\"\n")).find("home_assistant.token") !=
+          std::string::npos);
+    CHECK(only_error(load("[tools]\ndtmf_timeout = 0\n")).find("tools.dtmf_timeout") != std::string::npos);
+    // The environment too; OPENAI_BASE_URL is no fallback for the weather's base_url.
+    const auto env = load("", {{"TOOLS_DTMF_COLLECT", "true"}, {"HOME_ASSISTANT_SERVICES", "light.turn_on,light.turn_off"},
+                               {"OPENAI_BASE_URL", "http://127.0.0.1:8000"}});
+    REQUIRE(env.ok());
+    CHECK(env.cfg.tools.dtmf_collect);
+    CHECK(env.cfg.home_assistant.services == std::vector<std::string>{"light.turn_on", "light.turn_off"});
+    CHECK(env.cfg.weather.base_url.empty());
+    CHECK(only_error(load("", {{"WEATHER_UNITS", "kelvin"}})).find("WEATHER_UNITS") != std::string::npos);
+}
