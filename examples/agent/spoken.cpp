@@ -480,93 +480,92 @@ bool is_quantity_word(std::string_view w) {
     return false;
 }
 
+// A time as said, before its marker: hour and minute, or an hour and minutes before or after it.
+struct said_time {
+    int hour = 0;
+    int minute = 0;
+    int offset = 0;         // minutes from hour:00 ("quarter to 8": -15), when relative
+    bool relative = false;  // "half past 6"
+    std::size_t end = 0;    // the index after it
+};
+
+std::string_view word_at(const words& t, std::size_t k) { return k < t.size() ? std::string_view(t[k]) : std::string_view(); }
+
+// "half past 6", "a quarter to 8", "10 past 9", "20 minutes to 7", "10 past noon".
+std::optional<said_time> relative_time(const words& t, std::size_t i) {
+    std::size_t k = i;
+    if (word_at(t, k) == "a" && word_at(t, k + 1) == "quarter") ++k;
+    const std::string_view amount_word = word_at(t, k);
+    int amount = -1;
+    if (amount_word == "half") amount = 30;
+    else if (amount_word == "quarter") amount = 15;
+    else if (auto v = small_int(amount_word, 59); v && *v >= 1) amount = *v;
+    if (amount < 0) return std::nullopt;
+    std::size_t m = k + 1;
+    const bool counted = amount_word != "half" && amount_word != "quarter";
+    if (counted && (word_at(t, m) == "minute" || word_at(t, m) == "minutes")) ++m;
+    const bool past = word_at(t, m) == "past" || word_at(t, m) == "after";
+    const bool to = (word_at(t, m) == "to" || word_at(t, m) == "before") && amount_word != "half";
+    if (!past && !to) return std::nullopt;
+    const std::string_view hour_word = word_at(t, m + 1);
+    std::optional<int> h = small_int(hour_word, 23);
+    if (hour_word == "noon" || hour_word == "midday") h = 12;
+    if (hour_word == "midnight") h = 0;
+    if (!h) return std::nullopt;
+    return said_time{*h, 0, past ? amount : -amount, true, m + 2};
+}
+
+// "19:00", "7:30:15", "730" / "1900" (only after "at": alone they are years or counts), "7",
+// "7 30", "7 05".
+std::optional<said_time> digits_time(const words& t, std::size_t i, bool at) {
+    const std::string_view w = word_at(t, i);
+    if (const auto colon = w.find(':'); colon != std::string_view::npos) {
+        const auto h = small_int(w.substr(0, colon), 24);
+        std::string_view rest = w.substr(colon + 1);
+        if (const auto c2 = rest.find(':'); c2 != std::string_view::npos) {
+            if (rest.size() - c2 - 1 != 2 || !small_int(rest.substr(c2 + 1), 59)) return std::nullopt;
+            rest = rest.substr(0, c2);  // seconds are dropped
+        }
+        const auto m = rest.size() == 2 ? small_int(rest, 59) : std::nullopt;
+        if (!h || !m) return std::nullopt;
+        return said_time{*h, *m, 0, false, i + 1};
+    }
+    if (all_digits(w) && (w.size() == 3 || w.size() == 4)) {
+        const auto v = small_int(w, 2459);
+        if (!at || !v || *v % 100 > 59) return std::nullopt;
+        return said_time{*v / 100, *v % 100, 0, false, i + 1};
+    }
+    const auto h = all_digits(w) && w.size() <= 2 ? small_int(w, 24) : std::nullopt;
+    if (!h) return std::nullopt;
+    const std::string_view next = word_at(t, i + 1);
+    if (next.size() == 2 && all_digits(next)) {
+        const auto m = small_int(next, 59);
+        if (!m) return std::nullopt;
+        return said_time{*h, *m, 0, false, i + 2};
+    }
+    return said_time{*h, 0, 0, false, i + 1};
+}
+
 std::optional<clock_time> time_at(const words& t, std::size_t i) {
-    const std::size_t n = t.size();
-    auto word = [&](std::size_t k) -> std::string_view { return k < n ? std::string_view(t[k]) : std::string_view(); };
     const bool at = (i >= 1 && t[i - 1] == "at") ||
                     (i >= 2 && t[i - 2] == "at" && (t[i - 1] == "around" || t[i - 1] == "about" || t[i - 1] == "exactly"));
+    if (word_at(t, i) == "noon" || word_at(t, i) == "midday") return clock_time{12, 0};
+    if (word_at(t, i) == "midnight") return clock_time{0, 0};
 
-    if (word(i) == "noon" || word(i) == "midday") return clock_time{12, 0};
-    if (word(i) == "midnight") return clock_time{0, 0};
-
-    int hour = -1;
-    int minute = 0;
-    std::size_t j = i;
-    int offset = 0;  // minutes to add to hour:00 ("quarter to 8": -15)
-    bool relative = false;
-
-    // "half past 6", "a quarter to 8", "10 past 9", "20 minutes to 7"
-    {
-        std::size_t k = i;
-        if (word(k) == "a" && word(k + 1) == "quarter") ++k;
-        int amount = -1;
-        if (word(k) == "half") amount = 30;
-        else if (word(k) == "quarter") amount = 15;
-        else if (auto v = small_int(word(k), 59); v && *v >= 1) amount = *v;
-        if (amount > 0) {
-            std::size_t m = k + 1;
-            if (word(k) != "half" && word(k) != "quarter" && (word(m) == "minute" || word(m) == "minutes")) ++m;
-            const bool past = word(m) == "past" || word(m) == "after";
-            const bool to = word(m) == "to" || word(m) == "before";
-            if ((past || (to && word(k) != "half"))) {
-                std::optional<int> h = small_int(word(m + 1), 23);
-                if (word(m + 1) == "noon" || word(m + 1) == "midday") h = 12;
-                if (word(m + 1) == "midnight") h = 0;
-                if (h) {
-                    hour = *h;
-                    offset = past ? amount : -amount;
-                    j = m + 2;
-                    relative = true;
-                }
-            }
-        }
-    }
-    if (!relative) {
-        const std::string_view w = word(i);
-        if (const auto colon = w.find(':'); colon != std::string_view::npos) {
-            const auto h = small_int(w.substr(0, colon), 24);
-            std::string_view rest = w.substr(colon + 1);
-            if (const auto c2 = rest.find(':'); c2 != std::string_view::npos) {
-                if (!small_int(rest.substr(c2 + 1), 59) || rest.size() - c2 - 1 != 2) return std::nullopt;
-                rest = rest.substr(0, c2);
-            }
-            const auto m = rest.size() == 2 ? small_int(rest, 59) : std::nullopt;
-            if (!h || !m) return std::nullopt;
-            hour = *h;
-            minute = *m;
-            j = i + 1;
-        } else if (all_digits(w) && (w.size() == 3 || w.size() == 4)) {
-            if (!at) return std::nullopt;  // "1900" alone is a year or a count
-            const auto v = small_int(w, 2459);
-            if (!v || *v % 100 > 59) return std::nullopt;
-            hour = *v / 100;
-            minute = *v % 100;
-            j = i + 1;
-        } else if (const auto h = all_digits(w) && w.size() <= 2 ? small_int(w, 24) : std::nullopt) {
-            hour = *h;
-            j = i + 1;
-            if (word(j).size() == 2 && all_digits(word(j))) {  // "7 30", "7 05"
-                minute = *small_int(word(j), 99);
-                if (minute > 59) return std::nullopt;
-                ++j;
-            }
-        } else {
-            return std::nullopt;
-        }
-    }
-    std::size_t after = j;
-    const meridiem m = marker_at(t, j, &after);
+    auto said = relative_time(t, i);
+    if (!said) said = digits_time(t, i, at);
+    if (!said) return std::nullopt;
+    std::size_t after = said->end;
+    const meridiem m = marker_at(t, said->end, &after);
     if (!at && m == meridiem::none) return std::nullopt;
     // "at 5 minutes", "at 10 percent": a quantity. ("at 1900 hours" is a time.)
-    if (m == meridiem::none && !relative && j == i + 1 && word(i).size() <= 2 && is_quantity_word(word(j)))
+    if (m == meridiem::none && !said->relative && said->end == i + 1 && t[i].size() <= 2 &&
+        is_quantity_word(word_at(t, said->end)))
         return std::nullopt;
-    int h24 = apply_marker(hour, relative ? 0 : minute, m);
+    const int h24 = apply_marker(said->hour, said->minute, m);
     if (h24 < 0) return std::nullopt;
-    if (relative) {
-        const int total = ((h24 * 60 + offset) % 1440 + 1440) % 1440;
-        return clock_time{total / 60, total % 60};
-    }
-    return clock_time{h24, minute};
+    const int total = ((h24 * 60 + said->minute + said->offset) % 1440 + 1440) % 1440;
+    return clock_time{total / 60, total % 60};
 }
 
 // ---------------------------------------------------------------- speaking

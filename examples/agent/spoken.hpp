@@ -10,7 +10,8 @@
 // a digit followed by a letter starts a new word ("10min" -> "10 min", "7pm" -> "7 pm"). The
 // arithmetic symbols + - * / ^ % ( ) = stay as words of their own (so that "5+3" keeps its
 // meaning); a '-' between two letters or between a letter and a digit is a hyphen and becomes a
-// space ("twenty-three"). x, × and ÷ and the minus sign U+2212 become * / -. Anything else is a space.
+// space ("twenty-three"). ×, ÷ and the minus sign U+2212 become * / -, and so does an x between
+// two digits ("5x3" -> "5 * 3"; a lone "x" stays a word). Anything else is a space.
 #pragma once
 
 #include <chrono>
@@ -35,7 +36,9 @@ namespace sipvoice::agent {
 //    second ("an hour" -> "1 hour", "a thousand" -> "1000") and not after "half" ("half an hour"
 //    stays); everywhere else "a" stays;
 //  - "point" is a decimal point only before a digit word;
-//  - numbers stay below 10^18; a phrase that would go beyond stops before the word that overflows.
+//  - a scale word that cannot join the phrase before it multiplies it, as it would a number in
+//    digits ("one thousand one thousand" -> "1001000", "5 hundred" -> "500"), up to 64 digits;
+//    this makes words_to_digits idempotent: words_to_digits(words_to_digits(x)) == words_to_digits(x).
 std::string words_to_digits(std::string_view text);
 
 // The first duration in the text, in seconds: "ten minutes", "for 10 min", "an hour", "a minute",

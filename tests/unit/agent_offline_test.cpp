@@ -16,12 +16,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "agent_speech.hpp"
 #include "offline_backends.hpp"
 #include "sipvoice/codec/resampler.hpp"
 #include "tools.hpp"
 
 using namespace sipvoice::agent;
 using std::chrono::system_clock;
+using sipvoice::agent::test::narrowband;
+using sipvoice::agent::test::speak;
+using sipvoice::agent::test::voice;
 
 namespace {
 
@@ -61,26 +65,6 @@ std::string reply_of(const brain_result& r) {
     return r.messages.back()["content"].get<std::string>();
 }
 
-flite_tts& voice() {
-    static std::string error;
-    static const std::unique_ptr<flite_tts> tts = flite_tts::create(&error);
-    INFO(error);
-    REQUIRE(tts != nullptr);
-    return *tts;
-}
-
-// Flite draws the noise of its excitation from rand(): seeded, the audio (and so what the
-// recognizer makes of it) is the same on every run.
-std::vector<std::int16_t> speak(std::string_view text) {
-    std::srand(1);
-    std::vector<std::int16_t> pcm;
-    const std::string error =
-        voice().synthesize(text, [&](std::span<const std::int16_t> s) { pcm.insert(pcm.end(), s.begin(), s.end()); }, {});
-    INFO(error);
-    REQUIRE(error.empty());
-    return pcm;
-}
-
 double rms(std::span<const std::int16_t> pcm) {
     if (pcm.empty()) return 0;
     double sum = 0;
@@ -94,17 +78,6 @@ pocketsphinx_stt& recognizer() {
     INFO(error);
     REQUIRE(stt != nullptr);
     return *stt;
-}
-
-// 16 kHz to 8 kHz, as a G.711 call carries it.
-std::vector<std::int16_t> narrowband(std::span<const std::int16_t> wide) {
-    auto down = sipvoice::codec::resampler::create(16000, 8000);
-    REQUIRE(down);
-    std::vector<std::int16_t> narrow(down->output_samples(wide.size()));
-    auto n = down->process(wide, narrow);
-    REQUIRE(n);
-    narrow.resize(*n);
-    return narrow;
 }
 
 struct heard {

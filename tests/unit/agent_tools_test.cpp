@@ -20,8 +20,8 @@
 #include "http_client.hpp"
 #include "offline_backends.hpp"
 #include "scheduler.hpp"
+#include "agent_speech.hpp"
 #include "tools.hpp"
-#include "sipvoice/codec/resampler.hpp"
 
 using namespace sipvoice::agent;
 using nlohmann::json;
@@ -279,17 +279,16 @@ TEST_CASE("tools: DTMF digits reach the rule brain as text and are read back", "
 
 namespace {
 
-std::vector<std::int16_t> speak(std::string_view text) {
-    static std::string error;
-    static const std::unique_ptr<flite_tts> tts = flite_tts::create(&error);
+using sipvoice::agent::test::narrowband;
+using sipvoice::agent::test::speak;
+
+// pocketsphinx biased to `tools`' phrases, as the agent makes it.
+std::unique_ptr<speech_to_text> offline_stt(const tool_registry& tools) {
+    std::string error;
+    auto stt = make_offline_stt(config{}, &error, &tools);
     INFO(error);
-    REQUIRE(tts != nullptr);
-    std::srand(1);  // flite's excitation noise: the same audio every run
-    std::vector<std::int16_t> pcm;
-    const std::string e =
-        tts->synthesize(text, [&](std::span<const std::int16_t> s) { pcm.insert(pcm.end(), s.begin(), s.end()); }, {});
-    REQUIRE(e.empty());
-    return pcm;
+    REQUIRE(stt != nullptr);
+    return stt;
 }
 
 }  // namespace
@@ -297,11 +296,7 @@ std::vector<std::int16_t> speak(std::string_view text) {
 TEST_CASE("tools offline: 'what is five plus three' and 'set a timer for one minute', spoken, are understood",
           "[agent][tools][pocketsphinx]") {
     const auto tools = full_set();
-    config cfg;
-    std::string error;
-    auto stt = make_offline_stt(cfg, &error, &tools);
-    INFO(error);
-    REQUIRE(stt != nullptr);
+    const auto stt = offline_stt(tools);
     asio::io_context io;
     scheduler sched(io, 5);
     rule_brain b;
@@ -323,26 +318,10 @@ TEST_CASE("tools offline: 'what is five plus three' and 'set a timer for one min
     CHECK(left <= std::chrono::seconds(60));
 }
 
-namespace {
-std::vector<std::int16_t> narrow(std::span<const std::int16_t> wide) {
-    auto down = sipvoice::codec::resampler::create(16000, 8000);
-    REQUIRE(down);
-    std::vector<std::int16_t> out(down->output_samples(wide.size()));
-    auto n = down->process(wide, out);
-    REQUIRE(n);
-    out.resize(*n);
-    return out;
-}
-}  // namespace
-
 TEST_CASE("tools offline: every phrase of the default tool set, spoken by flite, fires its tool at 16 and 8 kHz",
           "[agent][tools][pocketsphinx]") {
     const auto tools = full_set();
-    config cfg;
-    std::string error;
-    auto stt = make_offline_stt(cfg, &error, &tools);
-    INFO(error);
-    REQUIRE(stt != nullptr);
+    const auto stt = offline_stt(tools);
     const auto phrases = rule_brain_phrases(&tools);
     int wide_ok = 0, narrow_ok = 0;
     std::string misses;
@@ -350,7 +329,7 @@ TEST_CASE("tools offline: every phrase of the default tool set, spoken by flite,
         const auto want = rule_brain_intent(p, &tools);
         const auto pcm = speak(p);
         const auto w = stt->transcribe(pcm, 16000, {});
-        const auto n = stt->transcribe(narrow(pcm), 8000, {});
+        const auto n = stt->transcribe(narrowband(pcm), 8000, {});
         if (rule_brain_intent(w.text, &tools) == want) ++wide_ok;
         else misses += " [16k '" + p + "' -> '" + w.text + "']";
         if (rule_brain_intent(n.text, &tools) == want) ++narrow_ok;
