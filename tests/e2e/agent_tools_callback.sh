@@ -4,8 +4,9 @@
 #     (it takes the callback); the caller, `sipvoice call` as 1001 through Kamailio, calls 1002;
 #  2. turn 1: "what is seventeen times twenty three" -> the model calls calculate {"expression": "17*23"}
 #     -> the tool says "17 times 23 is 391." -> the model's reply with it is spoken and heard;
-#  3. turn 2: "set a timer for eight seconds" -> set_timer {"seconds": 8} -> "Timer 1 is set for 8
-#     seconds."; the caller hangs up right after;
+#  3. turn 2: "set two timers" -> set_timer {"seconds": 2, "label": "the tea"} and set_timer
+#     {"seconds": 9} (parallel tool calls); the first comes due with the caller still on the line and is
+#     said in the call ("Your timer for 2 seconds, the tea, is up."); the caller hangs up;
 #  4. the timer comes due with nobody on the line: the agent calls 1001 back through Kamailio (its
 #     INVITE challenged by nothing, routed to the registered `sipvoice answer`), which answers; the
 #     call opens with "Hello, this is your voice assistant. Your timer for 8 seconds is up. ..." and
@@ -20,9 +21,10 @@ iop_start_kamailio 401
 registrar=$(iop_registrar_uri udp)
 
 cat >"$IOP_DIR/script.json" <<'JSON'
-{"stt": ["what is seventeen times twenty three", "set a timer for eight seconds"],
+{"stt": ["what is seventeen times twenty three", "set two timers"],
  "llm": [{"tool_call": {"name": "calculate", "arguments": {"expression": "17*23"}}}, {"echo_tool_result": true},
-         {"tool_call": {"name": "set_timer", "arguments": {"seconds": 8}}}, {"echo_tool_result": true},
+         {"tool_calls": [{"name": "set_timer", "arguments": {"seconds": 2, "label": "the tea"}},
+                         {"name": "set_timer", "arguments": {"seconds": 9}}]}, {"echo_tool_result": true},
          {"text": "You are welcome."}]}
 JSON
 e2e_start_server --script "$IOP_DIR/script.json"
@@ -43,12 +45,14 @@ wait_for_binding 1001 5 || iop_fail "no binding of 1001 in Kamailio"
 e2e_compose "$IOP_DIR/caller.wav" silence:4.5 tone:300:1.5 silence:4.0 tone:300:1.5 silence:6
 iop_cli_net udp
 iop_run 40 call "$SIPVOICE" call "sip:1002@127.0.0.1:$IOP_UDP_PORT" "${IOP_CLI_NET[@]}" --registrar "$registrar" \
-  --user 1001 --password secret1001 --play "$IOP_DIR/caller.wav" --record "$IOP_DIR/heard.wav" --duration 14
+  --user 1001 --password secret1001 --play "$IOP_DIR/caller.wav" --record "$IOP_DIR/heard.wav" --duration 17
 hung_up=$(iop_now)
 [ "$IOP_RC" = 0 ] || iop_fail "the call exited $IOP_RC: $(tail -n 5 "$IOP_DIR/call.err") $(cat "$IOP_DIR/call.out")"
 [ "$(e2e_turn 1 heard)" = "what is seventeen times twenty three" ] || iop_fail "turn 1 heard '$(e2e_turn 1 heard)'"
 [ "$(e2e_turn 1 said)" = "Result: 17 times 23 is 391." ] || iop_fail "turn 1 said '$(e2e_turn 1 said)'"
-[ "$(e2e_turn 2 said)" = "Result: Timer 1 is set for 8 seconds." ] || iop_fail "turn 2 said '$(e2e_turn 2 said)'"
+[ "$(e2e_turn 2 said)" = "Result: Timer 2 is set for 9 seconds." ] || iop_fail "turn 2 said '$(e2e_turn 2 said)'"
+grep -q 'timer 1 due: telling sip:1001@127.0.0.1 on call' "$IOP_DIR/agent.err" \
+  || iop_fail "timer 1 was not said on the line: $(grep -i 'timer' "$IOP_DIR/agent.err" | tail -n 3)"
 segments=$(e2e_segments "$IOP_DIR/heard.wav")
 iop_log "sound in the caller's recording (s): $(tr '\n' ',' <<<"$segments")"
 reply=$(awk '$1 >= 6.0 && $1 < 10.0 { print; exit }' <<<"$segments")
@@ -57,7 +61,7 @@ reply=$(awk '$1 >= 6.0 && $1 < 10.0 { print; exit }' <<<"$segments")
 # ---- the timer calls 1001 back
 wait_for_line "$IOP_DIR/answer.out" '^connected' 25 || iop_fail "no callback reached 1001 within 25 s of the hang-up: $(grep -i 'timer\|calling\|call to' "$IOP_DIR/agent.err" | tail -n 5)"
 answered_after=$(iop_elapsed "$hung_up")
-grep -q 'timer 1 due: .* has hung up, calling sip:1001@127.0.0.1' "$IOP_DIR/agent.err" \
+grep -q 'timer 2 due: .* has hung up, calling sip:1001@127.0.0.1' "$IOP_DIR/agent.err" \
   || iop_fail "the agent's log does not say why it called: $(grep -i 'timer' "$IOP_DIR/agent.err" | tail -n 3)"
 sleep 5  # the opening line plays (about 5 s of the server's speech)
 kill -TERM "$E2E_AGENT_PID"
@@ -78,12 +82,14 @@ for n in ("calculate", "set_timer", "list_timers", "cancel_timer", "schedule_cal
     if n not in tools: fail.append(f"{n} not offered: {sorted(tools)}")
 results = [m["content"] for b in chat for m in b["messages"] if m["role"] == "tool"]
 if "17 times 23 is 391." not in results: fail.append(f"no calculate result among {results}")
-if not any(r.startswith("Timer 1 is set for 8 seconds") for r in results): fail.append(f"no timer result among {results}")
-opening = "Hello, this is your voice assistant. Your timer for 8 seconds is up. Is there anything else?"
+if "Timer 1 is set for 2 seconds, for the tea." not in results or "Timer 2 is set for 9 seconds." not in results:
+    fail.append(f"no timer results among {results}")
+if "Your timer for 2 seconds, the tea, is up." not in speech: fail.append(f"the first timer was not said on the line: {speech}")
+opening = "Hello, this is your voice assistant. Your timer for 9 seconds is up. Is there anything else?"
 if "Result: 17 times 23 is 391." not in speech: fail.append(f"the number was not spoken: {speech}")
 if opening not in speech: fail.append(f"the callback's opening was not spoken: {speech}")
 out = [l for l in log if l.get("event") == "outbound_call"]
-if not out or out[-1].get("outcome") != "answered" or out[-1].get("why") != "timer 1":
+if not out or out[-1].get("outcome") != "answered" or out[-1].get("why") != "timer 2":
     fail.append(f"the outbound call is not recorded as answered: {out}")
 for f in fail: print("  " + f, file=sys.stderr)
 sys.exit(1 if fail else 0)
@@ -94,5 +100,5 @@ first=$(head -n1 <<<"$cb")
 [ -n "$first" ] || iop_fail "1001 heard nothing in the callback"
 len=$(awk -v a="${first% *}" -v b="${first#* }" 'BEGIN { printf "%.2f", b - a }')
 iop_le 2.0 "$len" || iop_fail "the callback's opening lasted $len s only"
-iop_log "MEASURED hang-up -> callback answered $answered_after s (timer 8 s, set about 2 s before the hang-up); opening heard ${first% *}-${first#* } s into the callback; turn 1 stt $(e2e_turn 1 ms.stt_done) ms, first rtp $(e2e_turn 1 ms.first_rtp) ms"
+iop_log "MEASURED hang-up -> callback answered $answered_after s (timer 9 s, set about 5 s before the hang-up); opening heard ${first% *}-${first#* } s into the callback; turn 1 stt $(e2e_turn 1 ms.stt_done) ms, first rtp $(e2e_turn 1 ms.first_rtp) ms"
 iop_pass
