@@ -8,7 +8,8 @@
 #     {"seconds": 9} (parallel tool calls); the first comes due with the caller still on the line and is
 #     said in the call ("Your timer for 2 seconds, the tea, is up."); the caller hangs up;
 #  4. the timer comes due with nobody on the line: the agent calls 1001 back through Kamailio (its
-#     INVITE challenged by nothing, routed to the registered `sipvoice answer`), which answers; the
+#     INVITE challenged with 407 and sent again with the account's credentials, then routed to the
+#     registered `sipvoice answer`), which answers; the
 #     call opens with "Hello, this is your voice assistant. Your timer for 8 seconds is up. ..." and
 #     the callee hears it; the turn log records the outbound call as answered;
 #  5. SIGTERM: the callback call gets the goodbye and a BYE; the agent exits 0.
@@ -17,6 +18,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init agent-tools-callback "${1:-}" "${2:-}" "${3:-}"
+# Kamailio challenges every initial INVITE with 407 (as 3CX does): the caller's, and the agent's
+# callback, which must answer it with its account's credentials.
+printf '#!define CHALLENGE_INVITE\n' >"$IOP_DIR/kamailio-defines.cfg"
 iop_start_kamailio 401
 registrar=$(iop_registrar_uri udp)
 
@@ -61,6 +65,8 @@ reply=$(awk '$1 >= 6.0 && $1 < 10.0 { print; exit }' <<<"$segments")
 # ---- the timer calls 1001 back
 wait_for_line "$IOP_DIR/answer.out" '^connected' 25 || iop_fail "no callback reached 1001 within 25 s of the hang-up: $(grep -i 'timer\|calling\|call to' "$IOP_DIR/agent.err" | tail -n 5)"
 answered_after=$(iop_elapsed "$hung_up")
+grep -q 'CHALLENGE-INVITE 407 .*from=1002' "$IOP_DIR/kamailio.log" \
+  || iop_fail "Kamailio did not challenge the agent's callback INVITE (407), so its answer is not shown: $(grep CHALLENGE "$IOP_DIR/kamailio.log" | tail -n 3)"
 grep -q 'timer 2 due: .* has hung up, calling sip:1001@127.0.0.1' "$IOP_DIR/agent.err" \
   || iop_fail "the agent's log does not say why it called: $(grep -i 'timer' "$IOP_DIR/agent.err" | tail -n 3)"
 sleep 5  # the opening line plays (about 5 s of the server's speech)
