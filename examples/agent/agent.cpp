@@ -102,8 +102,8 @@ std::string callback_uri(const config& cfg, std::string_view caller) {
     return "sip:" + sip::unescape(uri->user) + "@" + account_domain(cfg.sip);
 }
 
-std::string transfer_uri(const config& cfg, std::string_view peer_host) {
-    const std::string& t = cfg.tools.transfer_target;
+std::string transfer_uri(const config& cfg, std::string_view target, std::string_view peer_host) {
+    const std::string t(target);
     if (t.starts_with("sip:") || t.starts_with("sips:") || t.starts_with("tel:")) return t;
     if (t.find('@') != std::string::npos) return "sip:" + t;
     const std::string host = cfg.sip.mode == sip_mode::registered ? account_domain(cfg.sip) : std::string(peer_host);
@@ -428,8 +428,7 @@ void agent_call::on_terminated(int status, const std::string& reason) {
 }
 
 void agent_call::start_transfer(const std::string& target) {
-    const std::string uri = transfer_uri(owner->cfg, peer_host);
-    (void)target;  // the tool's target is tools.transfer_target; the URI is completed here
+    const std::string uri = transfer_uri(owner->cfg, target, peer_host);
     owner->log(log_level::info, "call " + id + ": REFER to " + uri);
     transfer_done = false;
     if (!call.refer(uri)) {

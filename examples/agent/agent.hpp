@@ -39,8 +39,9 @@ std::string registrar_uri(const sip_settings& s);
 // Where a call back to `caller` (a From URI) goes: registered, the caller's user part in the
 // account's domain (through the registrar); as a trunk, the URI as it is.
 std::string callback_uri(const config& cfg, std::string_view caller);
-// tools.transfer_target as a URI: a bare extension in the account's domain, or (as a trunk) on `peer_host`.
-std::string transfer_uri(const config& cfg, std::string_view peer_host);
+// A transfer target (tools.transfer_target) as a URI: a SIP URI as it is; a bare extension in the
+// account's domain, or (as a trunk) on `peer_host`, where the call came from.
+std::string transfer_uri(const config& cfg, std::string_view target, std::string_view peer_host);
 
 class agent_app {
 public:
