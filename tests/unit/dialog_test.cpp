@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "parse_helper.hpp"
+#include "sipvoice/sip/validate.hpp"
 #include "sipvoice/ua/dialog.hpp"
 
 using namespace sipvoice;
@@ -55,6 +56,21 @@ TEST_CASE("dialog: UAS side from an INVITE (RFC 3261 §12.1.1)", "[dialog]") {
     // The dialog-identifying check needs a To tag: an INVITE without one is not in the dialog.
     CHECK(d->on_request(invite) == ua::dialog::check::not_this_dialog);
     CHECK_FALSE(ua::dialog::for_uas(invite, "", "<sip:x@y>"));
+}
+
+TEST_CASE("dialog: a Contact with URI headers gives a remote target without them (RFC 3261 §19.1.5)", "[dialog]") {
+    std::string text = invite_text;
+    const std::string contact = "Contact: <sip:alice@198.51.100.7:5060>";
+    text.replace(text.find(contact), contact.size(),
+                 "Contact: <sip:alice@198.51.100.7:5060;transport=udp?Replaces=abc%40host%3Bto-tag%3D1>");
+    const sip::message invite = parse_wire(text);
+    auto d = ua::dialog::for_uas(invite, "b-tag", "<sip:1001@192.0.2.10:5060>");
+    REQUIRE(d);
+    CHECK(d->remote_target() == "sip:alice@198.51.100.7:5060;transport=udp");
+    // The BYE's Request-URI has no headers, so a peer can take it (a fuzzer found the 400 case).
+    const sip::message bye = parse_wire(d->request("BYE", "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKb1").str());
+    CHECK(bye.request_uri().headers.empty());
+    CHECK(sip::validate(bye).accepted());
 }
 
 TEST_CASE("dialog: UAC side, early then confirmed by a 2xx with its own route set (§12.1.2)", "[dialog]") {
