@@ -86,11 +86,16 @@ std::string registrar_uri(const sip_settings& s) {
 
 namespace {
 
-std::string account_domain(const sip_settings& s) {
-    if (!s.domain.empty()) return s.domain;
-    const std::string registrar = registrar_uri(s);  // the parsed URI's views point into it
-    auto uri = sip::parse_uri(registrar);
-    return uri ? std::string(uri->host) : std::string("localhost");
+// The extension the agent registers (sip.* settings), as the stack takes it.
+ua::account account_of(const sip_settings& s) {
+    ua::account acct;
+    acct.registrar = registrar_uri(s);
+    acct.user = s.user;
+    acct.auth_user = s.auth_user;
+    acct.password = s.password;
+    acct.domain = s.domain;
+    acct.expires = static_cast<std::uint32_t>(s.expires);
+    return acct;
 }
 
 }  // namespace
@@ -99,14 +104,15 @@ std::string callback_uri(const config& cfg, std::string_view caller) {
     if (cfg.sip.mode != sip_mode::registered) return std::string(caller);
     auto uri = sip::parse_uri(caller);
     if (!uri || uri->user.empty()) return std::string(caller);
-    return "sip:" + sip::unescape(uri->user) + "@" + account_domain(cfg.sip);
+    return "sip:" + sip::unescape(uri->user) + "@" + ua::account_domain(account_of(cfg.sip));
 }
 
 std::string transfer_uri(const config& cfg, std::string_view target, std::string_view peer_host) {
     const std::string t(target);
     if (t.starts_with("sip:") || t.starts_with("sips:") || t.starts_with("tel:")) return t;
     if (t.find('@') != std::string::npos) return "sip:" + t;
-    const std::string host = cfg.sip.mode == sip_mode::registered ? account_domain(cfg.sip) : std::string(peer_host);
+    const std::string host =
+        cfg.sip.mode == sip_mode::registered ? ua::account_domain(account_of(cfg.sip)) : std::string(peer_host);
     return "sip:" + t + "@" + host;
 }
 
@@ -126,6 +132,7 @@ struct agent_call : ua::call_handler, audio_output, std::enable_shared_from_this
     // An outbound call (a timer's or a callback's): what it opens with, why it was made, and how
     // long it may ring.
     bool outbound = false;
+    std::string dialled;  // the URI the INVITE went to
     std::string opening;
     std::string why;
     std::unique_ptr<asio::steady_timer> ring_timer;
@@ -174,6 +181,7 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
     std::optional<std::size_t> registration;
     bool stopping = false;
     std::shared_ptr<scheduler> reminders;
+    std::uint64_t outbound_count = 0;  // calls placed, for their local names
     // For system_status, read from the tools' threads.
     mutable std::mutex state_m;
     std::string registration_text = "Listening for calls as a trunk, without a registration.";
@@ -283,9 +291,17 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
         return h;
     }
 
-    // One JSON line in the turn log for what happened to an outbound call.
-    void record(const std::string& json_line) const {
-        if (env.turn_log) env.turn_log(json_line);
+    // One JSON line in the turn log for what happened to an outbound call: {"event": "outbound_call",
+    // "to", "why", "outcome"} and, for a call that was not answered, the status and reason.
+    void record_outbound(const std::string& to, const std::string& why, const std::string& outcome,
+                         std::optional<std::pair<int, std::string>> ended = std::nullopt) const {
+        if (!env.turn_log) return;
+        nlohmann::json line = {{"event", "outbound_call"}, {"to", to}, {"why", why}, {"outcome", outcome}};
+        if (ended) {
+            if (ended->first != 0) line["status"] = ended->first;
+            line["reason"] = ended->second;
+        }
+        env.turn_log(line.dump());
     }
 
     // A timer or callback came due: tell the caller on the line, or call them.
@@ -317,9 +333,7 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
     bool call_out(const std::string& uri, const std::string& caller, std::string opening, std::string why) {
         auto fail = [&](const std::string& reason) {
             log(log_level::warn, "cannot call " + uri + " (" + why + "): " + reason);
-            record(nlohmann::json{{"event", "outbound_call"}, {"to", uri}, {"why", why}, {"outcome", "not placed"},
-                                  {"reason", reason}}
-                       .dump());
+            record_outbound(uri, why, "not placed", std::pair{0, reason});
             return false;
         };
         if (stopping) return fail("shutting down");
@@ -327,21 +341,20 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
         ua::call_options opts;
         std::string first_hop_uri = uri;
         if (cfg.sip.mode == sip_mode::registered) {
-            opts.proxy = registrar_uri(cfg.sip);
+            const ua::account acct = account_of(cfg.sip);
+            opts.proxy = acct.registrar;
             first_hop_uri = opts.proxy;
-            opts.from = "sip:" + cfg.sip.user + "@" + account_domain(cfg.sip);
-            if (!cfg.sip.password.empty())
-                opts.credentials = auth::credentials{cfg.sip.auth_user.empty() ? cfg.sip.user : cfg.sip.auth_user,
-                                                     cfg.sip.password};
+            opts.from = ua::account_aor(acct);
+            if (!acct.password.empty()) opts.credentials = ua::account_credentials(acct);
         }
         auto hop = ua::target_of(first_hop_uri);
         if (!hop) return fail("not a SIP URI");
-        // The Call-ID is the stack's; until the INVITE is out the call is filed under a local name.
-        static std::uint64_t next = 0;
-        const std::string local_id = "out-" + std::to_string(++next);
+        // The call is filed under a name of ours: the stack makes the Call-ID.
+        const std::string local_id = "out-" + std::to_string(++outbound_count);
         auto h = make_call(local_id, caller, hop->host);
         if (!h) return fail("no RTP sockets");
         h->outbound = true;
+        h->dialled = uri;
         h->opening = std::move(opening);
         h->why = why;
         h->call = ua.place_call(uri, h->media->offer(), h, opts);
@@ -391,8 +404,7 @@ void agent_call::on_connected() {
     connected = true;
     if (ring_timer) ring_timer->cancel();
     owner->log(log_level::info, "call " + id + " connected codec=" + media->codec_name());
-    if (outbound)
-        owner->record(nlohmann::json{{"event", "outbound_call"}, {"to", caller}, {"why", why}, {"outcome", "answered"}}.dump());
+    if (outbound) owner->record_outbound(dialled, why, "answered");
     if (conv) conv->start(opening);
 }
 
@@ -408,15 +420,9 @@ void agent_call::on_terminated(int status, const std::string& reason) {
                                     : status == 486 || status == 600 ? "busy"
                                     : status == 603 || status == 480 ? "declined"
                                                                      : "failed";
-        owner->log(log_level::info, "call to " + caller + " (" + why + "): " + outcome + " (" + std::to_string(status) +
+        owner->log(log_level::info, "call to " + dialled + " (" + why + "): " + outcome + " (" + std::to_string(status) +
                                         " " + reason + ")");
-        owner->record(nlohmann::json{{"event", "outbound_call"},
-                                     {"to", caller},
-                                     {"why", why},
-                                     {"outcome", outcome},
-                                     {"status", status},
-                                     {"reason", reason}}
-                          .dump());
+        owner->record_outbound(dialled, why, outcome, std::pair{status, reason});
     }
     const auto st = media->stats();
     owner->log(log_level::info, "call " + id + " ended status=" + std::to_string(status) + " reason=" + reason +
@@ -503,13 +509,7 @@ std::error_code agent_app::start() {
     if (auto ec = m.ua.start()) return ec;
     m.ua.on_incoming_call([&m](ua::call c, const sip::message& invite) { m.incoming(c, invite); });
     if (m.cfg.sip.mode == sip_mode::registered) {
-        ua::account acct;
-        acct.registrar = registrar_uri(m.cfg.sip);
-        acct.user = m.cfg.sip.user;
-        acct.auth_user = m.cfg.sip.auth_user;
-        acct.password = m.cfg.sip.password;
-        acct.domain = m.cfg.sip.domain;
-        acct.expires = static_cast<std::uint32_t>(m.cfg.sip.expires);
+        const ua::account acct = account_of(m.cfg.sip);
         m.registration = m.ua.add_registration(acct, [&m, aor = acct.user + " at " + acct.registrar](const ua::registration_state& s) {
             switch (s.status) {
                 case ua::registration_status::registered:

@@ -264,16 +264,8 @@ void conversation::hand_over_digits() {
 
 // A turn whose words are known (keypad digits): straight to the brain, no speech to text.
 void conversation::begin_text_turn(std::string text) {
-    if (job_) {
-        job_->stop.request_stop();
-        job_.reset();
-    }
     out_.flush();
-    auto j = std::make_shared<job>();
-    j->turn = ++turn_count_;
-    j->audio = std::make_shared<const std::vector<std::int16_t>>();
-    j->end_of_speech = clock::now();
-    job_ = j;
+    auto j = new_job({}, clock::now(), true);
     on_stt(j, {std::move(text), ""});
 }
 
@@ -391,19 +383,25 @@ void conversation::barge_in() {
     }
 }
 
-void conversation::begin_turn(std::vector<std::int16_t> audio, clock::time_point end_of_speech, bool confirmed) {
-    if (job_) job_->stop.request_stop();  // barge-in is off and the last reply still runs: it yields
+std::shared_ptr<conversation::job> conversation::new_job(std::vector<std::int16_t> audio,
+                                                        clock::time_point end_of_speech, bool confirmed) {
+    if (job_) job_->stop.request_stop();  // the last reply still runs (barge-in is off, or digits): it yields
     auto j = std::make_shared<job>();
     j->turn = ++turn_count_;
     j->confirmed = confirmed;
+    j->audio = std::make_shared<const std::vector<std::int16_t>>(std::move(audio));
+    j->end_of_speech = end_of_speech;
+    job_ = j;
+    return j;
+}
+
+void conversation::begin_turn(std::vector<std::int16_t> audio, clock::time_point end_of_speech, bool confirmed) {
     if (!continued_audio_.empty()) {
         continued_audio_.insert(continued_audio_.end(), audio.begin(), audio.end());
         audio = std::move(continued_audio_);
         continued_audio_.clear();
     }
-    j->audio = std::make_shared<const std::vector<std::int16_t>>(std::move(audio));
-    j->end_of_speech = end_of_speech;
-    job_ = j;
+    auto j = new_job(std::move(audio), end_of_speech, confirmed);
     log(log_level::debug, "turn " + std::to_string(j->turn) + ": " +
                               std::to_string(j->audio->size() * 1000 / k_rate) + " ms of speech");
     auto self = weak_from_this();

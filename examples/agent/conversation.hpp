@@ -135,6 +135,8 @@ private:
 
     void log(log_level level, const std::string& text) const;
     void say_cached(const std::vector<std::int16_t>& pcm);
+    // The next turn's job, in job_ (a job still running is stopped).
+    std::shared_ptr<job> new_job(std::vector<std::int16_t> audio, clock::time_point end_of_speech, bool confirmed);
     void begin_turn(std::vector<std::int16_t> audio, clock::time_point end_of_speech, bool confirmed);
     void confirm(std::shared_ptr<job> j);
     void commit_user(std::shared_ptr<job> j);

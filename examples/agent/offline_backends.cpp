@@ -525,6 +525,19 @@ struct pocketsphinx_stt::impl {
 
 std::string default_pocketsphinx_model_dir() { return SIPVOICE_POCKETSPHINX_MODEL_DIR; }
 
+const std::set<std::string>& offline_dictionary_words() {
+    static const std::set<std::string> words = [] {
+        std::set<std::string> w;
+        std::ifstream in(std::filesystem::path(default_pocketsphinx_model_dir()) / "cmudict-en-us.dict");
+        for (std::string line; std::getline(in, line);) {
+            const auto end = line.find_first_of(" (\t");  // "read(2)": another pronunciation of "read"
+            if (end != 0) w.insert(line.substr(0, end));
+        }
+        return w;
+    }();
+    return words;
+}
+
 std::unique_ptr<decoder> pocketsphinx_stt::impl::make_decoder(std::string* error) const {
     std::lock_guard lock(creation_mutex());
     quiet_sphinx();
@@ -741,18 +754,9 @@ private:
 // it lacks would make the recognizer refuse the whole list (and the agent not start); that phrase
 // only loses its bias (the rule brain still fires on its keywords).
 std::vector<std::string> known_phrases(std::vector<std::string> phrases) {
-    static const std::set<std::string> words = [] {
-        std::set<std::string> w;
-        std::ifstream in(std::filesystem::path(default_pocketsphinx_model_dir()) / "cmudict-en-us.dict");
-        std::string line;
-        while (std::getline(in, line)) {
-            const auto end = line.find_first_of(" (\t");
-            if (end != 0) w.insert(line.substr(0, end));
-        }
-        return w;
-    }();
+    const auto& words = offline_dictionary_words();
     if (words.empty()) return phrases;  // no dictionary here: pocketsphinx_stt::create says so
-    std::erase_if(phrases, [](const std::string& p) {
+    std::erase_if(phrases, [&words](const std::string& p) {
         std::istringstream in(p);
         std::string w;
         while (in >> w)

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <span>
 #include <stop_token>
 #include <string>
@@ -90,6 +91,9 @@ private:
 
 // SIPVOICE_POCKETSPHINX_MODEL_DIR, the build's default (Debian: /usr/share/pocketsphinx/model/en-us).
 std::string default_pocketsphinx_model_dir();
+// The words of that model's dictionary (cmudict-en-us.dict; "read(2)", another pronunciation, is
+// "read"): what the recognizer can hear. Read once; empty when the model is not installed.
+const std::set<std::string>& offline_dictionary_words();
 
 struct pocketsphinx_options {
     // Holds en-us/ (the acoustic model), en-us.lm.bin and cmudict-en-us.dict. Empty: the default.

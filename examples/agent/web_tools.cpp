@@ -359,8 +359,9 @@ tool_result run_home_assistant(const home_assistant_settings& s, http_client& ht
 }
 
 // Common words of entity names that the offline recognizer's dictionary has (checked against
-// cmudict-en-us by the tests). A generated phrase uses only these, because the recognizer refuses to
-// start on a phrase word it does not know.
+// cmudict-en-us by the tests). A generated phrase uses only these: a phrase with another word would
+// be left out of the recognizer's bias anyway (offline_backends.cpp drops phrases with words its
+// dictionary lacks), and a short list keeps the bias on household words.
 bool phrase_word(std::string_view w) {
     static constexpr std::string_view words[] = {
         "air", "alarm", "aquarium", "attic", "baby", "back", "balcony", "basement", "bathroom", "battery", "bed",

@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "offline_backends.hpp"
 #include "web_tools.hpp"
 
 #ifdef SIPVOICE_HAVE_HTTPLIB
@@ -125,15 +126,7 @@ json arguments_for(const agent::trigger& t, std::string_view text) {
 }
 
 // The words of pocketsphinx's en-us dictionary, when it is installed (empty otherwise).
-const std::set<std::string>& dictionary_words() {
-    static const std::set<std::string> words = [] {
-        std::set<std::string> out;
-        std::ifstream in("/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict");
-        for (std::string line; std::getline(in, line);) out.insert(line.substr(0, line.find(' ')));
-        return out;
-    }();
-    return words;
-}
+const std::set<std::string>& dictionary_words() { return agent::offline_dictionary_words(); }
 
 void check_phrases(const agent::tool& t) {
     for (const auto& tr : t.triggers) {

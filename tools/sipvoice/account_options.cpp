@@ -74,16 +74,6 @@ bool complete_account(account_options& out, std::string_view command, bool requi
     return true;
 }
 
-std::string account_domain(const ua::account& acct) {
-    if (!acct.domain.empty()) return acct.domain;
-    auto where = ua::target_of(acct.registrar);
-    if (!where) return {};
-    // An IPv6 address goes into a URI in brackets (RFC 3261 §25.1).
-    return where->host.find(':') != std::string::npos ? "[" + where->host + "]" : where->host;
-}
-
-std::string account_aor(const ua::account& acct) { return "sip:" + acct.user + "@" + account_domain(acct); }
-
 void apply_account(const ua::account& acct, net_options& net) { net.config.transport.keepalive_interval = acct.keepalive; }
 
 void print_registration(const ua::registration_state& s) {

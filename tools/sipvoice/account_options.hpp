@@ -42,11 +42,10 @@ int parse_account_option(std::span<const std::string_view> args, std::size_t& i,
 // error, exit 2).
 bool complete_account(account_options& out, std::string_view command, bool required, bool need_password = true);
 
-// The domain of the address of record: --domain, else the registrar's host.
-std::string account_domain(const ua::account& acct);
-
-// "sip:EXT@DOMAIN": our address of record, the From of our calls.
-std::string account_aor(const ua::account& acct);
+// The domain of the address of record (--domain, else the registrar's host) and "sip:EXT@DOMAIN",
+// the From of our calls: ua::account_domain() and ua::account_aor().
+using ua::account_aor;
+using ua::account_domain;
 
 // The transport's CRLF pings follow the account's keep-alive.
 void apply_account(const ua::account& acct, net_options& net);

@@ -370,10 +370,7 @@ int call_command(std::span<const std::string_view> args) {
     if (!complete_account(account, "sipvoice call", false, false)) return 2;
     if (account.given) {
         opts.proxy = account.acct.registrar;
-        if (account.have_password) {
-            const auto& acct = account.acct;
-            opts.credentials = auth::credentials{acct.auth_user.empty() ? acct.user : acct.auth_user, acct.password};
-        }
+        if (account.have_password) opts.credentials = ua::account_credentials(account.acct);
         if (from.empty()) from = account_aor(account.acct);
         // A bare extension is dialled in the account's domain (sips: when the registrar is).
         if (!uri.empty() && !uri.starts_with("sip:") && !uri.starts_with("sips:") && uri.find('@') == std::string::npos)

@@ -19,6 +19,18 @@ std::optional<target> target_of(std::string_view text) {
     return t;
 }
 
+std::string account_domain(const account& acct) {
+    if (!acct.domain.empty()) return acct.domain;
+    auto where = target_of(acct.registrar);
+    return where ? host_reference(where->host) : std::string();
+}
+
+std::string account_aor(const account& acct) { return "sip:" + acct.user + "@" + account_domain(acct); }
+
+auth::credentials account_credentials(const account& acct) {
+    return {acct.auth_user.empty() ? acct.user : acct.auth_user, acct.password};
+}
+
 
 user_agent::user_agent(asio::io_context& io, user_agent_config config) : impl_(std::make_shared<impl>(io, std::move(config))) {}
 

@@ -332,8 +332,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         b.next_ping = now + (b.down ? probe_interval(b.acct) : b.acct.keepalive);
         std::weak_ptr<impl> weak = weak_from_this();
         const std::size_t id = b.id;
-        const std::string aor = "sip:" + b.acct.user + "@" + (b.acct.domain.empty() ? b.where.host : b.acct.domain);
-        auto ping = new_outgoing("OPTIONS", b.acct.registrar, aor, b.where, b.dest);
+        auto ping = new_outgoing("OPTIONS", b.acct.registrar, account_aor(b.acct), b.where, b.dest);
         dispatch(build_request(*ping), b.where.proto, b.dest, b.where.host,
                  [weak, id](const request_outcome& r) {
                      auto self = weak.lock();
@@ -573,13 +572,12 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     void create_registration(binding& b) {
         registration_config rc;
         rc.registrar = b.acct.registrar;
-        const std::string domain = b.acct.domain.empty() ? b.where.host : b.acct.domain;
-        rc.aor = "sip:" + b.acct.user + "@" + host_reference(domain);
+        rc.aor = account_aor(b.acct);
         rc.contact_user = b.acct.user;
         rc.contact_host = local_host_for(b.dest);
         rc.contact_port = local_port_for(b.where.proto);
         rc.transport = std::string(transport::protocol_name(b.where.proto));
-        rc.credentials = {b.acct.auth_user.empty() ? b.acct.user : b.acct.auth_user, b.acct.password};
+        rc.credentials = account_credentials(b.acct);
         rc.expires = b.acct.expires;
         rc.retry_base = b.acct.retry_base;
         rc.retry_max = b.acct.retry_max;

@@ -101,6 +101,14 @@ struct target {
 };
 std::optional<target> target_of(std::string_view uri);
 
+// The domain of an account's address of record: acct.domain, else the registrar's host (an IPv6
+// address in brackets, as it goes into a URI); empty when the registrar is not a usable SIP URI.
+std::string account_domain(const account& acct);
+// "sip:USER@DOMAIN": the account's address of record (the To of its REGISTERs, the From of its calls).
+std::string account_aor(const account& acct);
+// What answers a 401/407 for the account: its auth user (else the extension) and password.
+auth::credentials account_credentials(const account& acct);
+
 // The end of a request: a final response, or an error (timeout, transport failure) with its reason.
 struct request_outcome {
     std::optional<sip::message> response;
