@@ -2,6 +2,8 @@
 // session timers. The test plays the peer and checks each message the session produces.
 #include <catch2/catch.hpp>
 
+#include "sipvoice/sip/validate.hpp"
+
 #include "parse_helper.hpp"
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/ua/invite_session.hpp"
@@ -141,6 +143,19 @@ TEST_CASE("invite_session UAC: an outbound proxy gets the INVITE with a loose Ro
     CHECK(out[0].kind == session_output_kind::cancel);
     CHECK(out[0].destination == "sip:127.0.0.1:5080;transport=tcp");
     CHECK(parse_wire(out[0].bytes).header(sip::header_id::route) == "<sip:127.0.0.1:5080;transport=tcp;lr>");
+}
+
+TEST_CASE("invite_session UAC: a redirect's Contact with URI headers is followed without them (RFC 3261 §19.1.5)",
+          "[invite_session]") {
+    auto s = ua::invite_session::outgoing("sip:sales@example.com", offer, config(), 9, time_point{});
+    const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    s.on_response(reply(inv, 302, "r", {}, {{sip::header_id::contact, "<sip:desk1@198.51.100.9?Replaces=abc%40host>"}}),
+                  time_point{});
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message next = parse_wire(out[0].bytes);
+    CHECK(next.request_uri().text == "sip:desk1@198.51.100.9");
+    CHECK(sip::validate(next).accepted());  // a fuzzer found the 400 case
 }
 
 TEST_CASE("invite_session UAC: a 302 is followed to its Contact, up to the redirect limit", "[invite_session]") {

@@ -618,3 +618,16 @@ TEST_CASE("hosts classify the same inside a URI and alone", "[sip][uri][host]") 
         }
     }
 }
+
+TEST_CASE("sip URI without its headers, as a Request-URI carries it", "[sip][uri]") {
+    for (const auto& [in, out] : std::vector<std::pair<std::string, std::string>>{
+             {"sip:alice@example.com;transport=tcp?Replaces=a%40b&Subject=hi", "sip:alice@example.com;transport=tcp"},
+             {"sip:alice@example.com", "sip:alice@example.com"},
+             {"sips:[2001:db8::1]:5061?x=y", "sips:[2001:db8::1]:5061"},
+             {"tel:+15551234", "tel:+15551234"}}) {
+        INFO(in);
+        auto u = sipvoice::sip::parse_uri(in);
+        REQUIRE(u);
+        CHECK(sipvoice::sip::without_headers(*u) == out);
+    }
+}

@@ -69,6 +69,13 @@ namespace detail {
 error parse_uri_into(std::string_view text, uri& u) noexcept { return read_uri(text, u); }
 }  // namespace detail
 
+std::string_view without_headers(const uri& u) noexcept {
+    const std::string_view text = u.text;
+    if (u.headers.empty() || u.headers.data() <= text.data() || u.headers.data() > text.data() + text.size())
+        return text;
+    return text.substr(0, static_cast<std::size_t>(u.headers.data() - text.data()) - 1);  // and the '?'
+}
+
 result<uri> parse_uri(std::string_view text) noexcept {
     uri u;
     const error e = detail::parse_uri_into(text, u);

@@ -31,16 +31,11 @@ std::string without_tag(const sip::name_addr& na) {
     return out;
 }
 
-// The remote target from a Contact. Its headers (sip:x@host?Replaces=...) are left out: a
-// Request-URI may not carry any (RFC 3261 §19.1.5), and a peer would answer 400.
+// The remote target from a Contact, as a Request-URI may carry it (without URI headers).
 std::optional<std::string> first_contact_uri(const sip::message& m) {
     for (auto c : m.contacts()) {
         if (!c || c->star) return std::nullopt;
-        const sip::uri& u = c->address.address;
-        std::string_view text = u.text;
-        if (!u.headers.empty() && u.headers.data() > text.data() && u.headers.data() <= text.data() + text.size())
-            text = text.substr(0, static_cast<std::size_t>(u.headers.data() - text.data()) - 1);  // and the '?'
-        return std::string(text);
+        return std::string(sip::without_headers(c->address.address));
     }
     return std::nullopt;
 }

@@ -443,7 +443,7 @@ bool invite_session::retry_invite(const sip::message& response, time_point now) 
             const auto scheme = c->address.address.scheme;
             if (scheme != sip::uri_scheme::sip && scheme != sip::uri_scheme::sips) continue;
             ++redirects_;
-            target_ = std::string(c->address.address.text);
+            target_ = std::string(sip::without_headers(c->address.address));  // no headers in a Request-URI
             invite_authorized_ = false;
             send_invite(now);
             return true;

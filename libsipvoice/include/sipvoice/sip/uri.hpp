@@ -48,6 +48,11 @@ struct uri {
 
 result<uri> parse_uri(std::string_view text) noexcept;
 
+// The URI as a Request-URI may carry it: without its headers ("sip:x@host?Replaces=..." ->
+// "sip:x@host"; RFC 3261 §19.1.5 forbids them there, and a peer answers 400). For a target taken
+// from a Contact: a dialog's remote target, a redirect's new target.
+std::string_view without_headers(const uri& u) noexcept;
+
 // RFC 3261 §19.1.4 URI comparison (sip/sips): user and password case-sensitive after unescaping, host
 // case-insensitive, parameters per the rules of that section, headers compared as a set.
 bool uri_equivalent(const uri& a, const uri& b);
