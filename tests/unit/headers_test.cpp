@@ -559,6 +559,69 @@ TEST_CASE("auth_value: Digest credentials", "[sip][headers][auth]") {
     CHECK(a.params.get("opaque") == "5ccc069c403ebaf9f0171e9517f40e41");
 }
 
+TEST_CASE("auth_value: the parameter index agrees with a scan of the text", "[sip][headers][auth]") {
+    // parse_value() indexes up to index_capacity parameters; find() and get() must answer the same
+    // with the index, without it (too many parameters) and for an auth_params made by hand.
+    auto check_same = [](const sip::auth_params& parsed) {
+        const sip::auth_params scanned{parsed.raw};
+        CHECK_FALSE(scanned.indexed());
+        parsed.for_each([&](const sip::param& p) {
+            const auto a = parsed.find(p.name);
+            const auto b = scanned.find(p.name);
+            REQUIRE(a.has_value());
+            REQUIRE(b.has_value());
+            CHECK(a->name.data() == b->name.data());
+            CHECK(a->value.data() == b->value.data());
+            CHECK(a->value.size() == b->value.size());
+            CHECK(parsed.get(p.name).data() == scanned.get(p.name).data());
+        });
+        for (std::string_view name : {"REALM", "Nonce", "realm-", "reaLm", "x", "", "nonce\x20"}) {
+            CHECK(parsed.find(name).has_value() == scanned.find(name).has_value());
+            CHECK(parsed.get(name, "-") == scanned.get(name, "-"));
+        }
+    };
+    SECTION("indexed; the first of a repeated name counts") {
+        const auto a = must_parse<sip::auth_value>(R"(Digest realm="one", NONCE=n, realm="two", Realm-x=3)");
+        CHECK(a.params.indexed());
+        CHECK(a.params.get("realm") == "one");
+        CHECK(a.params.get("Nonce") == "n");
+        CHECK(a.params.get("realm-X") == "3");
+        check_same(a.params);
+    }
+    SECTION("more parameters than the index holds") {
+        std::string text = "Digest";
+        for (std::size_t i = 0; i <= sip::auth_params::index_capacity; ++i)
+            text += (i == 0 ? " p" : ", p") + std::to_string(i) + "=v" + std::to_string(i);
+        const auto a = must_parse<sip::auth_value>(text);
+        CHECK_FALSE(a.params.indexed());
+        CHECK(a.params.get("p0") == "v0");
+        CHECK(a.params.get("p16") == "v16");
+        check_same(a.params);
+    }
+    SECTION("another text in raw is read, not looked up in the index made for the old one") {
+        auto a = must_parse<sip::auth_value>(R"(Digest realm="a-rather-long-realm", nonce="n", opaque="o")");
+        REQUIRE(a.params.indexed());
+        const std::string other = R"(realm="r")";
+        a.params.raw = other;
+        CHECK_FALSE(a.params.indexed());
+        CHECK(a.params.get("realm") == "r");
+        CHECK_FALSE(a.params.find("opaque"));
+        a.params.raw = std::string_view(other).substr(0, 5);  // the same start, shorter
+        CHECK_FALSE(a.params.indexed());
+        CHECK(a.params.get("nonce", "-") == "-");
+    }
+    SECTION("copies keep the index valid") {
+        const std::string text = R"(Digest realm="r", nonce="n")";
+        sip::auth_value copy;
+        {
+            const auto a = must_parse<sip::auth_value>(text);
+            copy = a;
+        }
+        CHECK(copy.params.get("nonce") == "n");
+        check_same(copy.params);
+    }
+}
+
 TEST_CASE("auth_value: quoting, LWS, token68, unknown schemes", "[sip][headers][auth]") {
     SECTION("quoted commas and quoted-pairs") {
         const auto a = must_parse<sip::auth_value>(R"(Digest realm="a,b", nonce="x\"y", uri="sip:a@b;x=1,2")");

@@ -10,6 +10,7 @@
 // at a time; message.hpp iterates the elements across repeated header lines.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -144,6 +145,27 @@ struct auth_params {
     [[nodiscard]] std::string_view get(std::string_view name, std::string_view fallback = {}) const noexcept;
     template <class F>
     void for_each(F&& f) const;  // f(const param&)
+
+    // Where parse_value() found each parameter in `raw` (offsets into it), recorded in its one
+    // validation pass, so that find() and get() compare names instead of reading the list again (a
+    // get() cost as much as the parse of the whole value). Left empty (indexed == false) for a value
+    // that has more parameters than fit or is too long for the offsets; find() then reads `raw`, as it
+    // does for an auth_params made by hand. The index remembers the text it was made for: once `raw`
+    // is set to another text, find() reads that text instead.
+    struct index_entry {
+        std::uint16_t name_at = 0;
+        std::uint16_t name_length = 0;
+        std::uint16_t value_at = 0;
+        std::uint16_t value_length = 0;
+    };
+    static constexpr std::size_t index_capacity = 16;
+    std::array<index_entry, index_capacity> index{};
+    std::uint8_t index_size = 0;
+    const char* indexed_text = nullptr;  // raw.data() when the index was made
+    std::size_t indexed_length = 0;      // raw.size() then
+    [[nodiscard]] bool indexed() const noexcept {
+        return indexed_text != nullptr && indexed_text == raw.data() && indexed_length == raw.size();
+    }
 };
 struct auth_value {
     std::string_view scheme;   // "Digest"
@@ -219,6 +241,7 @@ bool parse_first_element(std::string_view text, contact& out, std::size_t& end) 
 error parse_fresh(std::string_view text, via& out) noexcept;
 error parse_fresh(std::string_view text, name_addr& out) noexcept;
 error parse_fresh(std::string_view text, contact& out) noexcept;
+error parse_fresh(std::string_view text, auth_value& out) noexcept;
 }
 template <class F>
 void auth_params::for_each(F&& f) const {
