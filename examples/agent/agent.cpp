@@ -265,6 +265,9 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
         ua::media_config mc;
         mc.address = ua.transport().local_address_for(ec ? asio::ip::make_address("127.0.0.1") : peer).to_string();
         mc.app_rate = 16000;
+        // Speech recognition wants the caller's audio at once, and a reply should not wait for the
+        // next 20 ms tick (ua/call_media.hpp).
+        mc.low_latency = true;
         std::string error;
         h->media = ua::call_media::create(io, mc, &error);
         if (!h->media) {
@@ -282,6 +285,7 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
         auto* conv = h->conv.get();
         h->media->on_frame([conv](std::span<const std::int16_t> pcm) { conv->on_frame(pcm); });
         h->media->on_dtmf([conv](char digit, std::chrono::milliseconds) { conv->on_dtmf(digit); });
+        h->media->on_playing([conv](sipvoice::time_point sent) { conv->on_playing(sent); });
         h->media->on_rtp_timeout([weak] {
             if (auto p = weak.lock()) {
                 p->owner->log(log_level::warn, "call " + p->id + ": no RTP from the other side, hanging up");

@@ -269,12 +269,18 @@ void conversation::begin_text_turn(std::string text) {
     on_stt(j, {std::move(text), ""});
 }
 
+void conversation::on_playing(clock::time_point sent) {
+    for (auto* j : {job_.get(), logging_.get()}) {
+        if (j != nullptr && j->played_audio && !j->first_rtp) j->first_rtp = sent;
+    }
+}
+
 void conversation::on_frame(std::span<const std::int16_t> pcm) {
     if (ended_ || !started_) return;
     const auto now = clock::now();
 
-    // The first packet of a reply goes out right after this handler, in the same tick, when audio is
-    // queued now (media/audio_stream.hpp: receive, then send).
+    // Where on_playing() is not told: the first packet of a reply goes out right after this handler,
+    // in the same tick, when audio is queued now (media/audio_stream.hpp: receive, then send).
     for (auto* j : {job_.get(), logging_.get()}) {
         if (j != nullptr && j->played_audio && !j->first_rtp && out_.queued() > 0) j->first_rtp = now;
     }

@@ -103,12 +103,16 @@ public:
 
     // The call is connected: the greeting plays, or `opening` (an outbound call says why it calls).
     void start(std::string opening = {});
-    // One 20 ms frame of the caller's audio (16 kHz), every tick of the call's stream.
+    // One 20 ms frame of the caller's audio (16 kHz): as its packet arrives, or on the stream's tick
+    // standing in for one that did not come (ua::media_config::low_latency).
     void on_frame(std::span<const std::int16_t> pcm);
     // A keypad digit (RFC 4733 or SIP INFO). Digits reach the brain as a turn of their own, "The
     // caller pressed 1 2 3 #": each burst of digits at once, or with tools.dtmf_collect those up to
     // # or tools.dtmf_timeout seconds after the last one.
     void on_dtmf(char digit);
+    // The first packet of what was played after silence went out at `sent` (media::audio_stream::on_playing):
+    // the reply's first_rtp in the turn log, exact. Without it, on_frame() notes it to a frame.
+    void on_playing(std::chrono::steady_clock::time_point sent);
     // Says `text` (synthesized now), after whatever is queued; it goes into the history as the
     // agent's words. For a timer that comes due during the call, and a refused transfer.
     void announce(const std::string& text);

@@ -36,7 +36,11 @@ turn_detector::event turn_detector::feed(std::span<const std::int16_t> frame) {
     ++frames_;
     level_db_ = level_dbfs(frame);
     const bool loud = level_db_ > floor_db_ + cfg_.speech_threshold_db;
-    const bool quiet = level_db_ < floor_db_ + cfg_.silence_threshold_db;
+    // Quiet is judged on the frame's latter half: a resampler's or codec's delay carries the last
+    // milliseconds of a word into the next frame, and the silence after it should count from that
+    // frame, not one frame (20 ms of reply latency) later.
+    const double tail_db = level_dbfs(frame.subspan(frame.size() / 2));
+    const bool quiet = tail_db < floor_db_ + cfg_.silence_threshold_db;
 
     if (speaking_) {
         turn_.insert(turn_.end(), frame.begin(), frame.end());

@@ -118,3 +118,87 @@ TEST_CASE("audio_stream: RFC 4733 digits arrive once each, and flush drops queue
     p.sa->flush();
     CHECK(p.sa->queued_samples() == 0);
 }
+
+TEST_CASE("audio_stream: low latency, a tone crosses PCMU at 16 kHz and Opus at 48 kHz", "[media][loopback]") {
+    media::audio_stream_config cfg;
+    cfg.deliver_on_arrival = true;
+    cfg.send_on_write = true;
+    cfg.seed = 7;
+    SECTION("PCMU") { tone_test(cfg); }
+    SECTION("Opus") {
+        cfg.codec = "opus";
+        cfg.clock_rate = 48000;
+        cfg.channels = 2;
+        cfg.payload_type = 111;
+        cfg.app_rate = 48000;
+        tone_test(cfg);
+    }
+}
+
+TEST_CASE("audio_stream: deliver_on_arrival hands a frame over in the handler that received its packet",
+          "[media][loopback]") {
+    const bool on_arrival = GENERATE(true, false);
+    media::audio_stream_config cfg;
+    cfg.deliver_on_arrival = on_arrival;
+    pair_of_streams p(cfg);
+    std::uint64_t frames = 0;
+    p.sb->on_frame([&](std::span<const std::int16_t>) { ++frames; });
+    p.sa->start();
+    p.sb->start();
+    // Every handler that brings b a packet: did b's application get a frame in the same handler?
+    int packets = 0;
+    int at_once = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+    while (std::chrono::steady_clock::now() < until) {
+        const auto received = p.sb->stats().packets_received;
+        const auto before = frames;
+        p.io.run_one_for(std::chrono::milliseconds(50));
+        if (p.sb->stats().packets_received == received + 1) {
+            ++packets;
+            at_once += frames > before ? 1 : 0;
+        }
+    }
+    INFO("on arrival: " << on_arrival << ", packets " << packets << ", frames at once " << at_once);
+    CHECK(packets >= 10);
+    if (on_arrival) CHECK(at_once == packets);
+    else CHECK(at_once == 0);  // the jitter buffer holds it for a later tick
+}
+
+TEST_CASE("audio_stream: send_on_write sends the first frame after silence at once, and tells on_playing",
+          "[media][loopback]") {
+    const bool on_write = GENERATE(true, false);
+    media::audio_stream_config cfg;
+    cfg.send_on_write = on_write;
+    pair_of_streams p(cfg);
+    std::vector<sipvoice::time_point> playing;
+    bool drained = false;
+    p.sa->on_playing([&](sipvoice::time_point t) { playing.push_back(t); });
+    p.sa->on_drained([&] { drained = true; });
+    p.sa->start();
+    p.sb->start();
+    run_until(p.io, [] { return false; }, std::chrono::milliseconds(100));  // silence flows
+    const std::vector<std::int16_t> reply(p.sa->frame_samples() * 3, 1000);
+    auto sent = p.a->packets_sent();
+    p.sa->write(reply);
+    INFO("send_on_write: " << on_write);
+    CHECK(p.a->packets_sent() == sent + (on_write ? 1 : 0));
+    CHECK(playing.size() == (on_write ? 1U : 0U));
+    // More audio while the reply plays goes out on the ticks.
+    sent = p.a->packets_sent();
+    p.sa->write(reply);
+    CHECK(p.a->packets_sent() == sent);
+    REQUIRE(run_until(p.io, [&] { return drained; }, std::chrono::seconds(2)));
+    CHECK(playing.size() == 1);
+    // After the queue ran empty (a silence frame went out), the next reply starts at once again.
+    drained = false;
+    sent = p.a->packets_sent();
+    p.sa->write(reply);
+    CHECK(p.a->packets_sent() == sent + (on_write ? 1 : 0));
+    REQUIRE(run_until(p.io, [&] { return drained; }, std::chrono::seconds(2)));
+    CHECK(playing.size() == 2);
+    // Written on hold: nothing goes out.
+    p.sa->set_sending(false);
+    sent = p.a->packets_sent();
+    p.sa->write(reply);
+    CHECK(p.a->packets_sent() == sent);
+}

@@ -12,6 +12,7 @@
 
 #include "sipvoice/codec/codec.hpp"
 #include "sipvoice/codec/resampler.hpp"
+#include "sipvoice/rtp/arrival_buffer.hpp"
 #include "sipvoice/rtp/packet.hpp"
 #include "sipvoice/rtp/rtcp.hpp"
 #include "sipvoice/rtp/session.hpp"
@@ -59,6 +60,7 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         jc.clock_rate = cfg.clock_rate;
         jc.frame = cfg.ptime;
         jitter = rtp::jitter_buffer(jc);
+        arrivals = rtp::arrival_buffer({.frame = cfg.ptime, .reorder = 4, .jump = 64});
         std::mt19937_64 rng(cfg.seed != 0 ? cfg.seed : std::random_device{}());
         rtp::session_config rtcp;
         rtcp.sender = {static_cast<std::uint32_t>(rng()), static_cast<std::uint16_t>(rng()),
@@ -117,7 +119,13 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         }
         const int audio_pt = cfg.receive_payload_type >= 0 ? cfg.receive_payload_type : cfg.payload_type;
         if (p->payload_type != audio_pt) return;  // comfort noise, a codec we did not pick
-        jitter.push(*p, arrival);
+        if (!cfg.deliver_on_arrival) {
+            jitter.push(*p, arrival);
+            return;
+        }
+        const std::span<const rtp::playout> frames = arrivals.push(*p, arrival);
+        if (running)
+            for (const rtp::playout& f : frames) deliver(f);
     }
 
     void on_rtcp(std::span<const std::uint8_t> bytes, time_point arrival) {
@@ -145,9 +153,15 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         if (!bytes.empty() && socket.send_rtcp(bytes)) ++stats.rtcp_sent;
     }
 
-    // One frame for the application, from whatever the jitter buffer has.
+    // The tick's receive side: one frame from whatever the jitter buffer has, or (frames delivered on
+    // arrival) what stands in for packets that did not come.
     void receive_frame(time_point now) {
-        const rtp::playout f = jitter.pop(now);
+        if (!cfg.deliver_on_arrival) return deliver(jitter.pop(now));
+        for (const rtp::playout& f : arrivals.poll(now)) deliver(f);
+    }
+
+    // One frame for the application.
+    void deliver(const rtp::playout& f) {
         std::span<std::int16_t> pcm(codec_pcm.data(), codec_frame);
         std::size_t got = 0;
         switch (f.kind) {
@@ -224,9 +238,9 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
                 talkspurt = true;
                 return;
             }
-        } else {
-            draining = true;
         }
+        const bool starting = take > 0 && !draining;
+        if (take > 0) draining = true;
         std::span<const std::int16_t> pcm(frame);
         if (to_codec.valid()) {
             converted.resize(to_codec.output_samples(frame.size()));
@@ -239,6 +253,16 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         talkspurt = false;
         sender.advance(audio->rtp_samples(pcm.size()));
         ++stats.frames_sent;
+        if (starting && playing_cb) playing_cb(now);
+    }
+
+    // send_on_write: the first frame of audio written after silence goes out now, not at the next
+    // tick, and the ticks start over from now (the receiver's jitter buffer takes the one shorter gap).
+    void send_now() {
+        const time_point now = sipvoice::clock::now();
+        send_frame(now);
+        next_tick = now + cfg.ptime;
+        arm();
     }
 
     // The application's PCM waiting to be sent: queue[queue_head..]. Consumed from the front by moving
@@ -263,7 +287,9 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
     void tick() {
         if (!running) return;
         const time_point now = sipvoice::clock::now();
+        in_tick = true;  // what on_frame() writes goes out in this tick's send
         receive_frame(now);
+        in_tick = false;
         send_frame(now);
         events_in.on_time(now);
         for (const rtp::dtmf_digit& d : events_in.take_digits()) {
@@ -274,6 +300,10 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
         // Absolute deadlines: a late tick does not push every later one back.
         next_tick += cfg.ptime;
         if (next_tick < now - 5 * cfg.ptime) next_tick = now;  // after a stall, do not race to catch up
+        arm();
+    }
+
+    void arm() {
         // The wake-up is rounded up to the millisecond: the streams of one io_context then share
         // expiry instants, and the reactor re-arms its timer once per instant instead of once per
         // stream and tick (at 1,000 calls that was 12% of a core in timerfd_settime). The deadlines
@@ -293,6 +323,7 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
     codec::resampler to_codec;
     codec::resampler to_app;
     rtp::jitter_buffer jitter;
+    rtp::arrival_buffer arrivals;  // instead of the jitter buffer with deliver_on_arrival
     std::optional<rtp::session> session;  // our sender, the peer's source, RTCP
     rtp::telephone_event_receiver events_in;
     rtp::telephone_event_sender events_out;
@@ -312,10 +343,12 @@ struct audio_stream::impl : std::enable_shared_from_this<impl> {
     bool running = false;
     bool sending = true;
     bool bye_sent = false;
+    bool in_tick = false;
     time_point next_tick{};
     frame_handler frame_cb;
     dtmf_handler dtmf_cb;
     std::function<void()> drained_cb;
+    std::function<void(time_point)> playing_cb;
     audio_stream_stats stats;
 };
 
@@ -355,7 +388,17 @@ void audio_stream::on_frame(frame_handler handler) { impl_->frame_cb = std::move
 void audio_stream::on_dtmf(dtmf_handler handler) { impl_->dtmf_cb = std::move(handler); }
 void audio_stream::on_drained(std::function<void()> handler) { impl_->drained_cb = std::move(handler); }
 
-void audio_stream::write(std::span<const std::int16_t> pcm) { impl_->queue.insert(impl_->queue.end(), pcm.begin(), pcm.end()); }
+void audio_stream::on_playing(std::function<void(time_point)> handler) { impl_->playing_cb = std::move(handler); }
+
+void audio_stream::write(std::span<const std::int16_t> pcm) {
+    impl& m = *impl_;
+    m.queue.insert(m.queue.end(), pcm.begin(), pcm.end());
+    // A whole frame after silence: out now (send_on_write). Not while the tick runs (its send comes
+    // next), not on hold, not during a telephone event, not in the middle of playing.
+    if (m.cfg.send_on_write && m.running && !m.in_tick && !m.draining && m.sending && !m.events_out.busy() &&
+        m.queued() >= m.app_frame)
+        m.send_now();
+}
 
 void audio_stream::flush() {
     impl_->clear_queue();
@@ -382,7 +425,7 @@ void audio_stream::send_bye(std::string_view reason) {
 audio_stream_stats audio_stream::stats() const {
     const impl& m = *impl_;
     audio_stream_stats s = m.stats;
-    s.jitter = m.jitter.stats();
+    s.jitter = m.cfg.deliver_on_arrival ? m.arrivals.stats() : m.jitter.stats();
     s.packets_sent = m.session->sender().packet_count();
     s.round_trip = m.session->round_trip_time();
     return s;

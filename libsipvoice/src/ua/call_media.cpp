@@ -132,6 +132,8 @@ bool call_media::apply(const sdp::negotiated& n) {
     ac.rtcp_interval = cfg_.rtcp_interval;
     ac.cname = cname_;
     ac.send = send;
+    ac.deliver_on_arrival = cfg_.low_latency;
+    ac.send_on_write = cfg_.low_latency;
     std::string error;
     if (audio_) {
         // A new codec is a new stream (and SSRC: RFC 7160 §4.1 for a new clock rate); its counts
@@ -151,6 +153,7 @@ bool call_media::apply(const sdp::negotiated& n) {
     running_ = n;
     if (frame_cb_) audio_->on_frame(frame_cb_);
     if (dtmf_cb_) audio_->on_dtmf(dtmf_cb_);
+    if (playing_cb_) audio_->on_playing(playing_cb_);
     audio_->start();
     watch_rtp();
     return true;
@@ -218,6 +221,11 @@ void call_media::on_frame(media::audio_stream::frame_handler handler) {
 void call_media::on_dtmf(media::audio_stream::dtmf_handler handler) {
     dtmf_cb_ = handler;
     if (audio_) audio_->on_dtmf(std::move(handler));
+}
+
+void call_media::on_playing(std::function<void(time_point)> handler) {
+    playing_cb_ = handler;
+    if (audio_) audio_->on_playing(std::move(handler));
 }
 
 void call_media::on_rtp_timeout(std::function<void()> handler) { timeout_cb_ = std::move(handler); }

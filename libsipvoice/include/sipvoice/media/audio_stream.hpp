@@ -5,7 +5,8 @@
 // does not drift). Each tick:
 //   receive: the jitter buffer gives the next frame (or a loss, which the codec conceals or rebuilds
 //            from Opus FEC), the codec decodes it, the resampler brings it to the application's rate,
-//            and on_frame() gets exactly one frame;
+//            and on_frame() gets exactly one frame (with deliver_on_arrival: frames go out as their
+//            packets arrive, and the tick fills in only for what does not come);
 //   send:    one frame of what the application wrote is resampled to the codec's rate, encoded and
 //            sent; with nothing queued, silence keeps the RTP flowing (PBXs hang up on RTP timeouts,
 //            NATs close idle bindings) and on_drained() is told once the queue ran empty.
@@ -64,6 +65,14 @@ struct audio_stream_config {
     duration rtcp_interval{5000};
     std::string cname;                   // RFC 3550 §6.5.1; empty: a random one (RFC 7022)
     bool send = true;                    // RTP goes out from the start (false: on hold until set_sending)
+    // Latency before smoothness, for a speech pipeline rather than an ear. deliver_on_arrival: frames
+    // go to on_frame() as their packets arrive, in sequence order (rtp/arrival_buffer.hpp), instead
+    // of through the jitter buffer on the tick; the tick only fills in for packets that do not come.
+    // That saves the jitter buffer's delay and up to a frame of waiting for the tick. send_on_write:
+    // audio written while the stream was sending silence or nothing goes out at once (its first
+    // frame), and the frame clock starts over from it, instead of waiting up to a frame for the tick.
+    bool deliver_on_arrival = false;
+    bool send_on_write = false;
 };
 
 struct audio_stream_stats {
@@ -105,6 +114,8 @@ public:
     void on_frame(frame_handler handler);
     void on_dtmf(dtmf_handler handler);
     void on_drained(std::function<void()> handler);
+    // Written audio starts going out after the queue had run empty: the send time of its first packet.
+    void on_playing(std::function<void(time_point sent)> handler);
     // Queues PCM at app_rate for sending; any length.
     void write(std::span<const std::int16_t> pcm);
     // Drops everything queued (barge-in).

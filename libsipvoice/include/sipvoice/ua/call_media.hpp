@@ -50,6 +50,10 @@ struct media_config {
     // RTCP (RFC 3550 §6): SR/RR with loss, jitter and round-trip time at this mean interval
     // (randomized per A.7), a BYE when the media stops. 0 sends no RTCP (incoming RTCP still read).
     duration rtcp_interval{5000};
+    // For a speech pipeline rather than an ear: received frames are handed over as their packets
+    // arrive (no jitter buffer delay) and a reply's first frame goes out when it is written, not at
+    // the next 20 ms tick (audio_stream_config::deliver_on_arrival and send_on_write).
+    bool low_latency = false;
 };
 
 // What the RTP session has seen, for logs and the end-of-call line.
@@ -101,6 +105,7 @@ public:
     // Set before the audio starts (the handlers carry over when a re-INVITE changes the codec).
     void on_frame(media::audio_stream::frame_handler handler);
     void on_dtmf(media::audio_stream::dtmf_handler handler);
+    void on_playing(std::function<void(time_point)> handler);  // audio_stream::on_playing
     // The peer's RTP stopped (media_config::rtp_timeout); the application usually hangs up.
     void on_rtp_timeout(std::function<void()> handler);
     [[nodiscard]] media_stats stats() const;
@@ -123,6 +128,7 @@ private:
     media_stats before_;                      // what streams replaced by a codec change counted
     media::audio_stream::frame_handler frame_cb_;
     media::audio_stream::dtmf_handler dtmf_cb_;
+    std::function<void(time_point)> playing_cb_;
     std::function<void()> timeout_cb_;
     asio::steady_timer rtp_timer_;
     time_point watch_from_{};                 // the exchange that started the wait
