@@ -1,5 +1,5 @@
 // fuzz_rtp: RTP packets (parse_packet, write_packet) and what consumes them (jitter_buffer,
-// telephone_event_receiver, receive_source, session).
+// arrival_buffer, telephone_event_receiver, receive_source, session).
 //
 // The whole input is first read as one datagram. Properties:
 //  - a parsed packet's payload and extension are views inside the input, and size() is the input's;
@@ -12,6 +12,8 @@
 // session. Properties:
 //  - the jitter buffer's counters agree with its outputs; it never holds more than its capacity;
 //    frames and lost markers come out in increasing sequence order between restarts;
+//  - the same for the arrival buffer fed the same packets and polled on the same ticks; it never
+//    holds more than its reorder window, and every payload it hands out is readable;
 //  - every digit the receiver reports is one key press: never more digits than event timestamps
 //    seen, counted afresh for each run of packets from one SSRC (a new source starts afresh);
 //    a digit's character is set exactly for events 0..15;
@@ -20,9 +22,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "fuzz_common.hpp"
+#include "sipvoice/rtp/arrival_buffer.hpp"
 #include "sipvoice/rtp/jitter_buffer.hpp"
 #include "sipvoice/rtp/packet.hpp"
 #include "sipvoice/rtp/rtcp.hpp"
@@ -89,6 +93,35 @@ void check_stream(bytes_view input) {
     cfg.max_delay = (mode & 16) ? 60ms : 400ms;
     cfg.resync_threshold = (mode & 32) ? 100ms : 2000ms;
     jitter_buffer jb(cfg);
+    arrival_buffer ab({.frame = 20ms, .reorder = (mode & 128) ? 1U : 4U, .jump = 64});
+    std::uint64_t ab_frames = 0, ab_conceals = 0, ab_lost = 0, ab_resyncs = 0;
+    bool ab_have_last = false;
+    std::uint16_t ab_last = 0;
+    auto take_arrivals = [&](std::span<const playout> out) {
+        FUZZ_CHECK(out.size() <= 8);
+        if (ab.stats().resyncs != ab_resyncs) {
+            ab_resyncs = ab.stats().resyncs;
+            ab_have_last = false;
+        }
+        for (const playout& f : out) {
+            switch (f.kind) {
+                case playout_kind::frame: ++ab_frames; break;
+                case playout_kind::conceal: ++ab_conceals; break;
+                case playout_kind::lost: ++ab_lost; break;
+                case playout_kind::nothing: break;
+            }
+            if (f.kind == playout_kind::frame || f.kind == playout_kind::lost) {
+                if (ab_have_last) FUZZ_CHECK(seq_newer(f.sequence, ab_last));
+                ab_last = f.sequence;
+                ab_have_last = true;
+            }
+            std::size_t sum = 0;
+            for (const std::uint8_t b : f.payload) sum += b;
+            for (const std::uint8_t b : f.next_payload) sum += b;
+            use(sum);
+        }
+        FUZZ_CHECK(ab.held() <= 4);
+    };
     telephone_event_receiver rx({.clock_rate = 8000, .end_timeout = (mode & 64) ? 30ms : 300ms});
     receive_source src(0x5eed);
     session sess({.sender = {.ssrc = 1}, .cname = "fuzz", .max_sources = 4, .event_payload_type = 101},
@@ -133,6 +166,7 @@ void check_stream(bytes_view input) {
             }
             if (f.kind == playout_kind::frame) use(f.payload.size());
             FUZZ_CHECK(jb.buffered() <= 16384);
+            take_arrivals(ab.poll(next_pop));
             rx.on_time(next_pop);
         }
         if (next_pop <= t) next_pop = t;  // a very long gap: skip ahead
@@ -162,6 +196,7 @@ void check_stream(bytes_view input) {
         } else {
             jb.push(p, now);
         }
+        if (p.payload_type == 0) take_arrivals(ab.push(p, now));
         use(src.on_packet(p, now, p.payload_type != 101));
         use(sess.on_rtp(p, now));
         if (p.payload_type == 101) {
@@ -201,6 +236,9 @@ void check_stream(bytes_view input) {
     FUZZ_CHECK(s.concealed == conceals);
     FUZZ_CHECK(s.lost >= markers);
     FUZZ_CHECK(s.stretched <= s.concealed);
+    FUZZ_CHECK(ab.stats().played == ab_frames);
+    FUZZ_CHECK(ab.stats().concealed == ab_conceals);
+    FUZZ_CHECK(ab.stats().lost >= ab_lost);
     // Without a jump back, one key press per distinct timestamp at most; with one, at most one per
     // packet (a press needs a packet to begin).
     if (restarts == 0) FUZZ_CHECK(digits <= earlier_runs + event_timestamps.size());

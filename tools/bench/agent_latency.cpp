@@ -14,12 +14,13 @@
 // has played out), sends 1 s of "speech" (a 300 Hz tone, -12 dBFS peak), then silence. The latency
 // is the send time of the last speech packet to the arrival of the first packet of the reply (the
 // first one whose audio is not near silence). One warm-up turn is not counted (HTTP connections,
-// caches, the jitter buffer's first adaptation).
+// caches).
 //
 // Phase: the caller's packets and the agent's frame ticks are both 20 ms clocks on absolute
-// deadlines, so within one call their phase is fixed and every turn waits the same part of a frame
-// in the agent's jitter buffer: 20 turns of one call would show one phase, not the spread of real
-// calls. So the turns are spread over several calls (--calls, default 10), and call k shifts the
+// deadlines, so within one call their phase is fixed, and anything in the agent that waits for its
+// tick waits the same part of a frame in every turn: 20 turns of one call would show one phase, not
+// the spread of real calls. (The agent hands received frames over on arrival and sends a reply's
+// first frame when it is written, ua::media_config::low_latency, so little should wait for a tick.) So the turns are spread over several calls (--calls, default 10), and call k shifts the
 // caller's clock by k/calls of a frame against the moment the call is up: the phases are sampled
 // evenly.
 //
@@ -29,8 +30,8 @@
 // pipeline: it does not wait for the whole vad.end_of_turn_silence (0.5 s) before it transcribes, only
 // before it plays the reply (held until the turn is confirmed). The latency less the full 0.5 s is
 // printed too. The turn log (one JSON line per turn from the conversation) splits the rest into the
-// agent's inside (its first_rtp after its own end of speech) and the path around it (the receive
-// jitter buffer and the 20 ms frame ticks).
+// agent's inside (its first_rtp after its own end of speech) and the path around it (receiving,
+// the 20 ms frame ticks if anything waits for them, loopback).
 //
 //   agent_latency [--turns 20] [--warmup 1] [--calls 10] [--server PATH] [--stt-ms 195] [--llm-ms 268] [--tts-ms 23]
 //                 [--agent-log warn]
@@ -116,8 +117,8 @@ agent starts transcribing (vad.early_silence, 0.12 s by default, in whole 20 ms 
 not wait for the whole 0.5 s end-of-turn silence before it works, only before it plays the reply);
 "vs eot" = latency - delays - the full end-of-turn silence (may be negative); and from the agent's
 turn log (ms after its own end of speech): stt_done, llm_first_token, tts_first_audio, first_rtp,
-"inside" = first_rtp - delays - pause (the agent alone, without the network and jitter buffer) and
-"path" = latency - first_rtp (jitter buffer, 20 ms frame ticks, loopback).
+"inside" = first_rtp - delays - pause (the agent alone, without the network and receiving) and
+"path" = latency - first_rtp (receiving, 20 ms frame ticks, loopback).
 Within one call the phase between the caller's and the agent's 20 ms clocks is fixed, and it moves
 "path" by up to 20 ms: hence several calls, each with its own phase, as random calls would have.
 Then p50, p95, p99 (linear interpolation between ranks), min and max of each, whether the goals are
@@ -852,8 +853,8 @@ int main(int argc, char** argv) {
                 "            speculative start saves more than the agent costs)\n",
                 eot_ms);
     std::printf("  turn log: the agent's own clock, ms after its end of speech. inside = first_rtp - delays - pause\n"
-                "            (the agent alone); path = latency - first_rtp (its receive jitter buffer, the 20 ms\n"
-                "            frame ticks, loopback)\n");
+                "            (the agent alone); path = latency - first_rtp (receiving, the 20 ms frame ticks,\n"
+                "            loopback)\n");
     std::printf("  calls:    the caller's packet clock is shifted by k/%zu of 20 ms in call k, so that the phase\n"
                 "            between its clock and the agent's (fixed within a call; it moves the path by up to\n"
                 "            20 ms) is sampled evenly, as random calls would sample it\n\n",
@@ -862,7 +863,7 @@ int main(int argc, char** argv) {
     print_distribution("overhead", overhead);
     print_distribution("vs eot", vs_eot);
     print_distribution("inside (agent-internal overhead)", inside);
-    print_distribution("path (jitter buffer, ticks)", path);
+    print_distribution("path (receiving, ticks)", path);
 
     const auto lat_d = describe(latency);
     const auto ovh_d = describe(overhead);
