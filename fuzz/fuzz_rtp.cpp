@@ -82,6 +82,37 @@ void check_datagram(bytes_view input) {
     }
 }
 
+// Counts what a buffer hands out and checks that frames and lost markers come in increasing
+// sequence order between its restarts; touches every payload byte (a dangling view shows under ASan).
+struct output_check {
+    std::uint64_t frames = 0, conceals = 0, markers = 0, resyncs = 0;
+    bool have_last = false;
+    std::uint16_t last = 0;
+
+    void restarts(std::uint64_t count) {
+        if (count == resyncs) return;
+        resyncs = count;
+        have_last = false;
+    }
+    void take(const playout& f) {
+        switch (f.kind) {
+            case playout_kind::frame: ++frames; break;
+            case playout_kind::conceal: ++conceals; break;
+            case playout_kind::lost: ++markers; break;
+            case playout_kind::nothing: break;
+        }
+        if (f.kind == playout_kind::frame || f.kind == playout_kind::lost) {
+            if (have_last) FUZZ_CHECK(seq_newer(f.sequence, last));
+            last = f.sequence;
+            have_last = true;
+        }
+        std::size_t sum = 0;
+        for (const std::uint8_t b : f.payload) sum += b;
+        for (const std::uint8_t b : f.next_payload) sum += b;
+        use(sum);
+    }
+};
+
 void check_stream(bytes_view input) {
     if (input.empty()) return;
     const std::uint8_t mode = input[0];
@@ -94,32 +125,11 @@ void check_stream(bytes_view input) {
     cfg.resync_threshold = (mode & 32) ? 100ms : 2000ms;
     jitter_buffer jb(cfg);
     arrival_buffer ab({.frame = 20ms, .reorder = (mode & 128) ? 1U : 4U, .jump = 64});
-    std::uint64_t ab_frames = 0, ab_conceals = 0, ab_lost = 0, ab_resyncs = 0;
-    bool ab_have_last = false;
-    std::uint16_t ab_last = 0;
+    output_check jb_out, ab_out;
     auto take_arrivals = [&](std::span<const playout> out) {
         FUZZ_CHECK(out.size() <= 8);
-        if (ab.stats().resyncs != ab_resyncs) {
-            ab_resyncs = ab.stats().resyncs;
-            ab_have_last = false;
-        }
-        for (const playout& f : out) {
-            switch (f.kind) {
-                case playout_kind::frame: ++ab_frames; break;
-                case playout_kind::conceal: ++ab_conceals; break;
-                case playout_kind::lost: ++ab_lost; break;
-                case playout_kind::nothing: break;
-            }
-            if (f.kind == playout_kind::frame || f.kind == playout_kind::lost) {
-                if (ab_have_last) FUZZ_CHECK(seq_newer(f.sequence, ab_last));
-                ab_last = f.sequence;
-                ab_have_last = true;
-            }
-            std::size_t sum = 0;
-            for (const std::uint8_t b : f.payload) sum += b;
-            for (const std::uint8_t b : f.next_payload) sum += b;
-            use(sum);
-        }
+        ab_out.restarts(ab.stats().resyncs);
+        for (const playout& f : out) ab_out.take(f);
         FUZZ_CHECK(ab.held() <= 4);
     };
     telephone_event_receiver rx({.clock_rate = 8000, .end_timeout = (mode & 64) ? 30ms : 300ms});
@@ -132,8 +142,7 @@ void check_stream(bytes_view input) {
     std::uint16_t seq = 1000;
     std::uint32_t ts = 160000;
     std::set<std::uint32_t> event_timestamps;  // in the current run of one SSRC: one key press at most each
-    std::uint64_t frames = 0, conceals = 0, markers = 0, digits = 0;
-    std::uint64_t resyncs = 0;
+    std::uint64_t digits = 0;
     std::uint64_t earlier_runs = 0;  // distinct event timestamps of the earlier runs of one SSRC
     // Marked event packets not newer than the newest event timestamp of the run: the receiver may
     // take such a packet as a sender whose media clock jumped back, and start a new key press.
@@ -143,28 +152,12 @@ void check_stream(bytes_view input) {
     bool have_newest = false;
     std::uint32_t event_ssrc = 0;
     bool have_event_ssrc = false;
-    bool have_last = false;
-    std::uint16_t last_seq = 0;
 
     auto pop_until = [&](time_point t) {
         for (int guard = 0; next_pop <= t && guard < 2000; ++guard, next_pop += 20ms) {
             const playout f = jb.pop(next_pop);
-            if (jb.stats().resyncs != resyncs) {
-                resyncs = jb.stats().resyncs;
-                have_last = false;
-            }
-            switch (f.kind) {
-                case playout_kind::frame: ++frames; break;
-                case playout_kind::conceal: ++conceals; break;
-                case playout_kind::lost: ++markers; break;
-                case playout_kind::nothing: break;
-            }
-            if (f.kind == playout_kind::frame || f.kind == playout_kind::lost) {
-                if (have_last) FUZZ_CHECK(seq_newer(f.sequence, last_seq));
-                last_seq = f.sequence;
-                have_last = true;
-            }
-            if (f.kind == playout_kind::frame) use(f.payload.size());
+            jb_out.restarts(jb.stats().resyncs);
+            jb_out.take(f);
             FUZZ_CHECK(jb.buffered() <= 16384);
             take_arrivals(ab.poll(next_pop));
             rx.on_time(next_pop);
@@ -232,13 +225,13 @@ void check_stream(bytes_view input) {
     digits += rx.take_digits().size();
 
     const jitter_stats& s = jb.stats();
-    FUZZ_CHECK(s.played == frames);
-    FUZZ_CHECK(s.concealed == conceals);
-    FUZZ_CHECK(s.lost >= markers);
+    FUZZ_CHECK(s.played == jb_out.frames);
+    FUZZ_CHECK(s.concealed == jb_out.conceals);
+    FUZZ_CHECK(s.lost >= jb_out.markers);
     FUZZ_CHECK(s.stretched <= s.concealed);
-    FUZZ_CHECK(ab.stats().played == ab_frames);
-    FUZZ_CHECK(ab.stats().concealed == ab_conceals);
-    FUZZ_CHECK(ab.stats().lost >= ab_lost);
+    FUZZ_CHECK(ab.stats().played == ab_out.frames);
+    FUZZ_CHECK(ab.stats().concealed == ab_out.conceals);
+    FUZZ_CHECK(ab.stats().lost >= ab_out.markers);
     // Without a jump back, one key press per distinct timestamp at most; with one, at most one per
     // packet (a press needs a packet to begin).
     if (restarts == 0) FUZZ_CHECK(digits <= earlier_runs + event_timestamps.size());
