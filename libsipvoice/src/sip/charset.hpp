@@ -104,10 +104,17 @@ inline std::string lowercase(std::string_view s) {
     return out;
 }
 
+// ASCII case-insensitive equality. Byte by byte: equal, or a letter and its other case (the only
+// pair of bytes that differ in 0x20 alone and give a letter once OR-ed with 0x20); no to_lower() of
+// either side.
 constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (to_lower(a[i]) != to_lower(b[i])) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto x = static_cast<unsigned char>(a[i]);
+        const unsigned d = x ^ static_cast<unsigned char>(b[i]);
+        if (d == 0) continue;
+        if (d != 0x20U || static_cast<unsigned>((x | 0x20U) - 'a') >= 26U) return false;
+    }
     return true;
 }
 

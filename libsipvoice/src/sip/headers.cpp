@@ -463,25 +463,13 @@ bool next_auth_param(std::string_view& rest, param& out) noexcept {
 }  // namespace detail
 
 namespace {
-// iequals() for two texts of the same length n, without its per-byte to_lower(): equal bytes, or a
-// letter and its other case (the only bytes that differ in 0x20 alone and are letters once OR-ed).
-inline bool same_name(const char* a, const char* b, std::size_t n) noexcept {
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto x = static_cast<unsigned char>(a[i]);
-        const unsigned d = x ^ static_cast<unsigned char>(b[i]);
-        if (d == 0) continue;
-        if (d != 0x20 || static_cast<unsigned>((x | 0x20U) - 'a') >= 26U) return false;
-    }
-    return true;
-}
-
 // auth_params::find(), inline for get() (a call between the two cost as much as an indexed lookup).
 __attribute__((always_inline)) inline bool find_auth_param(const auth_params& a, std::string_view name, param& out) noexcept {
     if (a.indexed()) {
         const char* const base = a.raw.data();
         for (std::size_t k = 0; k < a.index_size; ++k) {
             const auth_params::index_entry& e = a.index[k];
-            if (e.name_length != name.size() || !same_name(base + e.name_at, name.data(), name.size())) continue;
+            if (!iequals(std::string_view(base + e.name_at, e.name_length), name)) continue;
             out.name = {base + e.name_at, e.name_length};
             out.value = {base + e.value_at, e.value_length};
             out.has_value = true;
@@ -567,8 +555,10 @@ error detail::parse_fresh(std::string_view s, auth_value& out) noexcept {
 // ---- Reason, Session-Expires, Event, tokens -----------------------------------------------------------
 
 namespace {
-// token *( SEMI generic-param ): splits the leading token and validates the parameters.
-error token_with_params(std::string_view s, std::string_view& tok, param_list& params) noexcept {
+// token *( ";" generic-param ): the token, and the parameters checked; `each` sees every parameter as
+// it is checked (so a header that wants one of them needs no second pass to find it).
+template <class F>
+error token_with_params(std::string_view s, std::string_view& tok, param_list& params, F&& each) noexcept {
     std::size_t i = skip_ws(s, 0);
     const std::size_t b = i;
     i += token_run(s.data() + i, s.size() - i);
@@ -577,10 +567,17 @@ error token_with_params(std::string_view s, std::string_view& tok, param_list& p
     const std::size_t p = skip_ws(s, i);
     const std::string_view raw = s.substr(p);
     if (!raw.empty() && raw[0] != ';') return fail(errc::bad_header_value, p);
-    const error pe = validate_params(raw, param_syntax::header);
-    if (pe.failed()) return fail(pe.code, p + pe.offset);
+    std::string_view rest = raw;
+    param prm;
+    error pe;
+    while (next_header_param(rest, prm, pe)) each(prm);
+    if (pe.failed()) return fail(pe.code, p + static_cast<std::size_t>(rest.data() - raw.data()) + pe.offset);
     params = param_list(raw, param_syntax::header);
     return {};
+}
+
+error token_with_params(std::string_view s, std::string_view& tok, param_list& params) noexcept {
+    return token_with_params(s, tok, params, [](const param&) {});
 }
 }  // namespace
 
@@ -601,33 +598,22 @@ error parse_value(std::string_view s, reason& out) noexcept {
 
 error parse_value(std::string_view s, session_expires& out) noexcept {
     out = session_expires{};
-    // token_with_params() and then params.find("refresher"), in one pass over the parameters: the
-    // same verdicts in the same order (the parameters' syntax, the number, the refresher).
-    std::size_t i = skip_ws(s, 0);
-    const std::size_t b = i;
-    i += token_run(s.data() + i, s.size() - i);
-    const std::string_view delta = s.substr(b, i - b);
-    if (delta.empty()) return fail(errc::bad_header_value, b);
-    const std::size_t p = skip_ws(s, i);
-    const std::string_view raw = s.substr(p);
-    if (!raw.empty() && raw[0] != ';') return fail(errc::bad_header_value, p);
-    std::string_view rest = raw;
-    param prm;
+    // The refresher is taken while the parameters are checked: one pass over them. The first one
+    // counts, as params.find() would give it.
+    std::string_view delta;
     param refresher;
     bool has_refresher = false;
-    error pe;
-    while (next_header_param(rest, prm, pe)) {
-        if (!has_refresher && is_name<"refresher">(prm.name)) {  // the first one, as find() gives
+    const error e = token_with_params(s, delta, out.params, [&](const param& prm) {
+        if (!has_refresher && is_name<"refresher">(prm.name)) {
             refresher = prm;
             has_refresher = true;
         }
-    }
-    if (pe.failed()) return fail(pe.code, p + static_cast<std::size_t>(rest.data() - raw.data()) + pe.offset);
-    out.params = param_list(raw, param_syntax::header);
+    });
+    if (e.failed()) return e;
     std::uint64_t v = 0;
     bool overflow = false;
-    if (!parse_uint(delta, max_delta_seconds, v, overflow)) return fail(errc::bad_number, b);
-    if (overflow) return fail(errc::number_too_large, b);
+    if (!parse_uint(delta, max_delta_seconds, v, overflow)) return fail(errc::bad_number, skip_ws(s, 0));
+    if (overflow) return fail(errc::number_too_large, skip_ws(s, 0));
     out.delta = static_cast<std::uint32_t>(v);
     if (has_refresher) {
         if (!refresher.has_value || !(iequals(refresher.value, "uac") || iequals(refresher.value, "uas")))
