@@ -29,22 +29,30 @@ arrival_buffer::slot* arrival_buffer::find(std::uint16_t sequence) noexcept {
     return s.used && s.sequence == sequence ? &s : nullptr;
 }
 
-void arrival_buffer::start(const packet& p, time_point arrival) {
+// A new stream whose first packet is `sequence` (the caller hands it out next).
+void arrival_buffer::start(std::uint32_t ssrc, std::uint16_t sequence) {
     if (started_) ++stats_.resyncs;
     started_ = true;
-    ssrc_ = p.ssrc;
-    next_ = p.sequence;
-    next_timestamp_ = p.timestamp;
+    ssrc_ = ssrc;
+    next_ = sequence;
     frame_samples_ = 0;
     played_mask_ = 0;
     clear_held();
-    emit_packet(p, arrival);
 }
 
+void arrival_buffer::slot::take(const packet& p) {
+    sequence = p.sequence;
+    timestamp = p.timestamp;
+    payload_type = p.payload_type;
+    marker = p.marker;
+    payload.assign(p.payload.begin(), p.payload.end());
+}
+
+// Hands out packet `sequence`, which is always next_.
 void arrival_buffer::emit(std::uint16_t sequence, std::uint32_t timestamp, std::uint8_t payload_type, bool marker,
                           bytes_view payload, time_point arrival) {
     // The packet duration, from two packets in a row (what `lost` and `conceal` stand for).
-    if (sequence == next_ && played_mask_ & 1U) {
+    if (played_mask_ & 1U) {
         const std::uint32_t step = timestamp - last_timestamp_;
         if (step > 0 && step <= 48000) frame_samples_ = step;
     }
@@ -70,48 +78,57 @@ void arrival_buffer::emit_packet(const packet& p, time_point arrival) {
     emit(p.sequence, p.timestamp, p.payload_type, p.marker, p.payload, arrival);
 }
 
+void arrival_buffer::emit_slot(const slot& s, time_point arrival) {
+    emit(s.sequence, s.timestamp, s.payload_type, s.marker, s.payload, arrival);
+}
+
+// The held packet whose turn it is, if it is here.
+bool arrival_buffer::emit_held(time_point arrival) {
+    slot* s = find(next_);
+    if (s == nullptr) return false;
+    s->used = false;  // its payload stays where it is until the next call
+    --held_count_;
+    emit_slot(*s, arrival);
+    return true;
+}
+
 // What is held and now in turn follows.
 void arrival_buffer::drain(time_point arrival) {
-    while (held_count_ > 0) {
-        slot* s = find(next_);
-        if (s == nullptr) return;
-        s->used = false;  // its payload stays where it is until the next call
-        --held_count_;
-        emit(s->sequence, s->timestamp, s->payload_type, s->marker, s->payload, arrival);
+    while (held_count_ > 0 && emit_held(arrival)) {
     }
+}
+
+// Gives up the packet whose turn it is.
+void arrival_buffer::skip() noexcept {
+    ++stats_.lost;
+    played_mask_ <<= 1U;
+    next_ = static_cast<std::uint16_t>(next_ + 1);
+    next_timestamp_ += frame_samples_;
 }
 
 // A step beyond `jump` or another SSRC: taken only when the next packet follows it.
 void arrival_buffer::consider_restart(const packet& p, time_point arrival) {
     if (candidate_active_ && p.ssrc == candidate_ssrc_ && p.sequence == static_cast<std::uint16_t>(candidate_.sequence + 1)) {
         --stats_.held;
-        packet first = p;
-        first.sequence = candidate_.sequence;
-        first.timestamp = candidate_.timestamp;
-        first.payload_type = candidate_.payload_type;
-        first.marker = candidate_.marker;
-        first.payload = candidate_.payload;
         candidate_active_ = false;
         stats_.lost += held_count_;  // what waited for a gap of the old stream is given up
-        start(first, arrival);
+        start(p.ssrc, candidate_.sequence);
+        emit_slot(candidate_, arrival);
         emit_packet(p, arrival);
         return;
     }
     ++stats_.held;
     candidate_active_ = true;
     candidate_ssrc_ = p.ssrc;
-    candidate_.sequence = p.sequence;
-    candidate_.timestamp = p.timestamp;
-    candidate_.payload_type = p.payload_type;
-    candidate_.marker = p.marker;
-    candidate_.payload.assign(p.payload.begin(), p.payload.end());
+    candidate_.take(p);
 }
 
 std::span<const playout> arrival_buffer::push(const packet& p, time_point arrival) {
     out_.clear();
     ++stats_.received;
     if (!started_) {
-        start(p, arrival);
+        start(p.ssrc, p.sequence);
+        emit_packet(p, arrival);
         return out_;
     }
     if (p.ssrc != ssrc_) {
@@ -146,28 +163,14 @@ std::span<const playout> arrival_buffer::push(const packet& p, time_point arriva
             return out_;
         }
         s.used = true;
-        s.sequence = p.sequence;
-        s.timestamp = p.timestamp;
-        s.payload_type = p.payload_type;
-        s.marker = p.marker;
-        s.payload.assign(p.payload.begin(), p.payload.end());
+        s.take(p);
         ++held_count_;
         return out_;
     }
     // Further ahead than can be held: the gap is lost. Its time was filled by poll() while it lasted,
     // so nothing stands in for it now; what was held plays in order, then this packet.
-    while (static_cast<std::int16_t>(static_cast<std::uint16_t>(p.sequence - next_)) > 0) {
-        if (slot* s = find(next_)) {
-            s->used = false;
-            --held_count_;
-            emit(s->sequence, s->timestamp, s->payload_type, s->marker, s->payload, arrival);
-        } else {
-            ++stats_.lost;
-            played_mask_ <<= 1U;
-            next_ = static_cast<std::uint16_t>(next_ + 1);
-            next_timestamp_ += frame_samples_;
-        }
-    }
+    while (next_ != p.sequence)
+        if (!emit_held(arrival)) skip();
     emit_packet(p, arrival);
     drain(arrival);
     return out_;
@@ -201,11 +204,8 @@ std::span<const playout> arrival_buffer::poll(time_point now) {
     f.kind = playout_kind::lost;
     f.sequence = next_;
     if (const slot* after = find(static_cast<std::uint16_t>(next_ + 1))) f.next_payload = after->payload;
-    ++stats_.lost;
     out_.push_back(f);
-    played_mask_ <<= 1U;
-    next_ = static_cast<std::uint16_t>(next_ + 1);
-    next_timestamp_ += frame_samples_;
+    skip();
     drain(now);
     return out_;
 }

@@ -66,13 +66,17 @@ private:
         std::uint8_t payload_type = 0;
         bool marker = false;
         std::vector<std::uint8_t> payload;
+        void take(const packet& p);  // its fields and a copy of its payload
     };
 
-    void start(const packet& p, time_point arrival);
+    void start(std::uint32_t ssrc, std::uint16_t sequence);
     void emit(std::uint16_t sequence, std::uint32_t timestamp, std::uint8_t payload_type, bool marker,
               bytes_view payload, time_point arrival);
     void emit_packet(const packet& p, time_point arrival);
+    void emit_slot(const slot& s, time_point arrival);
+    bool emit_held(time_point arrival);
     void drain(time_point arrival);
+    void skip() noexcept;
     void consider_restart(const packet& p, time_point arrival);
     slot* find(std::uint16_t sequence) noexcept;
     void clear_held() noexcept;
