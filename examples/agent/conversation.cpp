@@ -281,9 +281,7 @@ void conversation::on_frame(std::span<const std::int16_t> pcm) {
 
     // Where on_playing() is not told: the first packet of a reply goes out right after this handler,
     // in the same tick, when audio is queued now (media/audio_stream.hpp: receive, then send).
-    for (auto* j : {job_.get(), logging_.get()}) {
-        if (j != nullptr && j->played_audio && !j->first_rtp && out_.queued() > 0) j->first_rtp = now;
-    }
+    if (out_.queued() > 0) on_playing(now);
     // A reply's line is written once it has played out (or was cut by a barge-in).
     if (logging_ && logging_->first_rtp && out_.queued() == 0) {
         write_turn_log(logging_);
