@@ -371,6 +371,7 @@ struct echo_call {
 // Counters of all calls at one instant, read on the io thread (with the generator's, which are atomic).
 struct snapshot {
     double echo_cpu = 0;  // the echo thread's CPU seconds
+    double echo_user = 0;  // of which in user space (the rest is the kernel's, on its behalf)
     std::uint64_t echo_sleeps = 0;  // its voluntary context switches: how often it waited for work
     steady::time_point at{};
     std::uint64_t gen_sent = 0;
@@ -388,6 +389,7 @@ struct snapshot {
     snapshot operator-(const snapshot& o) const {
         snapshot d;
         d.echo_cpu = echo_cpu - o.echo_cpu;
+        d.echo_user = echo_user - o.echo_user;
         d.echo_sleeps = echo_sleeps - o.echo_sleeps;
         d.at = at;
         d.gen_sent = gen_sent - o.gen_sent;
@@ -410,6 +412,7 @@ struct step_result {
     bool ran = false;
     double window = 0;    // seconds
     double echo_cpu = 0;  // share of one core, 0..1
+    double echo_user = 0;  // of which user space
     double gen_cpu = 0;
     snapshot d;           // what happened in the window
     double echoed_pct = 0;
@@ -525,6 +528,7 @@ step_result run_step(const options& o, int n, const std::vector<std::vector<std:
             rusage ru{};
             getrusage(RUSAGE_THREAD, &ru);
             t.echo_sleeps = static_cast<std::uint64_t>(ru.ru_nvcsw);
+            t.echo_user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) * 1e-6;
             t.at = steady::now();
             t.gen_sent = gen.sent();
             t.gen_received = gen.received();
@@ -567,6 +571,7 @@ step_result run_step(const options& o, int n, const std::vector<std::vector<std:
     res.d = s1 - s0;
     res.window = std::chrono::duration<double>(s1.at - s0.at).count();
     res.echo_cpu = res.d.echo_cpu / res.window;
+    res.echo_user = res.d.echo_user / res.window;
     res.gen_cpu = (g1 - g0) / res.window;
     res.echoed_pct = res.d.gen_sent > 0 ? 100.0 * static_cast<double>(res.d.played) / static_cast<double>(res.d.gen_sent) : 0;
     res.returned_pct = res.d.frames_sent > 0
@@ -690,6 +695,7 @@ int main(int argc, char** argv) {
                 o.codec == "opus" ? "Opus" : "PCMU", o.app_rate, o.mode.c_str(), o.echo_core, o.gen_core, o.nice,
                 o.nice == 0 ? "" : group.set() ? " (and its autogroup)" : " (not its autogroup)", std::thread::hardware_concurrency(), static_cast<unsigned long long>(lim.rlim_cur), load.c_str());
     std::printf("In a steady window of %.0f s after %.0f s of warm-up. echo%%: the echo thread's CPU in %% of its core;\n"
+                "user%%: of that, in user space (the rest is kernel time: system calls, loopback delivery);\n"
                 "us/call/s: its CPU per call per second; ns/packet: per packet in (and its echo out); sleeps/s: how\n"
                 "often a second it waited for work (each wait is a context switch out and a wake-up); gen%%: the\n"
                 "generator's thread (%s); sent: packets the generator sent; kdrop: not taken in by the echo sockets;\n"
@@ -697,7 +703,7 @@ int main(int argc, char** argv) {
                 "to shorten their delay; echoed%%: frames played from a real packet (= echoed) per packet sent;\n"
                 "return%%: echo packets that reached the generator.\n",
                 o.seconds, o.warmup, o.gen_sleep ? "sleeps between sends" : "polls, so always near 100%");
-    std::printf("%7s %8s %10s %10s %8s %8s %10s %8s %8s %8s %10s %9s %7s  %s\n", "calls", "echo%", "us/call/s",
+    std::printf("%7s %8s %8s %10s %10s %8s %8s %10s %8s %8s %8s %10s %9s %7s  %s\n", "calls", "echo%", "user%", "us/call/s",
                 "ns/packet", "sleeps/s", "gen%", "sent", "kdrop", "jb_late", "jb_drop", "echoed%", "return%", "verdict", "note");
     std::fflush(stdout);
     std::vector<step_result> results;
@@ -714,8 +720,8 @@ int main(int argc, char** argv) {
         const double per_packet_ns =
             r.d.gen_sent > 0 ? r.d.echo_cpu * 1e9 / static_cast<double>(r.d.gen_sent) : 0;
         const std::uint64_t kdrop = r.d.gen_sent > r.d.socket_received ? r.d.gen_sent - r.d.socket_received : 0;
-        std::printf("%7d %7.1f%% %10.1f %10.0f %8.0f %7.1f%% %10llu %8llu %8llu %8llu %9.3f%% %8.3f%% %7s  %s\n", n,
-                    100 * r.echo_cpu, per_call_us, per_packet_ns, static_cast<double>(r.d.echo_sleeps) / r.window,
+        std::printf("%7d %7.1f%% %7.1f%% %10.1f %10.0f %8.0f %7.1f%% %10llu %8llu %8llu %8llu %9.3f%% %8.3f%% %7s  %s\n", n,
+                    100 * r.echo_cpu, 100 * r.echo_user, per_call_us, per_packet_ns, static_cast<double>(r.d.echo_sleeps) / r.window,
                     100 * r.gen_cpu,
                     static_cast<unsigned long long>(r.d.gen_sent), static_cast<unsigned long long>(kdrop),
                     static_cast<unsigned long long>(r.d.late + r.d.overflow),
