@@ -202,3 +202,63 @@ TEST_CASE("audio_stream: send_on_write sends the first frame after silence at on
     p.sa->write(reply);
     CHECK(p.a->packets_sent() == sent);
 }
+
+TEST_CASE("audio_stream: send_on_write does not send from inside the stream's own tick", "[media][loopback]") {
+    // Audio written by a handler that the tick calls (here on_drained) waits for a tick: sending at
+    // once would restart the ticks that this one is about to schedule.
+    media::audio_stream_config cfg;
+    cfg.send_on_write = true;
+    pair_of_streams p(cfg);
+    const std::vector<std::int16_t> reply(p.sa->frame_samples() * 2, 1000);
+    int drained = 0;
+    std::uint64_t sent_in_handler = 0;
+    p.sa->on_drained([&] {
+        if (++drained > 1) return;
+        const auto before = p.a->packets_sent();
+        p.sa->write(reply);
+        sent_in_handler = p.a->packets_sent() - before;
+    });
+    p.sa->start();
+    p.sb->start();
+    p.sa->write(reply);
+    REQUIRE(run_until(p.io, [&] { return drained >= 2; }, std::chrono::seconds(2)));
+    CHECK(sent_in_handler == 0);
+}
+
+TEST_CASE("audio_stream: the streams of one io_context tick on their own phases; stop and destruction end it",
+          "[media][loopback]") {
+    asio::io_context io;
+    constexpr int streams = 4;
+    std::vector<std::unique_ptr<media::rtp_socket>> sockets;
+    std::vector<std::unique_ptr<media::audio_stream>> s;
+    std::vector<int> frames(streams, 0);
+    for (int i = 0; i < streams; ++i) {
+        sockets.push_back(std::make_unique<media::rtp_socket>(io, media::rtp_socket_config{.bind_address = "127.0.0.1"}));
+        REQUIRE_FALSE(sockets.back()->open());
+        std::string error;
+        s.push_back(media::audio_stream::create(io, *sockets.back(), {}, &error));
+        REQUIRE(s.back());
+        s.back()->on_frame([&frames, i](std::span<const std::int16_t>) { ++frames[static_cast<std::size_t>(i)]; });
+    }
+    // Started 7 ms apart: each on its own phase. Every tick hands the application a frame (silence here).
+    for (auto& stream : s) {
+        stream->start();
+        run_until(io, [] { return false; }, std::chrono::milliseconds(7));
+    }
+    run_until(io, [] { return false; }, std::chrono::milliseconds(500));
+    for (int n : frames) {
+        CHECK(n >= 15);  // 25 due; the bound leaves room for a slow machine, not for a stopped clock
+        CHECK(n <= 30);
+    }
+    s[1]->stop();
+    s[2].reset();  // destroyed while its next tick is scheduled
+    const std::vector<int> at_stop = frames;
+    run_until(io, [] { return false; }, std::chrono::milliseconds(300));
+    CHECK(frames[1] == at_stop[1]);
+    CHECK(frames[2] == at_stop[2]);
+    CHECK(frames[0] > at_stop[0] + 5);
+    CHECK(frames[3] > at_stop[3] + 5);
+    s[1]->start();  // and again
+    run_until(io, [] { return false; }, std::chrono::milliseconds(200));
+    CHECK(frames[1] > at_stop[1] + 3);
+}
