@@ -4,6 +4,7 @@
 #include "sipvoice/rtp/jitter_buffer.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace sipvoice::rtp {
 namespace {
@@ -124,9 +125,12 @@ void jitter_buffer::push_min_transit(std::int64_t transit) noexcept {
     transit_min_ = min_queue_[min_front_].transit;
 }
 
-void jitter_buffer::push_delay(std::int64_t delay) noexcept {
+void jitter_buffer::push_delay(std::int64_t delay_us) noexcept {
     // The window stays sorted: the delay leaving it is replaced by the new one, and only the entries
-    // between their two places move by one.
+    // between their two places move by one. Kept in 32 bits (half the memory a packet touches): a
+    // delay beyond +-35 minutes counts as that, the target being clamped to max_delay anyway.
+    const auto delay = static_cast<std::int32_t>(
+        std::clamp<std::int64_t>(delay_us, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()));
     const auto first = sorted_.begin();
     const auto to = std::lower_bound(first, sorted_.end(), delay);
     if (delay_count_ < delays_.size()) {

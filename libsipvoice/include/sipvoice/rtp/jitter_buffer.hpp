@@ -153,7 +153,7 @@ private:
     void record_transit(std::int64_t ts, time_point arrival);
     void clear_transits() noexcept;
     void push_min_transit(std::int64_t transit) noexcept;
-    void push_delay(std::int64_t delay) noexcept;
+    void push_delay(std::int64_t delay_us) noexcept;
     std::int64_t transit_us(std::int64_t ts, time_point arrival) const noexcept;
     std::int64_t delay_us(time_point now) const noexcept;
     void free_slot(slot& s) noexcept;
@@ -199,10 +199,10 @@ private:
     std::size_t min_front_ = 0;
     std::size_t min_size_ = 0;
     std::uint64_t transit_index_ = 0;
-    std::vector<std::int64_t> delays_;     // the last `window` delays, in arrival order (a ring)
+    std::vector<std::int32_t> delays_;     // the last `window` delays (microseconds), in arrival order (a ring)
     std::size_t delay_next_ = 0;
     std::size_t delay_count_ = 0;
-    std::vector<std::int64_t> sorted_;     // the same delays in ascending order: the quantile is an index
+    std::vector<std::int32_t> sorted_;     // the same delays in ascending order: the quantile is an index
     std::int64_t transit_min_ = 0;
     std::int64_t target_us_ = 0;
     jitter_stats stats_;
