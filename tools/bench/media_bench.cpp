@@ -124,6 +124,24 @@ const path_config paths[] = {
 
 // ---- audio_stream's per-call work, repeated from audio_stream.cpp (see the top of the file)
 
+// The buffers that hold a frame only while it is decoded or encoded: one set for every stream, as
+// audio_stream has one per thread.
+struct work_buffers {
+    std::vector<std::int16_t> codec_pcm;
+    std::vector<std::int16_t> app_pcm;
+    std::vector<std::int16_t> frame;
+    std::vector<std::int16_t> converted;
+    std::vector<std::uint8_t> payload;
+    std::array<std::uint8_t, 1500> wire;
+};
+work_buffers work;
+
+template <typename T>
+std::span<T> first(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+    return std::span<T>(v.data(), n);
+}
+
 struct stream {
     media::audio_stream_config cfg;
     std::unique_ptr<codec::audio_codec> audio;
@@ -134,10 +152,8 @@ struct stream {
     rtp::telephone_event_receiver events_in;
     std::size_t codec_frame = 160;
     std::size_t app_frame = 320;
-    std::vector<std::int16_t> codec_pcm;
-    std::vector<std::int16_t> app_pcm;
-    std::vector<std::uint8_t> payload;
-    std::deque<std::int16_t> queue;
+    std::vector<std::int16_t> queue;
+    std::size_t queue_head = 0;
     bool talkspurt = true;
     media::rtp_socket* socket = nullptr;
     std::function<void(std::span<const std::int16_t>)> frame_cb;
@@ -185,9 +201,6 @@ struct stream {
         rtcp.random_seed = static_cast<std::uint32_t>(rng()) | 1U;
         rtcp.event_payload_type = static_cast<std::uint8_t>(cfg.telephone_event_payload_type);
         session.emplace(std::move(rtcp), origin);
-        codec_pcm.resize(std::max<std::size_t>(codec_frame, 1) * 4);
-        app_pcm.resize(app_frame);
-        payload.resize(audio->max_payload_size());
     }
 
     void on_packet(std::span<const std::uint8_t> bytes, time_point arrival) {
@@ -214,11 +227,12 @@ struct stream {
 
     void receive_frame(time_point now) {
         const rtp::playout f = jitter.pop(now);
-        std::span<std::int16_t> pcm(codec_pcm.data(), codec_frame);
+        const std::span<std::int16_t> decoded = first(work.codec_pcm, std::max<std::size_t>(codec_frame, 1) * 4);
+        const std::span<std::int16_t> pcm = decoded.first(codec_frame);
         std::size_t got = 0;
         switch (f.kind) {
             case rtp::playout_kind::frame: {
-                auto r = audio->decode(f.payload, std::span<std::int16_t>(codec_pcm));
+                auto r = audio->decode(f.payload, decoded);
                 got = r ? *r : 0;
                 break;
             }
@@ -234,12 +248,12 @@ struct stream {
             }
             case rtp::playout_kind::nothing: break;
         }
-        std::fill(codec_pcm.begin() + static_cast<std::ptrdiff_t>(std::min(got, codec_frame)),
-                  codec_pcm.begin() + static_cast<std::ptrdiff_t>(codec_frame), std::int16_t{0});
-        std::span<const std::int16_t> out(codec_pcm.data(), codec_frame);
+        std::fill(pcm.begin() + static_cast<std::ptrdiff_t>(std::min(got, codec_frame)), pcm.end(), std::int16_t{0});
+        std::span<const std::int16_t> out = pcm;
         if (to_app.valid()) {
-            auto n = to_app.process(out, std::span<std::int16_t>(app_pcm));
-            out = std::span<const std::int16_t>(app_pcm.data(), n ? *n : 0);
+            const std::span<std::int16_t> app = first(work.app_pcm, std::max(app_frame, to_app.output_samples(codec_frame)));
+            auto n = to_app.process(out, app);
+            out = app.first(n ? *n : 0);
         }
         ++frames_delivered;
         if (frame_cb) frame_cb(out);
@@ -250,30 +264,41 @@ struct stream {
     void send_packet(std::uint8_t payload_type, bool marker, std::span<const std::uint8_t> body, time_point now) {
         rtp::packet p = session->sender().next(payload_type, marker, body.size(), now);
         p.payload = body;
-        std::array<std::uint8_t, 1500> wire{};
-        auto n = rtp::write_packet(p, wire);
+        auto n = rtp::write_packet(p, work.wire);
         if (!n) return;
-        if (socket != nullptr) socket->send_rtp(std::span<const std::uint8_t>(wire.data(), *n));
-        else sink += wire[*n - 1];
+        if (socket != nullptr) socket->send_rtp(std::span<const std::uint8_t>(work.wire.data(), *n));
+        else sink += work.wire[*n - 1];
     }
 
     void send_frame(time_point now) {
-        std::vector<std::int16_t> frame(app_frame, 0);
-        const std::size_t take = std::min(app_frame, queue.size());
-        std::copy_n(queue.begin(), take, frame.begin());
-        queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(take));
-        std::span<const std::int16_t> pcm(frame);
-        std::vector<std::int16_t> converted;
-        if (to_codec.valid()) {
-            converted.resize(to_codec.output_samples(frame.size()));
-            auto n = to_codec.process(frame, std::span<std::int16_t>(converted));
-            pcm = std::span<const std::int16_t>(converted.data(), n ? *n : 0);
+        const std::size_t take = std::min(app_frame, queue.size() - queue_head);
+        std::span<const std::int16_t> pcm(queue.data() + queue_head, take);
+        if (take < app_frame) {
+            const std::span<std::int16_t> frame = first(work.frame, app_frame);
+            std::copy(pcm.begin(), pcm.end(), frame.begin());
+            std::fill(frame.begin() + static_cast<std::ptrdiff_t>(take), frame.end(), std::int16_t{0});
+            pcm = frame;
         }
-        auto size = audio->encode(pcm, std::span<std::uint8_t>(payload));
+        if (to_codec.valid()) {
+            const std::span<std::int16_t> converted = first(work.converted, to_codec.output_samples(pcm.size()));
+            auto n = to_codec.process(pcm, converted);
+            pcm = converted.first(n ? *n : 0);
+        }
+        const std::span<std::uint8_t> payload = first(work.payload, audio->max_payload_size());
+        auto size = audio->encode(pcm, payload);
+        const std::size_t samples = pcm.size();
+        queue_head += take;  // after encoding: pcm may have been the queue itself
+        if (queue_head == queue.size()) {
+            queue.clear();
+            queue_head = 0;
+        } else if (queue_head >= queue.size() / 2) {
+            queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(queue_head));
+            queue_head = 0;
+        }
         if (!size) return;
-        send_packet(cfg.payload_type, talkspurt, std::span<const std::uint8_t>(payload.data(), *size), now);
+        send_packet(cfg.payload_type, talkspurt, payload.first(*size), now);
         talkspurt = false;
-        session->sender().advance(audio->rtp_samples(pcm.size()));
+        session->sender().advance(audio->rtp_samples(samples));
         ++frames_sent;
     }
 
