@@ -76,8 +76,9 @@ public:
         const std::lock_guard lock(mutex_);
         // Not armed and not firing: nothing is waiting, so the wheel can start from now.
         if (!armed_ && !firing_) cursor_ = std::max(cursor_, now_ms());
-        place(entry{std::move(target), generation, std::max(ms, cursor_)});
-        if (!firing_ && (!armed_ || ms < armed_ms_)) arm(std::max(ms, cursor_));
+        const std::int64_t due = std::max(ms, cursor_);  // a deadline already passed is due at once
+        place(entry{std::move(target), generation, due});
+        if (!firing_ && (!armed_ || due < armed_ms_)) arm(due);
     }
 
 private:
