@@ -1,5 +1,7 @@
 // media/rtp_socket over 127.0.0.1, and the symmetric-RTP latch rules.
 #include <catch2/catch.hpp>
+#include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "../unit/loopback.hpp"
@@ -81,6 +83,8 @@ TEST_CASE("rtp_socket: even RTP port, RTCP next to it, packets both ways, rtcp-m
     asio::io_context io;
     media::rtp_socket_config cfg;
     cfg.bind_address = "127.0.0.1";
+    cfg.shared_receive = GENERATE(true, false);
+    CAPTURE(cfg.shared_receive);
     media::rtp_socket a(io, cfg), b(io, cfg);
     REQUIRE_FALSE(a.open());
     REQUIRE_FALSE(b.open());
@@ -114,4 +118,80 @@ TEST_CASE("rtp_socket: even RTP port, RTCP next to it, packets both ways, rtcp-m
     REQUIRE(run_until(io, [&] { return got_rtp.size() == 1 && got_rtcp.size() == 1; }));
     CHECK(got_rtp[0] == 3);
     CHECK(got_rtcp[0] == 4);
+}
+
+TEST_CASE("rtp_socket: queued datagrams arrive in order, and handlers may close, reopen or throw", "[media][loopback]") {
+    asio::io_context io;
+    media::rtp_socket_config cfg;
+    cfg.bind_address = "127.0.0.1";
+    cfg.shared_receive = GENERATE(true, false);
+    CAPTURE(cfg.shared_receive);
+    media::rtp_socket sender(io, cfg);
+    REQUIRE_FALSE(sender.open());
+
+    // Five datagrams queued on one socket before anything runs: all five, in order.
+    {
+        media::rtp_socket b(io, cfg);
+        REQUIRE_FALSE(b.open());
+        std::vector<std::uint8_t> got;
+        b.on_rtp([&](std::span<const std::uint8_t> p, time_point) { got.push_back(p.back()); });
+        sender.set_remote(ep("127.0.0.1", b.rtp_port()), ep("127.0.0.1", b.rtcp_port()));
+        for (std::uint8_t tag = 1; tag <= 5; ++tag) REQUIRE(sender.send_rtp(rtp_bytes(0, tag)));
+        REQUIRE(run_until(io, [&] { return got.size() >= 5; }));
+        CHECK(got == std::vector<std::uint8_t>{1, 2, 3, 4, 5});
+    }
+
+    // Eight sockets with a datagram each, ready together: the first handler destroys the other seven
+    // and opens a fresh socket (which may get one of their descriptors). Nothing of the seven is
+    // handed on, and the fresh socket gets none of their datagrams.
+    {
+        std::vector<std::unique_ptr<media::rtp_socket>> sockets;
+        std::unique_ptr<media::rtp_socket> fresh;
+        std::size_t handled = 0;
+        std::size_t fresh_got = 0;
+        for (int i = 0; i < 8; ++i) {
+            sockets.push_back(std::make_unique<media::rtp_socket>(io, cfg));
+            REQUIRE_FALSE(sockets.back()->open());
+        }
+        for (std::size_t i = 0; i < sockets.size(); ++i) {
+            sockets[i]->on_rtp([&, i](std::span<const std::uint8_t>, time_point) {
+                ++handled;
+                for (std::size_t j = 0; j < sockets.size(); ++j)
+                    if (j != i) sockets[j].reset();
+                fresh = std::make_unique<media::rtp_socket>(io, cfg);
+                REQUIRE_FALSE(fresh->open());
+                fresh->on_rtp([&](std::span<const std::uint8_t>, time_point) { ++fresh_got; });
+            });
+        }
+        for (auto& s : sockets) {
+            sender.set_remote(ep("127.0.0.1", s->rtp_port()), ep("127.0.0.1", s->rtcp_port()));
+            REQUIRE(sender.send_rtp(rtp_bytes(0, 7)));
+        }
+        REQUIRE(run_until(io, [&] { return handled >= 1; }));
+        run_until(io, [] { return false; }, std::chrono::milliseconds(100));
+        CHECK(handled == 1);
+        CHECK(fresh_got == 0);
+        // The fresh socket works.
+        sender.set_remote(ep("127.0.0.1", fresh->rtp_port()), ep("127.0.0.1", fresh->rtcp_port()));
+        REQUIRE(sender.send_rtp(rtp_bytes(0, 8)));
+        CHECK(run_until(io, [&] { return fresh_got == 1; }));
+    }
+
+    // A handler that throws: the exception leaves io_context::run(), and reading goes on afterwards.
+    {
+        media::rtp_socket b(io, cfg);
+        REQUIRE_FALSE(b.open());
+        std::vector<std::uint8_t> got;
+        b.on_rtp([&](std::span<const std::uint8_t> p, time_point) {
+            got.push_back(p.back());
+            if (p.back() == 1) throw std::runtime_error("handler failed");
+        });
+        sender.set_remote(ep("127.0.0.1", b.rtp_port()), ep("127.0.0.1", b.rtcp_port()));
+        REQUIRE(sender.send_rtp(rtp_bytes(0, 1)));
+        CHECK_THROWS_AS(run_until(io, [&] { return got.size() >= 1; }), std::runtime_error);
+        io.restart();
+        REQUIRE(sender.send_rtp(rtp_bytes(0, 2)));
+        CHECK(run_until(io, [&] { return got.size() >= 2; }));
+        CHECK(got == std::vector<std::uint8_t>{1, 2});
+    }
 }
