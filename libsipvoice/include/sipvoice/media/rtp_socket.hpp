@@ -61,10 +61,6 @@ struct rtp_socket_config {
     std::uint16_t port_max = 20000;
     bool rtcp_mux = false;           // one socket for both (RFC 5761)
     std::uint32_t learning_packets = 5;
-    // Linux: the sockets of all rtp_sockets of one io_context are read through one shared epoll set
-    // (one asio wait per batch of ready sockets, one recvfrom per datagram, one receive buffer for
-    // all). false, and on other systems: each socket has its own asio receive.
-    bool shared_receive = true;
 };
 
 class rtp_socket {
