@@ -2,8 +2,10 @@
 # The whole product, offline, through a real Kamailio over TRANSPORT (udp, tcp, tls):
 #  1. sipvoice-agent, with no backend configured (pocketsphinx, the rule brain, flite), registers as
 #     extension 1002 (auth user auth1002, digest challenged by Kamailio) from SIP_* variables;
-#  2. our `sipvoice call sip:1002@<Kamailio>` (over TCP when the agent registered over TLS) is routed
-#     to it over the agent's registration flow; the caller waits through the greeting
+#  2. our `sipvoice call sip:1002@<Kamailio>` over the same transport is routed to it over the agent's
+#     registration flow (over TLS the caller has no certificate and listens for no TLS: its Contact
+#     names the port of the connection it opened, and the agent's BYE comes back over it); the caller
+#     waits through the greeting
 #     and asks "What time is it?" (synthesized by the agent's own offline voice, --say);
 #  3. the agent hears it (turn log: the words "time"), answers with the time ("It is 2:05 PM."), and
 #     the caller hears the answer after its question;
@@ -37,12 +39,8 @@ wait_for_line "$IOP_DIR/agent.err" 'registered 1002' 15 || iop_fail "the agent d
 wait_for_binding 1002 5 || iop_fail "no binding of 1002 in Kamailio although the agent says registered"
 iop_log "MEASURED registered after $(iop_elapsed "$start") s; binding: $(iop_binding_field 1002 Address | tr '\n' ' ')"
 
-# Over TLS only the agent's side is TLS: the caller calls over TCP, because `sipvoice call` without a
-# certificate listens for no TLS, and its Contact (its listening port) could not take the agent's BYE.
-ct=$t
-[ "$t" = tls ] && ct=tcp
-iop_cli_net "$ct"
-iop_spawn caller call "$SIPVOICE" call "sip:1002@127.0.0.1:$(iop_port_of "$ct");transport=$ct" "${IOP_CLI_NET[@]}" \
+iop_cli_net "$t"
+iop_spawn caller call "$SIPVOICE" call "sip:1002@127.0.0.1:$(iop_port_of "$t");transport=$t" "${IOP_CLI_NET[@]}" \
   --play "$IOP_DIR/caller.wav" --record "$IOP_DIR/heard.wav" --duration 40
 wait_for_line "$IOP_DIR/call.out" '^connected' 10 || iop_fail "the call through Kamailio was not answered: $(cat "$IOP_DIR/call.out" "$IOP_DIR/call.err")"
 wait_for_line "$E2E_TURNS" '"turn":1' 25 || iop_fail "no turn logged: the agent did not answer the question"

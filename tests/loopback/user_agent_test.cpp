@@ -410,6 +410,56 @@ TEST_CASE("user_agent calls: ring, answer, BYE from the caller, over UDP and TCP
     }
 }
 
+TEST_CASE("user_agent calls over TLS without a certificate: the Contact names the connection, the callee's BYE comes back",
+          "[ua][loopback][call]") {
+    const test::test_certificate cert = test::make_test_certificate();
+    asio::io_context io;
+    auto caller_cfg = local_config();  // no certificate: listens for no TLS
+    caller_cfg.transport.tls_settings.ca_file = cert.cert_file;
+    auto callee_cfg = local_config();
+    callee_cfg.transport.tls_settings.certificate_file = cert.cert_file;
+    callee_cfg.transport.tls_settings.private_key_file = cert.key_file;
+    ua::user_agent a(io, caller_cfg), b(io, callee_cfg);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    REQUIRE(a.transport().local_port(protocol::tls) == 0);
+    REQUIRE(b.transport().local_port(protocol::tls) != 0);
+    auto callee = std::make_shared<recorder>();
+    std::optional<ua::call> incoming;
+    std::string contact;  // the Contact's transport parameter
+    std::uint16_t contact_port = 0;
+    std::uint16_t source_port = 0;
+    b.on_incoming_call([&](ua::call c, const sip::message& invite) {
+        if (auto first = invite.contacts().begin(); first != invite.contacts().end() && *first) {
+            contact = std::string((*first)->address.address.transport());
+            contact_port = (*first)->address.address.port;
+        }
+        incoming = c;
+        c.set_handler(callee);
+        c.accept(sdp_b);
+    });
+    auto caller = std::make_shared<recorder>();
+    const transport::endpoint callee_at{asio::ip::make_address("127.0.0.1"), b.transport().local_port(protocol::tls)};
+    ua::call c = a.place_call("sip:1002@127.0.0.1:" + std::to_string(callee_at.port) + ";transport=tls", sdp_a, caller,
+                              "sip:1001@127.0.0.1");
+    REQUIRE(run_until(io, [&] { return !caller->events.empty() && caller->events.back() == "connected"; }));
+    const auto conn = a.transport().connection_to(protocol::tls, callee_at);
+    REQUIRE(conn);
+    source_port = conn->local.port;
+    CAPTURE(contact);
+    CHECK(contact_port == source_port);
+    CHECK(contact_port != a.transport().local_port(protocol::tcp));
+    CHECK(contact == "tls");
+
+    // The callee hangs up: its BYE goes to the Contact, which only the connection can reach.
+    REQUIRE(incoming);
+    REQUIRE(run_until(io, [&] { return !callee->events.empty() && callee->events.back() == "connected"; }));
+    incoming->hangup();
+    REQUIRE(run_until(io, [&] { return caller->ended() && callee->ended(); }));
+    CHECK(caller->reason == "remote hangup");
+    CHECK(callee->final_status == 200);
+}
+
 TEST_CASE("user_agent calls: a refusal, and a CANCEL while ringing", "[ua][loopback][call]") {
     asio::io_context io;
     ua::user_agent a(io, local_config()), b(io, local_config());

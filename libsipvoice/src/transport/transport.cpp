@@ -675,6 +675,12 @@ void sip_transport::connect(protocol p, const endpoint& to, send_handler done, s
     c->when_open(std::move(done));
 }
 
+std::optional<flow> sip_transport::connection_to(protocol p, const endpoint& to) const {
+    if (p == protocol::udp) return std::nullopt;
+    if (auto c = impl_->find(p, to)) return c->as_flow();
+    return std::nullopt;
+}
+
 std::uint16_t sip_transport::local_port(protocol p) const noexcept { return impl_->ports[static_cast<std::size_t>(p)]; }
 
 asio::ip::address sip_transport::local_address_for(const asio::ip::address& remote) const {

@@ -37,11 +37,12 @@ session_config user_agent::impl::session_config_for(const transport::flow& f, co
     return c;
 }
 
-session_config user_agent::impl::session_config_for(const target& t, const transport::endpoint& ep, const call_options& opts) {
+session_config user_agent::impl::session_config_for(const target& t, const transport::endpoint& ep, const call_options& opts,
+                                                    std::uint16_t port) {
     const std::string& from = opts.from;
     session_config c;
     c.via_transport = std::string(transport::protocol_name(t.proto));
-    c.sent_by = host_reference(local_host_for(ep)) + ":" + std::to_string(local_port_for(t.proto));
+    c.sent_by = host_reference(local_host_for(ep)) + ":" + std::to_string(port != 0 ? port : local_port_for(t.proto));
     std::string user = "sipvoice";
     if (auto u = sip::parse_uri(from); u && u->has_user) user = std::string(u->user);
     c.local_uri = "<" + (from.empty() ? "sip:sipvoice@" + host_reference(local_host_for(ep)) : from) + ">";
@@ -141,6 +142,24 @@ void user_agent::impl::send_to_uri(const std::string& uri,
         return;
     }
     resolve(*where, [then, t = *where](std::string error, transport::endpoint ep) { then(std::move(error), t, ep); });
+}
+
+void user_agent::impl::start_outgoing(std::uint64_t id, const std::string& uri, const std::string& offer, const target& t,
+                                      const transport::endpoint& ep, const call_options& opts, std::uint16_t port) {
+    auto it = calls.find(id);
+    if (it == calls.end()) return;
+    const std::uint64_t seed = rng();
+    it->second.session = invite_session::outgoing(uri, offer, session_config_for(t, ep, opts, port), seed, sipvoice::clock::now());
+    pump();
+}
+
+void user_agent::impl::fail_outgoing(std::uint64_t id, const std::string& reason) {
+    auto it = calls.find(id);
+    if (it == calls.end()) return;
+    auto h = it->second.handler;
+    calls.erase(it);
+    if (h) h->on_terminated(0, reason);
+    pump();
 }
 
 void user_agent::impl::apply(call_entry& c, session_output out) {
@@ -377,16 +396,29 @@ call user_agent::place_call(std::string uri, std::string offer_sdp, std::shared_
         auto it = self->calls.find(id);
         if (it == self->calls.end()) return;
         if (!error.empty() || self->shutting_down) {
-            auto h = it->second.handler;
-            self->calls.erase(it);
-            if (h) h->on_terminated(0, error.empty() ? "the user agent is shutting down" : error);
-            self->pump();
+            self->fail_outgoing(id, error.empty() ? "the user agent is shutting down" : error);
             return;
         }
-        const std::uint64_t seed = self->rng();
-        it->second.session = invite_session::outgoing(uri, offer, self->session_config_for(t, ep, opts), seed,
-                                                      sipvoice::clock::now());
-        self->pump();
+        if (t.proto == protocol::udp || self->cfg.advertised_port != 0 || self->tp.local_port(t.proto) != 0) {
+            self->start_outgoing(id, uri, offer, t, ep, opts, 0);
+            return;
+        }
+        // No listener of ours for this protocol (TLS without a certificate): requests in the dialog
+        // can only come back over the connection we open, so it is opened first and its local port
+        // goes into Via and Contact (a proxy then finds the connection by that address).
+        self->tp.connect(
+            t.proto, ep,
+            [weak, id, uri, offer, t, ep, opts](std::error_code ec) {
+                auto me = weak.lock();
+                if (!me) return;
+                auto flow = ec ? std::nullopt : me->tp.connection_to(t.proto, ep);
+                if (me->shutting_down) return me->fail_outgoing(id, "the user agent is shutting down");
+                if (!flow || flow->local.port == 0)
+                    return me->fail_outgoing(id, "no " + std::string(transport::protocol_name(t.proto)) + " connection to " +
+                                                     transport::to_string(ep) + (ec ? ": " + ec.message() : ""));
+                me->start_outgoing(id, uri, offer, t, ep, opts, flow->local.port);
+            },
+            t.host);
     });
     return m.handle_of(id);
 }

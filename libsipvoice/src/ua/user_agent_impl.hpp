@@ -640,7 +640,9 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     incoming_call_handler incoming_cb;
 
     session_config session_config_for(const transport::flow& f, const std::string& user);
-    session_config session_config_for(const target& t, const transport::endpoint& ep, const call_options& opts);
+    // `port`: the local port for Via and Contact (0: the listening one).
+    session_config session_config_for(const target& t, const transport::endpoint& ep, const call_options& opts,
+                                      std::uint16_t port = 0);
     call_entry* find_call(const sip::message& m);
     bool route_to_call(const std::string& key, const sip::message& req, time_point now);
     void route_ack(const sip::message& ack, time_point now);
@@ -649,6 +651,11 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     bool pump_calls();
     void apply(call_entry& c, session_output out);
     void send_to_uri(const std::string& uri, std::function<void(std::string error, target, transport::endpoint)> then);
+    // Creates the outgoing call `id`'s session (the first hop resolved) and sends its INVITE.
+    void start_outgoing(std::uint64_t id, const std::string& uri, const std::string& offer, const target& t,
+                        const transport::endpoint& ep, const call_options& opts, std::uint16_t port);
+    // The outgoing call `id` ends before its INVITE went out: the handler is told why.
+    void fail_outgoing(std::uint64_t id, const std::string& reason);
     call handle_of(std::uint64_t id) { return call(weak_from_this(), id); }
 };
 

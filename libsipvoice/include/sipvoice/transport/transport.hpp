@@ -134,8 +134,13 @@ public:
     // Sends back along a flow (a response to a request, RFC 3261 §18.2.2): on the connection the
     // request came on while it is open, else as send() would.
     void send(const flow& to, std::string bytes, send_handler done);
-    // Opens (or finds) a connection to `to` without sending a message: a reconnect probe.
+    // Opens (or finds) a connection to `to` without sending a message: a reconnect probe, or a
+    // connection whose local port must be known before the first message (see connection_to()).
     void connect(protocol p, const endpoint& to, send_handler done, std::string server_name = {});
+    // The TCP/TLS connection to `to` (open, or still opening), as a flow: its local address once it
+    // is connected. A user agent that does not listen for a protocol (TLS without a certificate)
+    // names this local port in its Via and Contact, so that requests come back over the connection.
+    [[nodiscard]] std::optional<flow> connection_to(protocol p, const endpoint& to) const;
 
     // The listening port of a protocol (0 when it does not listen).
     [[nodiscard]] std::uint16_t local_port(protocol p) const noexcept;
