@@ -134,7 +134,6 @@ parse_error message_parser::run(message& m, std::string&& bytes, const parse_opt
     } storage;
     header_field* const local = storage.fields;
     std::size_t count = 0;
-    std::size_t content_lengths = 0;
     std::array<std::uint16_t, header_id_count> last;  // index of the latest field of each id; read only once set
     auto field_at = [&](std::size_t i) -> header_field& { return count <= local_capacity ? local[i] : m.fields_[i]; };
     auto add_field = [&](const header_field& f) __attribute__((always_inline)) {
@@ -151,7 +150,6 @@ parse_error message_parser::run(message& m, std::string&& bytes, const parse_opt
     // (Inlined in both paths below: as a call, it cost more than the fast path saved.)
     auto record = [&](header_id id, std::size_t name_at, std::size_t name_end, std::size_t value_at, std::size_t value_end,
                       std::uint32_t header_line) __attribute__((always_inline)) {
-        content_lengths += id == header_id::content_length ? 1 : 0;
         const auto slot = static_cast<std::size_t>(id);
         if (m.first_[slot] == 0) m.first_[slot] = static_cast<std::uint16_t>(count + 1);
         else field_at(last[slot]).next = static_cast<std::uint16_t>(count + 1);
@@ -284,10 +282,10 @@ parse_error message_parser::run(message& m, std::string&& bytes, const parse_opt
     const std::size_t available = n - pos;
     std::size_t body_len = options.transport == transport_kind::datagram ? available : 0;
     bool seen_length = false;
-    for (std::size_t i = content_lengths == 0 ? m.fields_.size() : m.first_[static_cast<std::size_t>(header_id::content_length)] - 1U;
-         i < m.fields_.size(); ++i) {
-        const header_field& f = m.fields_[i];
-        if (f.id != header_id::content_length) continue;
+    // Every Content-Length, in order, along the fields' links (header_field::next).
+    for (std::uint16_t i = m.first_[static_cast<std::size_t>(header_id::content_length)]; i != 0;) {
+        const header_field& f = m.fields_[i - 1U];
+        i = f.next;
         std::uint32_t cl = 0;
         const error e = parse_number(m.value(f), max_delta_seconds, cl);
         if (e.failed()) return fail(errc::bad_content_length, f.value_offset + e.offset);
@@ -295,7 +293,6 @@ parse_error message_parser::run(message& m, std::string&& bytes, const parse_opt
         if (cl > available) return fail(errc::content_length_mismatch, f.value_offset);
         body_len = cl;
         seen_length = true;
-        if (--content_lengths == 0) break;
     }
     m.body_ = {static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(body_len)};
     m.trailing_ = available - body_len;

@@ -178,7 +178,7 @@ public:
     [[nodiscard]] result<sip::cseq> cseq() const noexcept { return single<sip::cseq>(header_id::cseq); }
     [[nodiscard]] header_values<contact> contacts() const noexcept { return {this, header_id::contact}; }
     [[nodiscard]] result<std::uint32_t> max_forwards() const noexcept { return number(header_id::max_forwards, max_max_forwards); }
-    [[nodiscard]] result<std::uint32_t> content_length() const noexcept { return number(header_id::content_length, max_delta_seconds); }
+    [[nodiscard]] result<std::uint32_t> content_length() const noexcept;
     [[nodiscard]] result<media_type> content_type() const noexcept { return single<media_type>(header_id::content_type); }
     [[nodiscard]] header_values<name_addr> routes() const noexcept { return {this, header_id::route}; }
     [[nodiscard]] header_values<name_addr> record_routes() const noexcept { return {this, header_id::record_route}; }
@@ -405,6 +405,13 @@ inline result<std::uint32_t> message::number(header_id id, std::uint32_t max) co
         return e;
     }
     return v;
+}
+
+// parse() read every Content-Length already: a message exists only when they all parsed and agreed,
+// and the first one then gave the body its length (RFC 3261 §20.14).
+inline result<std::uint32_t> message::content_length() const noexcept {
+    if (!has(header_id::content_length)) return error{errc::missing_header, 0};
+    return body_.length;
 }
 
 template <class T>
