@@ -136,14 +136,11 @@ parse_error message_parser::run(message& m, std::string&& bytes, const parse_opt
     std::size_t count = 0;
     std::array<std::uint16_t, header_id_count> last;  // index of the latest field of each id; read only once set
     auto field_at = [&](std::size_t i) -> header_field& { return count <= local_capacity ? local[i] : m.fields_[i]; };
-    auto add_field = [&](const header_field& f) __attribute__((always_inline)) {
-        if (count < local_capacity) {
-            local[count++] = f;
-            return;
-        }
+    // The slot of the next field: written in place (a field built apart and copied in cost a copy).
+    auto next_slot = [&]() __attribute__((always_inline)) -> header_field& {
+        if (count < local_capacity) return local[count];
         if (count == local_capacity) m.fields_.assign(local, local + local_capacity);
-        m.fields_.push_back(f);
-        ++count;
+        return m.fields_.emplace_back();
     };
     const byte_pair_finder colon_or_lf(':', '\n');
     const byte_pair_finder cr_or_lf('\r', '\n');
@@ -154,9 +151,15 @@ parse_error message_parser::run(message& m, std::string&& bytes, const parse_opt
         if (m.first_[slot] == 0) m.first_[slot] = static_cast<std::uint16_t>(count + 1);
         else field_at(last[slot]).next = static_cast<std::uint16_t>(count + 1);
         last[slot] = static_cast<std::uint16_t>(count);
-        add_field(header_field{id, 0, static_cast<std::uint32_t>(name_at), static_cast<std::uint32_t>(name_end - name_at),
-                               static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value_end - value_at),
-                               header_line});
+        header_field& f = next_slot();
+        f.id = id;
+        f.next = 0;
+        f.name_offset = static_cast<std::uint32_t>(name_at);
+        f.name_length = static_cast<std::uint32_t>(name_end - name_at);
+        f.value_offset = static_cast<std::uint32_t>(value_at);
+        f.value_length = static_cast<std::uint32_t>(value_end - value_at);
+        f.line = header_line;
+        ++count;
     };
 #if defined(__SSE2__)
     const __m128i v_colon = _mm_set1_epi8(':');
@@ -192,13 +195,18 @@ parse_error message_parser::run(message& m, std::string&& bytes, const parse_opt
                 std::size_t v = colon + 1;
                 if (b[v] == ' ') ++v;
                 if (name_ok && b[v] != ' ' && b[v] != '\t') {
+                    // The line end, 32 bytes per step (most values are longer than 16 bytes).
+                    auto ends = [&](std::size_t at) {  // CR or LF
+                        const __m128i x = block(at);
+                        return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, v_cr), _mm_cmpeq_epi8(x, v_lf))));
+                    };
                     std::size_t le = v;
                     unsigned crlf = 0;
-                    for (; n - le >= 16; le += 16) {
-                        const __m128i x = block(le);
-                        crlf = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, v_cr), _mm_cmpeq_epi8(x, v_lf))));
+                    for (; n - le >= 32; le += 32) {
+                        crlf = ends(le) | (ends(le + 16) << 16);
                         if (crlf != 0) break;
                     }
+                    if (crlf == 0 && n - le >= 16) crlf = ends(le);
                     if (crlf != 0) {
                         le += static_cast<std::size_t>(__builtin_ctz(crlf));
                         if (b[le] == '\r' && n - le > 2 && b[le + 1] == '\n' && b[le + 2] != ' ' && b[le + 2] != '\t' &&
