@@ -343,57 +343,15 @@ inline std::size_t find_first_of4(const char* p, std::size_t n, char a, char b, 
 }
 
 
-// Whether every byte of [A-Za-z0-9.-] is of class `flags`: then class_run() may skip over bytes of
-// that set 16 at a time (below).
-consteval bool holds_alnum_dot_dash(char_flags flags) {
-    for (int c = 0; c < 256; ++c) {
-        const bool member = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
-        if (member && (char_table[c] & flags) == 0) return false;
-    }
-    return true;
-}
-
-#if defined(__SSE2__)
-// Bit i set when byte i of x is a letter, a digit, '.' or '-': the bytes of the long runs here (branch
-// and tag values, Call-IDs, host names). Ranges by signed comparison after a shift of the range to
-// the bottom of the signed bytes: no table lookup per byte.
-inline unsigned alnum_dot_dash_mask(__m128i x) noexcept {
-    const __m128i lower = _mm_or_si128(x, _mm_set1_epi8(0x20));
-    const __m128i letter = _mm_cmpgt_epi8(_mm_set1_epi8(-128 + 26), _mm_add_epi8(lower, _mm_set1_epi8(static_cast<char>(-128 - 'a'))));
-    // '-' '.' '/' and the digits are 0x2d..0x39; '/' is not one of them.
-    const __m128i span = _mm_cmpgt_epi8(_mm_set1_epi8(-128 + 13), _mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(-128 - 0x2d))));
-    const __m128i dash_dot_digit = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('/')), span);
-    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(letter, dash_dot_digit)));
-}
-#endif
-
 // Length of the run of characters of class `flags` at p: a table lookup per byte, unrolled by four
 // (by eight cut a few instructions but added code at every call site, for no measurable gain).
-// Most runs here are a few bytes long, and for them a vector step costs more than it saves (a version
-// that started with one measured slower). So the vector step only comes once the run has proved
-// long: after 12 bytes of the class with 16 or more left, it skips 16 bytes of letters, digits, '.'
-// and '-' at a time (for the classes that hold them all), then the table takes over again at the
-// first other byte, which may still be of the class.
+// SSE2 has no cheap set-membership test (no pshufb): a range-compare version that took alphanumerics,
+// '-' and '.' 16 bytes per step cut instructions on long runs but measured slower on tools/bench (most
+// runs here are a few bytes long; the vector setup and the extra exits cost more than they save).
 template <char_flags flags>
 inline std::size_t class_run(const char* p, std::size_t n) noexcept {
     const char* q = p;
     const char* const end = p + n;
-#if defined(__SSE2__)
-    if constexpr (holds_alnum_dot_dash(flags)) {
-        if (n >= 28) {
-            for (int k = 0; k < 12; ++k)
-                if (!is(q[k], flags)) return static_cast<std::size_t>(k);
-            q += 12;
-            for (; end - q >= 16; q += 16) {
-                const unsigned out = ~alnum_dot_dash_mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))) & 0xffffU;
-                if (out != 0) {
-                    q += __builtin_ctz(out);
-                    break;
-                }
-            }
-        }
-    }
-#endif
     for (; end - q >= 4; q += 4) {
         if (!is(q[0], flags)) return static_cast<std::size_t>(q - p);
         if (!is(q[1], flags)) return static_cast<std::size_t>(q - p) + 1;
