@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <sipvoice/media/wav.hpp>
 
+#include "../unit/fake_http_server.hpp"
 #include "openai_backends.hpp"
 #include "tools.hpp"
 
@@ -30,59 +31,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-class fake_server {
-public:
-    httplib::Server http;
-
-    fake_server() = default;
-    fake_server(const fake_server&) = delete;
-    fake_server& operator=(const fake_server&) = delete;
-    ~fake_server() {
-        release();
-        http.stop();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    // After the handlers are set.
-    void start() {
-        port_ = http.bind_to_any_port("127.0.0.1");
-        REQUIRE(port_ > 0);
-        // The socket already listens: a request made before the accept loop runs just waits.
-        thread_ = std::thread([this] { http.listen_after_bind(); });
-    }
-    [[nodiscard]] std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-    // A handler that must hang: until the test ends (release) or `limit`.
-    void stall(std::chrono::milliseconds limit) {
-        std::unique_lock lock(mutex_);
-        cv_.wait_for(lock, limit, [this] { return released_; });
-    }
-    void release() {
-        {
-            const std::lock_guard lock(mutex_);
-            released_ = true;
-        }
-        cv_.notify_all();
-    }
-
-    // What the handlers saw.
-    void record(json j) {
-        const std::lock_guard lock(mutex_);
-        seen_.push_back(std::move(j));
-    }
-    std::vector<json> seen() {
-        const std::lock_guard lock(mutex_);
-        return seen_;
-    }
-
-private:
-    std::thread thread_;
-    int port_ = 0;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool released_ = false;
-    std::vector<json> seen_;
-};
+using fake_server = sipvoice::test::fake_http_server;
 
 // Streams `pieces` one per call of the chunked content provider, a little apart so that the client
 // gets them as separate reads; then ends the body properly, or (cut) drops the connection.

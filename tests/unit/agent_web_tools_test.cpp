@@ -456,69 +456,11 @@ TEST_CASE("agent web tools: system_status reads this host", "[agent][web_tools]"
 
 #ifdef SIPVOICE_HAVE_HTTPLIB
 
+#include "fake_http_server.hpp"
+
 namespace {
 
-class fake_server {
-public:
-    httplib::Server http;
-
-    fake_server() = default;
-    fake_server(const fake_server&) = delete;
-    fake_server& operator=(const fake_server&) = delete;
-    ~fake_server() {
-        release();
-        http.stop();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    void start() {
-        port_ = http.bind_to_any_port("127.0.0.1");
-        REQUIRE(port_ > 0);
-        thread_ = std::thread([this] { http.listen_after_bind(); });
-        // stop() before the accept loop runs would be lost (httplib stops only a running server), and a
-        // test that makes no request would then hang in the destructor's join.
-        while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    [[nodiscard]] std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-    // A handler that must hang: until the test ends (release) or `limit`.
-    void stall(std::chrono::milliseconds limit) {
-        std::unique_lock lock(mutex_);
-        cv_.wait_for(lock, limit, [this] { return released_; });
-    }
-    void release() {
-        {
-            const std::lock_guard lock(mutex_);
-            released_ = true;
-        }
-        cv_.notify_all();
-    }
-
-    // Every request as the handlers saw it.
-    void record(const httplib::Request& req) {
-        json params = json::object();
-        for (const auto& [k, v] : req.params) params[k] = v;
-        const std::lock_guard lock(mutex_);
-        seen_.push_back({{"method", req.method},
-                         {"path", req.path},
-                         {"params", params},
-                         {"authorization", req.get_header_value("Authorization")},
-                         {"content_type", req.get_header_value("Content-Type")},
-                         {"body", req.body}});
-    }
-    std::vector<json> seen() {
-        const std::lock_guard lock(mutex_);
-        return seen_;
-    }
-
-private:
-    std::thread thread_;
-    int port_ = 0;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool released_ = false;
-    std::vector<json> seen_;
-};
+using fake_server = sipvoice::test::fake_http_server;
 
 const char* const k_current = "temperature_2m,apparent_temperature,weather_code,wind_speed_10m,relative_humidity_2m";
 const char* const k_daily = "weather_code,temperature_2m_max,temperature_2m_min,precipitation_probability_max";
