@@ -7,32 +7,19 @@
 #include "parse_helper.hpp"
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/ua/invite_session.hpp"
+#include "invite_session_uac.hpp"
 
 using namespace sipvoice;
 using ua::session_event_kind;
 using ua::session_output_kind;
 using ua::session_state;
 using namespace std::chrono_literals;
+using namespace sipvoice::test::uac;
 
 namespace {
 
-ua::session_config config(std::uint32_t session_expires = 0) {
-    ua::session_config c;
-    c.local_uri = "<sip:1001@pbx.example.com>";
-    c.contact = "<sip:1001@192.0.2.10:5060>";
-    c.sent_by = "192.0.2.10:5060";
-    c.session_expires = session_expires;
-    return c;
-}
-
-const std::string offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
-                          "m=audio 5000 RTP/AVP 0\r\n";
-const std::string answer = "v=0\r\no=- 2 2 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n"
-                           "m=audio 4000 RTP/AVP 0\r\n";
 const std::string hold_offer = "v=0\r\no=- 1 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
                                "m=audio 5000 RTP/AVP 0\r\na=sendonly\r\n";
-
-using headers = std::vector<std::pair<sip::header_id, std::string>>;
 
 // The peer's response to `request`.
 sip::message reply(const sip::message& request, int status, const std::string& tag, const std::string& body = {},
@@ -41,23 +28,6 @@ sip::message reply(const sip::message& request, int status, const std::string& t
     if (status > 100 && status < 300) b.add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>");
     for (const auto& [id, value] : extra) b.add(id, value);
     if (!body.empty()) b.body("application/sdp", body);
-    return parse_wire(b.str());
-}
-
-// A request from the peer (bob) inside the UAC session's dialog.
-sip::message from_callee(const ua::invite_session& s, const std::string& method, int cseq, const std::string& body = {},
-                         const std::string& content_type = "application/sdp", const headers& extra = {}) {
-    const auto& id = s.current_dialog()->id();
-    sip::message_builder b = sip::message_builder::request(method, "sip:1001@192.0.2.10:5060");
-    b.add(sip::header_id::via, "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK" + method + std::to_string(cseq))
-        .add(sip::header_id::from, "<sip:bob@example.com>;tag=" + id.remote_tag)
-        .add(sip::header_id::to, "<sip:1001@pbx.example.com>;tag=" + id.local_tag)
-        .add(sip::header_id::call_id, id.call_id)
-        .add(sip::header_id::cseq, std::to_string(cseq) + " " + method)
-        .add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>")
-        .add(sip::header_id::max_forwards, "70");
-    for (const auto& [hid, value] : extra) b.add(hid, value);
-    if (!body.empty()) b.body(content_type, body);
     return parse_wire(b.str());
 }
 
@@ -279,7 +249,7 @@ TEST_CASE("invite_session: a re-INVITE without offer takes our offer in the 200 
     REQUIRE(out.size() == 1);
     CHECK(out[0].status == 200);
     CHECK(parse_wire(out[0].bytes).body() == offer);
-    s.on_ack(from_callee(s, "ACK", 1, answer), t0 + 1100ms);
+    s.on_ack(from_callee(s, "ACK", 1, {}, answer), t0 + 1100ms);
     ev = s.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].kind == session_event_kind::answer);
@@ -289,13 +259,13 @@ TEST_CASE("invite_session: a re-INVITE without offer takes our offer in the 200 
 TEST_CASE("invite_session: UPDATE with an offer is answered in its 200; INFO carries DTMF", "[invite_session]") {
     const time_point t0{};
     auto s = connected_call();
-    s.on_request(from_callee(s, "UPDATE", 1, hold_offer), "upd", t0 + 1s);
+    s.on_request(from_callee(s, "UPDATE", 1, {}, hold_offer), "upd", t0 + 1s);
     auto ev = s.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].kind == session_event_kind::offer);
     CHECK(ev[0].sdp == hold_offer);
     // Another offer meanwhile: 491 (RFC 3311 §5.2).
-    s.on_request(from_callee(s, "INVITE", 2, offer), "re", t0 + 1s);
+    s.on_request(from_callee(s, "INVITE", 2, {}, offer), "re", t0 + 1s);
     auto out = s.take_outputs();
     REQUIRE(out.size() == 1);
     CHECK(out[0].status == 491);
@@ -309,10 +279,10 @@ TEST_CASE("invite_session: UPDATE with an offer is answered in its 200; INFO car
     CHECK(ok.body() == answer);
     CHECK(ok.has(sip::header_id::contact));
 
-    s.on_request(from_callee(s, "INFO", 3, "Signal=5\r\nDuration=160\r\n", "application/dtmf-relay"), "i1", t0 + 2s);
-    s.on_request(from_callee(s, "INFO", 4, "#", "application/dtmf"), "i2", t0 + 2s);
-    s.on_request(from_callee(s, "INFO", 5, "Signal=11\r\n", "application/dtmf-relay"), "i3", t0 + 2s);
-    s.on_request(from_callee(s, "INFO", 6, "Signal=x\r\n", "application/dtmf-relay"), "i4", t0 + 2s);
+    s.on_request(from_callee(s, "INFO", 3, {}, "Signal=5\r\nDuration=160\r\n", "application/dtmf-relay"), "i1", t0 + 2s);
+    s.on_request(from_callee(s, "INFO", 4, {}, "#", "application/dtmf"), "i2", t0 + 2s);
+    s.on_request(from_callee(s, "INFO", 5, {}, "Signal=11\r\n", "application/dtmf-relay"), "i3", t0 + 2s);
+    s.on_request(from_callee(s, "INFO", 6, {}, "Signal=x\r\n", "application/dtmf-relay"), "i4", t0 + 2s);
     out = s.take_outputs();
     REQUIRE(out.size() == 4);
     for (const auto& o : out) CHECK(o.status == 200);
@@ -385,7 +355,7 @@ TEST_CASE("session timers: when the peer refreshes and does not, we end the call
     // RFC 4028 §10: interval - min(32, interval/3) = 90 - 30.
     REQUIRE(s.next_deadline() == t0 + 60s);
     // A refresh from the peer moves the deadline.
-    s.on_request(from_callee(s, "UPDATE", 1, {}, "application/sdp", {{sip::header_id::session_expires, "90;refresher=uac"}}),
+    s.on_request(from_callee(s, "UPDATE", 1, {{sip::header_id::session_expires, "90;refresher=uac"}}),
                  "u", t0 + 40s);
     auto out = s.take_outputs();
     REQUIRE(out.size() == 1);
@@ -459,7 +429,7 @@ TEST_CASE("session timers as UAS: too short gets 422 with Min-SE; otherwise the 
 TEST_CASE("invite_session: a re-offer we cannot take is refused with 488 and the call goes on", "[invite_session][reoffer]") {
     const time_point t0{};
     auto s = connected_call();
-    s.on_request(from_callee(s, "INVITE", 1, offer), "re", t0);
+    s.on_request(from_callee(s, "INVITE", 1, {}, offer), "re", t0);
     s.take_events();
     s.reject(488, t0);
     auto out = s.take_outputs();
@@ -468,7 +438,7 @@ TEST_CASE("invite_session: a re-offer we cannot take is refused with 488 and the
     CHECK(out[0].status == 488);
     CHECK(s.state() == session_state::connected);
     // The next offer is taken again.
-    s.on_request(from_callee(s, "UPDATE", 2, offer), "up", t0);
+    s.on_request(from_callee(s, "UPDATE", 2, {}, offer), "up", t0);
     CHECK(s.take_events().size() == 1);
     s.reject(488, t0);
     out = s.take_outputs();
@@ -498,7 +468,7 @@ TEST_CASE("invite_session: DTMF sent as INFO application/dtmf-relay, only in a c
     CHECK(info.body() == "Signal=#\r\nDuration=250\r\n");
     // The session's own INFO parser reads it back.
     auto peer = connected_call();
-    peer.on_request(from_callee(peer, "INFO", 7, std::string(info.body()), "application/dtmf-relay"), "k", t0);
+    peer.on_request(from_callee(peer, "INFO", 7, {}, std::string(info.body()), "application/dtmf-relay"), "k", t0);
     auto ev = peer.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].digit == '#');

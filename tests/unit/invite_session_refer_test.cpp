@@ -6,30 +6,17 @@
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/sip/validate.hpp"
 #include "sipvoice/ua/invite_session.hpp"
+#include "invite_session_uac.hpp"
 
 using namespace sipvoice;
 using ua::session_event_kind;
 using ua::session_output_kind;
 using ua::session_state;
 using namespace std::chrono_literals;
+using namespace sipvoice::test::uac;
 
 namespace {
 
-ua::session_config config() {
-    ua::session_config c;
-    c.local_uri = "<sip:1001@pbx.example.com>";
-    c.contact = "<sip:1001@192.0.2.10:5060>";
-    c.sent_by = "192.0.2.10:5060";
-    c.session_expires = 0;  // no refreshes in the way of the requests these tests look at
-    return c;
-}
-
-const std::string offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
-                          "m=audio 5000 RTP/AVP 0\r\n";
-const std::string answer = "v=0\r\no=- 2 2 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n"
-                           "m=audio 4000 RTP/AVP 0\r\n";
-
-using headers = std::vector<std::pair<sip::header_id, std::string>>;
 
 // The peer's response to `request`.
 sip::message reply(const sip::message& request, int status, const headers& extra = {}) {
@@ -40,29 +27,12 @@ sip::message reply(const sip::message& request, int status, const headers& extra
     return parse_wire(b.str());
 }
 
-// A request from the peer (bob) inside the UAC session's dialog.
-sip::message from_callee(const ua::invite_session& s, const std::string& method, int cseq, const headers& extra = {},
-                         const std::string& body = {}, const std::string& content_type = "message/sipfrag") {
-    const auto& id = s.current_dialog()->id();
-    sip::message_builder b = sip::message_builder::request(method, "sip:1001@192.0.2.10:5060");
-    b.add(sip::header_id::via, "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK" + method + std::to_string(cseq))
-        .add(sip::header_id::from, "<sip:bob@example.com>;tag=" + id.remote_tag)
-        .add(sip::header_id::to, "<sip:1001@pbx.example.com>;tag=" + id.local_tag)
-        .add(sip::header_id::call_id, id.call_id)
-        .add(sip::header_id::cseq, std::to_string(cseq) + " " + method)
-        .add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>")
-        .add(sip::header_id::max_forwards, "70");
-    for (const auto& [hid, value] : extra) b.add(hid, value);
-    if (!body.empty()) b.body(content_type, body);
-    return parse_wire(b.str());
-}
-
 // A NOTIFY of the peer reporting on our REFER with `sipfrag` as body.
 sip::message notify(const ua::invite_session& s, int cseq, const std::string& sipfrag, const std::string& state,
                     const std::string& event = "refer") {
     headers h{{sip::header_id::subscription_state, state}};
     if (!event.empty()) h.emplace_back(sip::header_id::event, event);
-    return from_callee(s, "NOTIFY", cseq, h, sipfrag);
+    return from_callee(s, "NOTIFY", cseq, h, sipfrag, "message/sipfrag");
 }
 
 // A UAC call to bob through a record-routing proxy, confirmed; outputs and events so far drained.
