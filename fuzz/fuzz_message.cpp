@@ -195,6 +195,7 @@ void exercise(const message& m) {
     check_result(m, m.min_se());
     walk(m, m.accept(), header_id::accept);
     check_result(m, m.event());
+    check_result(m, m.subscription_state());
     check_result(m, m.refer_to());
 
     // locate() anywhere, including past the end (it clamps)

@@ -732,6 +732,31 @@ TEST_CASE("Event (RFC 6665)", "[sip][headers][event]") {
     });
 }
 
+TEST_CASE("Subscription-State (RFC 6665)", "[sip][headers][subscription_state]") {
+    auto st = must_parse<sip::subscription_state>("active;expires=60");
+    CHECK(st.state == "active");
+    CHECK_FALSE(st.terminated());
+    CHECK(st.has_expires());
+    CHECK(st.expires == 60);
+    st = must_parse<sip::subscription_state>("Terminated ; reason=noresource;retry-after=30");
+    CHECK(st.terminated());
+    CHECK(st.reason == "noresource");
+    CHECK_FALSE(st.has_expires());
+    CHECK(st.params.get("retry-after") == "30");
+    st = must_parse<sip::subscription_state>("pending;EXPIRES=4294967295");
+    CHECK(st.state == "pending");
+    CHECK(st.expires == 4294967295U);
+    CHECK(must_parse<sip::subscription_state>("active;expires=1;expires=2").expires == 1);  // the first counts
+    check_bad<sip::subscription_state>({
+        {"", sip::errc::bad_header_value, 0},
+        {"active;expires=abc", sip::errc::bad_number, 7},
+        {"active;expires", sip::errc::bad_number, 7},
+        {"active;expires=4294967296", sip::errc::number_too_large, 7},
+        {"active;expires=", sip::errc::bad_param, 15},
+        {"a b", sip::errc::bad_header_value, 2},
+    });
+}
+
 TEST_CASE("token elements", "[sip][headers][token]") {
     CHECK(must_parse<sip::token>("timer").text == "timer");
     CHECK(must_parse<sip::token>("  100rel  ").text == "100rel");

@@ -152,6 +152,13 @@ json typed(sip::header_id id, std::string_view text) {
                 if (!e.id.empty()) o["id"] = printable(e.id);
                 return o;
             });
+        case header_id::subscription_state:
+            return describe_value<sip::subscription_state>(text, [](const sip::subscription_state& st) {
+                json o{{"state", printable(st.state)}};
+                if (st.has_expires()) o["expires"] = st.expires;
+                if (!st.reason.empty()) o["reason"] = printable(st.reason);
+                return o;
+            });
         default: return nullptr;
     }
 }

@@ -631,6 +631,36 @@ error parse_value(std::string_view s, event& out) noexcept {
     return {};
 }
 
+bool subscription_state::terminated() const noexcept { return iequals(state, "terminated"); }
+
+error parse_value(std::string_view s, subscription_state& out) noexcept {
+    out = subscription_state{};
+    // expires and reason are taken while the parameters are checked (the first of each counts).
+    param expires;
+    bool has_expires = false;
+    bool has_reason = false;
+    const error e = token_with_params(s, out.state, out.params, [&](const param& prm) {
+        if (!has_expires && is_name<"expires">(prm.name)) {
+            expires = prm;
+            has_expires = true;
+        } else if (!has_reason && is_name<"reason">(prm.name)) {
+            out.reason = prm.value;
+            has_reason = true;
+        }
+    });
+    if (e.failed()) return e;
+    if (has_expires) {
+        const auto at = static_cast<std::size_t>(expires.name.data() - s.data());
+        std::uint64_t v = 0;
+        bool overflow = false;
+        if (!expires.has_value || !parse_uint(expires.value, max_delta_seconds, v, overflow)) return fail(errc::bad_number, at);
+        if (overflow) return fail(errc::number_too_large, at);
+        out.expires = static_cast<std::uint32_t>(v);
+        out.expires_present = true;
+    }
+    return {};
+}
+
 error parse_value(std::string_view s, token& out) noexcept {
     const std::string_view t = trim(s);
     if (!is_token(t)) return fail(errc::bad_header_value, skip_ws(s, 0));

@@ -115,28 +115,6 @@ std::optional<int> sipfrag_status(const sip::message& m) {
     return code;
 }
 
-// Subscription-State (RFC 6665): "active;expires=60", "terminated;reason=noresource".
-struct subscription_state {
-    bool terminated = false;
-    std::optional<std::uint32_t> expires;
-};
-subscription_state subscription_state_of(const sip::message& m) {
-    subscription_state out;
-    std::string_view rest = m.header(sip::header_id::subscription_state);
-    std::size_t semi = rest.find(';');
-    out.terminated = sip::detail::iequals(sip::detail::trim(rest.substr(0, semi)), "terminated");
-    while (semi != std::string_view::npos) {
-        rest.remove_prefix(semi + 1);
-        semi = rest.find(';');
-        const std::string_view p = rest.substr(0, semi);
-        const std::size_t eq = p.find('=');
-        if (eq == std::string_view::npos || !sip::detail::iequals(sip::detail::trim(p.substr(0, eq)), "expires")) continue;
-        std::uint32_t v = 0;
-        if (!sip::parse_number(sip::detail::trim(p.substr(eq + 1)), sip::max_delta_seconds, v).failed()) out.expires = v;
-    }
-    return out;
-}
-
 // RFC 3515 §2.4.5: every NOTIFY of a REFER's subscription carries a Status-Line as message/sipfrag.
 std::string sipfrag_of(int status) {
     return "SIP/2.0 " + std::to_string(status) + " " + std::string(sip::reason_phrase(status)) + "\r\n";
@@ -802,10 +780,12 @@ void invite_session::on_notify(const sip::message& request, const std::string& k
     if (!event || !sip::detail::iequals(event->package, "refer")) return respond_to(request, key, 489);
     if (!refer_ || (!event->id.empty() && event->id != std::to_string(refer_->cseq))) return respond_to(request, key, 481);
     respond_to(request, key, 200);  // whatever the body: a peer we answer otherwise may end the call
-    const subscription_state sub = subscription_state_of(request);
+    // Subscription-State (RFC 6665): one we cannot read ends nothing and sets no duration.
+    const auto sub = request.subscription_state();
+    const bool terminated = sub && sub->terminated();
     const std::optional<int> code = sipfrag_status(request);
     if (refer_->finished) {  // the outcome is known; only the subscription's end is left
-        if (sub.terminated) refer_.reset();
+        if (terminated) refer_.reset();
         return;
     }
     if (code && *code >= 300) {
@@ -815,20 +795,20 @@ void invite_session::on_notify(const sip::message& request, const std::string& k
         events_.push_back(std::move(ev));
         return;
     }
-    const bool final = sub.terminated || (code && *code >= 200);
+    const bool final = terminated || (code && *code >= 200);
     if (code || final) {
         session_event ev{session_event_kind::refer_progress, code.value_or(0), {}, {}};
         ev.final = final;
         events_.push_back(std::move(ev));
     }
-    if (sub.terminated) {
+    if (terminated) {
         refer_.reset();
         return;
     }
     refer_->finished = final;
     // The subscription lasts what this NOTIFY says (the notifier chooses the duration of a REFER's
     // subscription); past that, and 64*T1 for a late NOTIFY, it is over.
-    const auto expires = std::chrono::seconds(sub.expires.value_or(static_cast<std::uint32_t>(refer_subscription.count())));
+    const auto expires = sub && sub->has_expires() ? std::chrono::seconds(sub->expires) : refer_subscription;
     refer_->deadline = now + std::chrono::duration_cast<duration>(expires) + 64 * cfg_.timers.t1;
 }
 

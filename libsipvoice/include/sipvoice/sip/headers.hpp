@@ -199,6 +199,18 @@ struct event {
 };
 error parse_value(std::string_view text, event& out) noexcept;
 
+// Subscription-State (RFC 6665 §8.2.3): substate-value ;expires= ;reason= ;retry-after= ...
+struct subscription_state {
+    std::string_view state;  // "active", "pending", "terminated", or an extension value
+    [[nodiscard]] bool terminated() const noexcept;
+    [[nodiscard]] bool has_expires() const noexcept { return expires_present; }
+    std::uint32_t expires = 0;  // seconds, valid when has_expires()
+    bool expires_present = false;
+    std::string_view reason;    // "deactivated", "noresource", "timeout"... (empty when absent)
+    param_list params{{}, param_syntax::header};
+};
+error parse_value(std::string_view text, subscription_state& out) noexcept;
+
 // A bare token, for the elements of Allow, Supported, Require, Proxy-Require, Unsupported,
 // Allow-Events, Content-Encoding, Accept-Encoding...
 struct token {

@@ -202,6 +202,9 @@ public:
     [[nodiscard]] result<std::uint32_t> min_se() const noexcept { return number(header_id::min_se, max_delta_seconds); }
     [[nodiscard]] header_values<media_type> accept() const noexcept { return {this, header_id::accept}; }
     [[nodiscard]] result<sip::event> event() const noexcept { return single<sip::event>(header_id::event); }
+    [[nodiscard]] result<sip::subscription_state> subscription_state() const noexcept {
+        return single<sip::subscription_state>(header_id::subscription_state);
+    }
     [[nodiscard]] result<name_addr> refer_to() const noexcept { return single<name_addr>(header_id::refer_to); }
 
     // 1-based line and column of a byte offset into bytes().
