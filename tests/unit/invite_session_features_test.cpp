@@ -153,6 +153,45 @@ TEST_CASE("invite_session UAC: a 302 is followed to its Contact, up to the redir
     CHECK(s.state() == session_state::terminated);
 }
 
+TEST_CASE("invite_session UAC: a redirect's Contacts are tried by q; a 4xx/5xx moves on, a 6xx ends", "[invite_session]") {
+    auto cfg = config();
+    cfg.max_redirects = 5;
+    auto s = ua::invite_session::outgoing("sip:sales@example.com", offer, cfg, 9, time_point{});
+    sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    // Order in the response: q=0.2, none (1.0), q=0.7, a tel: URI (not ours to call), q=0.7 again.
+    s.on_response(reply(inv, 302, "r", {},
+                        {{sip::header_id::contact, "<sip:low@198.51.100.9>;q=0.2, <sip:plain@198.51.100.9>"},
+                         {sip::header_id::contact, "<sip:mid1@198.51.100.9>;q=0.7, <tel:+15551234>;q=1, <sip:mid2@198.51.100.9>;q=0.7"}}),
+                  time_point{});
+    std::vector<std::string> tried;
+    for (int status : {486, 503, 404, 480}) {
+        auto out = s.take_outputs();
+        REQUIRE(out.size() == 1);
+        inv = parse_wire(out[0].bytes);
+        tried.emplace_back(inv.request_uri().text);
+        s.on_response(reply(inv, status, "t"), time_point{});
+    }
+    CHECK(tried == std::vector<std::string>{"sip:plain@198.51.100.9", "sip:mid1@198.51.100.9", "sip:mid2@198.51.100.9",
+                                            "sip:low@198.51.100.9"});
+    // All of them failed: the call ends with the last answer.
+    CHECK(s.take_outputs().empty());
+    auto ev = s.take_events();
+    REQUIRE_FALSE(ev.empty());
+    CHECK(ev.back().status == 480);
+    CHECK(s.state() == session_state::terminated);
+
+    // A 6xx is a global refusal: no other Contact is tried.
+    auto g = ua::invite_session::outgoing("sip:sales@example.com", offer, cfg, 9, time_point{});
+    inv = parse_wire(g.take_outputs().at(0).bytes);
+    g.on_response(reply(inv, 302, "r", {}, {{sip::header_id::contact, "<sip:a@198.51.100.9>, <sip:b@198.51.100.9>"}}),
+                  time_point{});
+    inv = parse_wire(g.take_outputs().at(0).bytes);
+    CHECK(inv.request_uri().text == "sip:a@198.51.100.9");
+    g.on_response(reply(inv, 603, "t"), time_point{});
+    CHECK(g.take_outputs().empty());
+    CHECK(g.state() == session_state::terminated);
+}
+
 TEST_CASE("invite_session UAC: re-offer (hold) by re-INVITE, its 2xx ACKed with its CSeq, a 488 keeps the call",
           "[invite_session][reoffer]") {
     const time_point t0{};

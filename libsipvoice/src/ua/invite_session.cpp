@@ -401,6 +401,16 @@ void invite_session::send_invite(time_point now, const std::string& authorizatio
                         cfg_.outbound_proxy.empty() ? target_ : cfg_.outbound_proxy, invite_cseq_});
 }
 
+bool invite_session::next_redirect_target(time_point now) {
+    if (redirect_targets_.empty() || redirects_ >= cfg_.max_redirects) return false;
+    ++redirects_;
+    target_ = std::move(redirect_targets_.front());
+    redirect_targets_.pop_front();
+    invite_authorized_ = false;
+    send_invite(now);
+    return true;
+}
+
 bool invite_session::retry_invite(const sip::message& response, time_point now) {
     const int status = response.status();
     if (cancel_wanted_ || state_ == session_state::terminating) return false;
@@ -414,19 +424,21 @@ bool invite_session::retry_invite(const sip::message& response, time_point now) 
         send_invite(now, auth::authorization(*ch, *cfg_.credentials, "INVITE", target_, token(16), 1), ch->proxy);
         return true;
     }
-    if (status >= 300 && status < 400 && redirects_ < cfg_.max_redirects) {
-        // RFC 3261 §8.1.3.4: try the Contact of the redirect (the first; q-values are not weighed).
+    if (status >= 300 && status < 400) {
+        // RFC 3261 §8.1.3.4: the redirect's Contacts, most preferred (highest q; none said is 1.0)
+        // first, the order of the response among equals; they replace what an earlier redirect left.
+        std::vector<std::pair<int, std::string>> targets;
         for (auto c : response.contacts()) {
             if (!c || c->star) continue;
             const auto scheme = c->address.address.scheme;
             if (scheme != sip::uri_scheme::sip && scheme != sip::uri_scheme::sips) continue;
-            ++redirects_;
-            target_ = std::string(sip::without_headers(c->address.address));  // no headers in a Request-URI
-            invite_authorized_ = false;
-            send_invite(now);
-            return true;
+            // No headers in a Request-URI (§19.1.5).
+            targets.emplace_back(c->q < 0 ? 1000 : c->q, std::string(sip::without_headers(c->address.address)));
         }
-        return false;
+        std::stable_sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+        redirect_targets_.clear();
+        for (auto& t : targets) redirect_targets_.push_back(std::move(t.second));
+        return next_redirect_target(now);
     }
     if (status == 422 && cfg_.session_expires != 0 && timer_retries_ < 2) {
         // RFC 4028 §7.4: ask again with the interval the peer's Min-SE names.
@@ -438,6 +450,8 @@ bool invite_session::retry_invite(const sip::message& response, time_point now) 
         send_invite(now);
         return true;
     }
+    // A target we were redirected to failed, not globally (6xx): the next one (§8.1.3.4).
+    if (status >= 400 && status < 600) return next_redirect_target(now);
     return false;
 }
 

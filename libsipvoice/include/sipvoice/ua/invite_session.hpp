@@ -40,6 +40,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <random>
 #include <string>
@@ -250,7 +251,8 @@ private:
     void send_refer_notify(int status, bool final, std::string_view reason, time_point now);
     // UAC: (re)builds and sends the INVITE to target_ with the next CSeq.
     void send_invite(time_point now, const std::string& authorization_line = {}, bool proxy_auth = false);
-    bool retry_invite(const sip::message& response, time_point now);  // 401/407, 3xx, 422
+    bool retry_invite(const sip::message& response, time_point now);  // 401/407, 3xx, 422, a redirect target failed
+    bool next_redirect_target(time_point now);  // the next Contact of the last redirect, if any is left
 
     // RFC 4028
     void add_session_timer_request_headers(sip::message_builder& b) const;
@@ -289,6 +291,7 @@ private:
     bool cancel_wanted_ = false;
     bool invite_authorized_ = false;
     int redirects_ = 0;
+    std::deque<std::string> redirect_targets_;  // the last redirect's Contacts not tried yet, by q
     int timer_retries_ = 0;
 
     std::string local_sdp_;             // the last SDP we sent (refresh re-INVITEs repeat it)
