@@ -38,6 +38,8 @@ was answered and had RTP in both directions and no RTP timeout; 1 otherwise (the
   --play WAV       audio to send (16-bit PCM, or 8-bit G.711 WAV; mono; other rates converted)
   --record WAV     write what is heard (16-bit PCM, mono)
   --dtmf DIGITS    digits to send once connected, e.g. 123#
+  --dtmf-info      send the --dtmf digits as SIP INFO (application/dtmf-relay, one every 250 ms)
+                   instead of RFC 4733 events in the media
   --duration S     hang up after S seconds of conversation (default 5)
   --codec C        pcmu, pcma, g722 or opus (default: offer PCMU, PCMA, Opus in that order)
   --from URI       our address of record (default sip:EXT@DOMAIN with --user, else
@@ -321,6 +323,7 @@ int call_command(std::span<const std::string_view> args) {
     account_options account;
     std::string uri;
     std::string dtmf;
+    bool dtmf_info = false;
     std::string from;
     unsigned duration_s = 5;
     std::optional<unsigned> hold_after;
@@ -354,6 +357,8 @@ int call_command(std::span<const std::string_view> args) {
             if (a == "--duration") duration_s = n;
             if (a == "--hold-after") hold_after = n;
             if (a == "--unhold-after") unhold_after = n;
+        } else if (a == "--dtmf-info") {
+            dtmf_info = true;
         } else if (uri.empty() && !a.starts_with("-")) {
             uri = std::string(a);
         } else {
@@ -406,8 +411,22 @@ int call_command(std::span<const std::string_view> args) {
     asio::steady_timer hold_timer(io);
     asio::steady_timer unhold_timer(io);
     ua::call c;
+    asio::steady_timer dtmf_timer(io);
+    std::size_t dtmf_next = 0;
+    // One INFO per digit, 250 ms apart (one transaction at a time in the dialog).
+    std::function<void()> send_info_digit = [&] {
+        if (dtmf_next >= dtmf.size()) return;
+        if (!c.send_dtmf_info(dtmf[dtmf_next], 160))
+            std::fprintf(stderr, "sipvoice call: DTMF '%c' not sent by INFO (not a key, or the call is not up)\n", dtmf[dtmf_next]);
+        ++dtmf_next;
+        dtmf_timer.expires_after(std::chrono::milliseconds(250));
+        dtmf_timer.async_wait([&](std::error_code ec) {
+            if (!ec) send_info_digit();
+        });
+    };
     handler->on_connected_extra = [&] {
-        if (!dtmf.empty() && handler->media->audio() && !handler->media->audio()->send_dtmf(dtmf))
+        if (!dtmf.empty() && dtmf_info) send_info_digit();
+        else if (!dtmf.empty() && handler->media->audio() && !handler->media->audio()->send_dtmf(dtmf))
             std::fprintf(stderr, "sipvoice call: the peer did not accept telephone-events; no DTMF sent\n");
         hangup_timer.expires_after(std::chrono::seconds(duration_s));
         hangup_timer.async_wait([&](std::error_code ec) {
