@@ -192,6 +192,72 @@ TEST_CASE("invite_session UAC: a redirect's Contacts are tried by q; a 4xx/5xx m
     CHECK(g.state() == session_state::terminated);
 }
 
+TEST_CASE("invite_session UAC: re-offer by UPDATE (RFC 3311): answered in its 2xx with no ACK, 488 and 405 handled",
+          "[invite_session][reoffer]") {
+    const time_point t0{};
+    auto s = connected_call({{sip::header_id::allow, "INVITE, ACK, BYE, CANCEL, UPDATE"}});
+    s.reoffer(hold_offer, t0 + 1s, true);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message upd = parse_wire(out[0].bytes);
+    CHECK(upd.method_name() == "UPDATE");
+    CHECK(upd.body() == hold_offer);
+    CHECK(upd.content_type()->matches("application", "sdp"));
+
+    // A second offer while the UPDATE's is open waits for it.
+    s.reoffer(offer, t0 + 1100ms, true);
+    CHECK(s.take_outputs().empty());
+    const std::string held_answer = answer + "a=recvonly\r\n";
+    s.on_dialog_response(&static_cast<const sip::message&>(reply(upd, 200, "b1", held_answer)), t0 + 1200ms, out[0].cseq);
+    auto ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::answer);
+    CHECK(ev[0].sdp == held_answer);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);  // no ACK for an UPDATE: only the queued offer
+    const sip::message second = parse_wire(out[0].bytes);
+    CHECK(second.method_name() == "UPDATE");
+    CHECK(second.body() == offer);
+
+    // Refused: the offer is rejected, the call stays.
+    s.on_dialog_response(&static_cast<const sip::message&>(reply(second, 488, "b1")), t0 + 2s, out[0].cseq);
+    ev = s.take_events();
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == session_event_kind::offer_rejected);
+    CHECK(ev[0].status == 488);
+    CHECK(s.state() == session_state::connected);
+
+    // A peer that turns out not to take UPDATE (405): the same offer by re-INVITE at once.
+    s.reoffer(hold_offer, t0 + 3s, true);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message third = parse_wire(out[0].bytes);
+    CHECK(third.method_name() == "UPDATE");
+    s.on_dialog_response(&static_cast<const sip::message&>(reply(third, 405, "b1")), t0 + 3100ms, out[0].cseq);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message reinvite = parse_wire(out[0].bytes);
+    CHECK(reinvite.method_name() == "INVITE");
+    CHECK(reinvite.body() == hold_offer);
+    CHECK(s.take_events().empty());
+    // ...and later offers go by re-INVITE straight away.
+    s.on_dialog_response(&static_cast<const sip::message&>(reply(reinvite, 200, "b1", held_answer)), t0 + 3200ms, out[0].cseq);
+    s.take_outputs();
+    s.take_events();
+    s.reoffer(offer, t0 + 4s, true);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(parse_wire(out[0].bytes).method_name() == "INVITE");
+}
+
+TEST_CASE("invite_session UAC: without UPDATE in the peer's Allow a re-offer by UPDATE is a re-INVITE", "[invite_session][reoffer]") {
+    auto s = connected_call({{sip::header_id::allow, "INVITE, ACK, BYE, CANCEL"}});
+    s.reoffer(hold_offer, time_point{} + 1s, true);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(parse_wire(out[0].bytes).method_name() == "INVITE");
+}
+
 TEST_CASE("invite_session UAC: re-offer (hold) by re-INVITE, its 2xx ACKed with its CSeq, a 488 keeps the call",
           "[invite_session][reoffer]") {
     const time_point t0{};

@@ -571,7 +571,8 @@ void invite_session::cancel(time_point now) {
 bool invite_session::offer_open() const noexcept {
     if (!pending_reinvite_key_.empty() || !pending_update_key_.empty() || awaiting_ack_answer_ || reoffer_retry_at_)
         return true;
-    return std::any_of(in_flight_.begin(), in_flight_.end(), [](const pending_request& r) { return r.method == "INVITE"; });
+    return std::any_of(in_flight_.begin(), in_flight_.end(),
+                       [](const pending_request& r) { return r.method == "INVITE" || r.why == purpose::reoffer; });
 }
 
 void invite_session::on_request(const sip::message& request, const std::string& key, time_point now) {
@@ -688,16 +689,17 @@ void invite_session::answer(std::string sdp, time_point now) {
     }
 }
 
-void invite_session::reoffer(std::string sdp, time_point now) {
+void invite_session::reoffer(std::string sdp, time_point now, bool by_update) {
     if (state_ != session_state::connected || !dialog_) {
         events_.push_back({session_event_kind::offer_rejected, 491, {}, "no confirmed call to re-offer in"});
         return;
     }
     if (offer_open()) {
         queued_reoffer_ = std::move(sdp);  // sent when the open offer is settled
+        queued_by_update_ = by_update;
         return;
     }
-    send_in_dialog("INVITE", purpose::reoffer, now, sdp);
+    send_in_dialog(by_update && peer_allows_update_ ? "UPDATE" : "INVITE", purpose::reoffer, now, sdp);
 }
 
 bool invite_session::send_dtmf_info(char digit, int duration_ms, time_point now) {
@@ -712,7 +714,7 @@ void invite_session::try_queued_reoffer(time_point now) {
     if (!queued_reoffer_ || state_ != session_state::connected || offer_open()) return;
     std::string sdp = std::move(*queued_reoffer_);
     queued_reoffer_.reset();
-    send_in_dialog("INVITE", purpose::reoffer, now, sdp);
+    send_in_dialog(queued_by_update_ && peer_allows_update_ ? "UPDATE" : "INVITE", purpose::reoffer, now, sdp);
 }
 
 void invite_session::send_in_dialog(std::string method, purpose why, time_point now, const std::string& sdp,
@@ -1001,17 +1003,36 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
         return;
     }
     if (req.method == "UPDATE") {
+        const bool offer = req.why == purpose::reoffer;
         if (status >= 200 && status < 300 && response) {
             dialog_->on_target_refresh_response(*response);
             apply_uac_timer(*response);
             start_session_timer(now);
+            if (offer) {
+                local_sdp_ = req.sdp;
+                events_.push_back({session_event_kind::answer, status, sdp_of(*response), {}});
+            }
         } else if (status == 405 || status == 501) {
-            // The peer does not take UPDATE after all: refresh with a re-INVITE at once.
+            // The peer does not take UPDATE after all: the offer (or the refresh) by re-INVITE at once.
             peer_allows_update_ = false;
-            send_in_dialog("INVITE", purpose::refresh, now, local_sdp_);
+            send_in_dialog("INVITE", req.why, now, offer ? req.sdp : local_sdp_);
+            return;
+        } else if (offer && status == 491 && req.glare_retries == 0) {
+            // RFC 3311 §5.2 and RFC 3261 §14.1: glare, again after the random delay.
+            std::uniform_int_distribution<int> ms = uac_ ? std::uniform_int_distribution<int>(2100, 4000)
+                                                         : std::uniform_int_distribution<int>(0, 2000);
+            reoffer_retry_ = req;
+            reoffer_retry_.glare_retries = 1;
+            reoffer_retry_.authorized = false;
+            reoffer_retry_at_ = now + duration(ms(rng_));
+            return;
+        } else if (offer) {
+            events_.push_back({session_event_kind::offer_rejected, status, {},
+                               response ? std::string(response->reason_phrase()) : std::string("no answer")});
         } else {
             start_session_timer(now);
         }
+        try_queued_reoffer(now);
         return;
     }
 }
@@ -1050,10 +1071,14 @@ void invite_session::on_time(time_point now) {
         reoffer_retry_at_.reset();
         if (offer_open()) {
             // The peer's own offer got in first; ours follows it.
-            if (reoffer_retry_.why == purpose::reoffer && !queued_reoffer_) queued_reoffer_ = reoffer_retry_.sdp;
+            if (reoffer_retry_.why == purpose::reoffer && !queued_reoffer_) {
+                queued_reoffer_ = reoffer_retry_.sdp;
+                queued_by_update_ = reoffer_retry_.method == "UPDATE";
+            }
         } else {
             const std::string& sdp = reoffer_retry_.why == purpose::refresh ? local_sdp_ : reoffer_retry_.sdp;
-            send_in_dialog("INVITE", reoffer_retry_.why, now, sdp, {}, false, reoffer_retry_.glare_retries);
+            const bool update = reoffer_retry_.method == "UPDATE" && peer_allows_update_;
+            send_in_dialog(update ? "UPDATE" : "INVITE", reoffer_retry_.why, now, sdp, {}, false, reoffer_retry_.glare_retries);
         }
     }
     if (refresh_at_ && now >= *refresh_at_) {

@@ -326,10 +326,10 @@ void call::answer(std::string sdp) {
     self->pump();
 }
 
-void call::reoffer(std::string sdp) {
+void call::reoffer(std::string sdp, bool by_update) {
     auto [self, c] = lookup(owner_, id_);
     if (!c) return;
-    c->session->reoffer(std::move(sdp), sipvoice::clock::now());
+    c->session->reoffer(std::move(sdp), sipvoice::clock::now(), by_update);
     self->pump();
 }
 

@@ -177,10 +177,11 @@ public:
     // empty SDP is a re-INVITE without offer: answer() then takes OUR offer, and the peer's answer
     // comes in the ACK (an answer event).
     void answer(std::string sdp, time_point now);
-    // A new offer of ours in the confirmed dialog (hold, unhold, codec change): a re-INVITE. The
-    // answer comes as an answer event, a failure as offer_rejected. While another offer is open the
-    // re-offer waits for it to finish.
-    void reoffer(std::string sdp, time_point now);
+    // A new offer of ours in the confirmed dialog (hold, unhold, codec change): a re-INVITE, or with
+    // `by_update` an UPDATE (RFC 3311: no ACK, answered at once; a peer that does not take UPDATE,
+    // 405/501 or no UPDATE in its Allow, gets the re-INVITE instead). The answer comes as an answer
+    // event, a failure as offer_rejected. While another offer is open the re-offer waits for it.
+    void reoffer(std::string sdp, time_point now, bool by_update = false);
     // A key sent as SIP INFO with application/dtmf-relay ("Signal=5", "Duration=160"), for peers that
     // take DTMF that way rather than as RFC 4733 events. Only in a confirmed call; false otherwise or
     // for a key that is not 0-9 * # A-D.
@@ -302,6 +303,7 @@ private:
     std::optional<sip::message> update_;  // ...and that UPDATE
     std::vector<pending_request> in_flight_;
     std::optional<std::string> queued_reoffer_;
+    bool queued_by_update_ = false;
     std::optional<time_point> reoffer_retry_at_;
     pending_request reoffer_retry_;
     bool peer_allows_update_ = false;

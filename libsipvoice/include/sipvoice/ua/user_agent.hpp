@@ -180,9 +180,10 @@ public:
     // The answer to an on_offer().
     void answer(std::string sdp);
     // A new offer in the established call (hold: sendonly/inactive, unhold, codec or address change):
-    // a re-INVITE; the answer comes to on_answer(), a refusal to on_offer_rejected(). A 491 (glare)
-    // is retried once after the RFC 3261 §14.1 random delay.
-    void reoffer(std::string sdp);
+    // a re-INVITE, or with `by_update` an UPDATE (RFC 3311; the re-INVITE after all for a peer that
+    // does not take UPDATE); the answer comes to on_answer(), a refusal to on_offer_rejected(). A 491
+    // (glare) is retried once after the RFC 3261 §14.1 random delay.
+    void reoffer(std::string sdp, bool by_update = false);
     // A key as SIP INFO (application/dtmf-relay), for a peer that wants DTMF that way rather than as
     // RFC 4733 events in the media (call_media's audio stream sends those). False when the call is
     // not confirmed or the key is not one of 0-9 * # A-D.
