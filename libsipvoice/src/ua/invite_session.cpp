@@ -985,13 +985,7 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
                 events_.push_back({session_event_kind::answer, status, sdp, {}});
             }
         } else if (status == 491 && req.glare_retries == 0) {
-            // RFC 3261 §14.1: glare: again after 2.1-4 s when we own the Call-ID, else 0-2 s.
-            std::uniform_int_distribution<int> ms = uac_ ? std::uniform_int_distribution<int>(2100, 4000)
-                                                         : std::uniform_int_distribution<int>(0, 2000);
-            reoffer_retry_ = req;
-            reoffer_retry_.glare_retries = 1;
-            reoffer_retry_.authorized = false;
-            reoffer_retry_at_ = now + duration(ms(rng_));
+            retry_after_glare(req, now);
             return;
         } else if (req.why == purpose::reoffer) {
             events_.push_back({session_event_kind::offer_rejected, status, {},
@@ -1018,13 +1012,7 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
             send_in_dialog("INVITE", req.why, now, offer ? req.sdp : local_sdp_);
             return;
         } else if (offer && status == 491 && req.glare_retries == 0) {
-            // RFC 3311 §5.2 and RFC 3261 §14.1: glare, again after the random delay.
-            std::uniform_int_distribution<int> ms = uac_ ? std::uniform_int_distribution<int>(2100, 4000)
-                                                         : std::uniform_int_distribution<int>(0, 2000);
-            reoffer_retry_ = req;
-            reoffer_retry_.glare_retries = 1;
-            reoffer_retry_.authorized = false;
-            reoffer_retry_at_ = now + duration(ms(rng_));
+            retry_after_glare(req, now);  // RFC 3311 §5.2: as for a re-INVITE
             return;
         } else if (offer) {
             events_.push_back({session_event_kind::offer_rejected, status, {},
@@ -1035,6 +1023,16 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
         try_queued_reoffer(now);
         return;
     }
+}
+
+void invite_session::retry_after_glare(const pending_request& req, time_point now) {
+    // RFC 3261 §14.1: glare: again after 2.1-4 s when we own the Call-ID, else 0-2 s.
+    std::uniform_int_distribution<int> ms = uac_ ? std::uniform_int_distribution<int>(2100, 4000)
+                                                 : std::uniform_int_distribution<int>(0, 2000);
+    reoffer_retry_ = req;
+    reoffer_retry_.glare_retries = 1;
+    reoffer_retry_.authorized = false;
+    reoffer_retry_at_ = now + duration(ms(rng_));
 }
 
 void invite_session::on_time(time_point now) {

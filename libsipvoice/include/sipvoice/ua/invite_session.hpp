@@ -254,6 +254,7 @@ private:
     void send_invite(time_point now, const std::string& authorization_line = {}, bool proxy_auth = false);
     bool retry_invite(const sip::message& response, time_point now);  // 401/407, 3xx, 422, a redirect target failed
     bool next_redirect_target(time_point now);  // the next Contact of the last redirect, if any is left
+    void retry_after_glare(const pending_request& req, time_point now);  // a 491 to our offer
 
     // RFC 4028
     void add_session_timer_request_headers(sip::message_builder& b) const;
