@@ -699,7 +699,11 @@ void invite_session::reoffer(std::string sdp, time_point now, bool by_update) {
         queued_by_update_ = by_update;
         return;
     }
-    send_in_dialog(by_update && peer_allows_update_ ? "UPDATE" : "INVITE", purpose::reoffer, now, sdp);
+    send_in_dialog(offer_method(by_update), purpose::reoffer, now, sdp);
+}
+
+const char* invite_session::offer_method(bool by_update) const noexcept {
+    return by_update && peer_allows_update_ ? "UPDATE" : "INVITE";
 }
 
 bool invite_session::send_dtmf_info(char digit, int duration_ms, time_point now) {
@@ -714,7 +718,7 @@ void invite_session::try_queued_reoffer(time_point now) {
     if (!queued_reoffer_ || state_ != session_state::connected || offer_open()) return;
     std::string sdp = std::move(*queued_reoffer_);
     queued_reoffer_.reset();
-    send_in_dialog(queued_by_update_ && peer_allows_update_ ? "UPDATE" : "INVITE", purpose::reoffer, now, sdp);
+    send_in_dialog(offer_method(queued_by_update_), purpose::reoffer, now, sdp);
 }
 
 void invite_session::send_in_dialog(std::string method, purpose why, time_point now, const std::string& sdp,
@@ -1075,8 +1079,8 @@ void invite_session::on_time(time_point now) {
             }
         } else {
             const std::string& sdp = reoffer_retry_.why == purpose::refresh ? local_sdp_ : reoffer_retry_.sdp;
-            const bool update = reoffer_retry_.method == "UPDATE" && peer_allows_update_;
-            send_in_dialog(update ? "UPDATE" : "INVITE", reoffer_retry_.why, now, sdp, {}, false, reoffer_retry_.glare_retries);
+            send_in_dialog(offer_method(reoffer_retry_.method == "UPDATE"), reoffer_retry_.why, now, sdp, {}, false,
+                           reoffer_retry_.glare_retries);
         }
     }
     if (refresh_at_ && now >= *refresh_at_) {

@@ -255,6 +255,8 @@ private:
     bool retry_invite(const sip::message& response, time_point now);  // 401/407, 3xx, 422, a redirect target failed
     bool next_redirect_target(time_point now);  // the next Contact of the last redirect, if any is left
     void retry_after_glare(const pending_request& req, time_point now);  // a 491 to our offer
+    // The method of an offer of ours: UPDATE when asked for and the peer takes it, else re-INVITE.
+    [[nodiscard]] const char* offer_method(bool by_update) const noexcept;
 
     // RFC 4028
     void add_session_timer_request_headers(sip::message_builder& b) const;
