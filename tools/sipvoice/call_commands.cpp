@@ -413,7 +413,8 @@ int call_command(std::span<const std::string_view> args) {
     ua::call c;
     asio::steady_timer dtmf_timer(io);
     std::size_t dtmf_next = 0;
-    // One INFO per digit, 250 ms apart (one transaction at a time in the dialog).
+    // One INFO per digit, 250 ms apart: paced, so that each one's transaction has usually ended
+    // before the next (nothing waits for it).
     std::function<void()> send_info_digit = [&] {
         if (dtmf_next >= dtmf.size()) return;
         if (!c.send_dtmf_info(dtmf[dtmf_next], 160))
