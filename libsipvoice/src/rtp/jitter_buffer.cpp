@@ -34,6 +34,7 @@ jitter_buffer::jitter_buffer(jitter_buffer_config config) : config_(config) {
     if (!(config_.delay_quantile >= 0 && config_.delay_quantile <= 1)) config_.delay_quantile = 0.97;
     slots_.resize(round_up_pow2(config_.capacity));
     mask_ = slots_.size() - 1;
+    free_buffers_.reserve(slots_.size());  // never more spares than slots: freeing does not allocate
     min_queue_.resize(config_.reference_window);
     delays_.resize(config_.window);
     sorted_.reserve(config_.window);
@@ -41,8 +42,7 @@ jitter_buffer::jitter_buffer(jitter_buffer_config config) : config_(config) {
 }
 
 void jitter_buffer::reset() {
-    for (slot& s : slots_) s.used = false;
-    count_ = 0;
+    free_all();
     state_ = state::empty;
     played_any_ = false;
     held_.active = false;
@@ -75,7 +75,15 @@ jitter_buffer::slot* jitter_buffer::find(std::int64_t seq) noexcept {
 void jitter_buffer::free_slot(slot& s) noexcept {
     if (!s.used) return;
     s.used = false;
+    free_buffers_.push_back(s.buffer);
     --count_;
+}
+
+void jitter_buffer::free_all() noexcept {
+    for (slot& s : slots_) s.used = false;
+    count_ = 0;
+    free_buffers_.clear();
+    for (std::size_t i = buffers_.size(); i-- > 0;) free_buffers_.push_back(static_cast<std::uint16_t>(i));
 }
 
 void jitter_buffer::mark_played(std::int64_t seq, bool played) noexcept {
@@ -164,12 +172,19 @@ void jitter_buffer::record_transit(std::int64_t ts, time_point arrival) {
 void jitter_buffer::store(std::int64_t seq, std::int64_t ts, const packet& p) {
     slot& s = at(seq);
     free_slot(s);
+    if (free_buffers_.empty()) {
+        s.buffer = static_cast<std::uint16_t>(buffers_.size());  // at most slots_.size() <= 2^14 of them
+        buffers_.emplace_back();
+    } else {
+        s.buffer = free_buffers_.back();
+        free_buffers_.pop_back();
+    }
     s.used = true;
     s.seq = seq;
     s.ts = ts;
     s.payload_type = p.payload_type;
     s.marker = p.marker;
-    s.payload.assign(p.payload.begin(), p.payload.end());
+    buffers_[s.buffer].assign(p.payload.begin(), p.payload.end());
     ++count_;
     // The packet duration, from neighbours in sequence; a bigger step is a silence gap, not a frame.
     const std::int64_t max_step = samples_of(duration{max_frame_ms});
@@ -180,8 +195,7 @@ void jitter_buffer::store(std::int64_t seq, std::int64_t ts, const packet& p) {
 }
 
 void jitter_buffer::start(const packet& p, time_point arrival) {
-    for (slot& s : slots_) s.used = false;
-    count_ = 0;
+    free_all();
     played_bits_ = {};
     held_.active = false;
     underrun_debt_ = 0;
@@ -332,7 +346,7 @@ playout jitter_buffer::emit_frame(slot& s) {
     out.samples = frame_samples_;
     out.payload_type = s.payload_type;
     out.marker = s.marker;
-    out_.swap(s.payload);  // hand the bytes over without a copy; the slot keeps the old buffer
+    out_.swap(buffers_[s.buffer]);  // hand the bytes over without a copy; the pool keeps the old buffer
     out.payload = out_;
     play_ts_ = s.ts + frame_samples_;
     mark_played(s.seq, true);
@@ -448,7 +462,7 @@ playout jitter_buffer::pop(time_point now) {
         out.sequence = static_cast<std::uint16_t>(seq);
         out.timestamp = static_cast<std::uint32_t>(ts);
         out.samples = frame_samples_;
-        if (const slot* n = find(next_seq_)) out.next_payload = n->payload;
+        if (const slot* n = find(next_seq_)) out.next_payload = buffers_[n->buffer];
         return out;
     }
 }
