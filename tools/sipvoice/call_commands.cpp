@@ -48,6 +48,8 @@ was answered and had RTP in both directions and no RTP timeout; 1 otherwise (the
                    prints "hold" when the peer answered it
   --unhold-after S S seconds after the answer (after --hold-after) resume: a re-INVITE with
                    a=sendrecv; prints "unhold"
+  --reoffer-by M   invite (default) or update: hold and resume by UPDATE (RFC 3311) when the peer
+                   allows it, else by re-INVITE
   --rtp-timeout S  hang up when no RTP came from the peer for S seconds while it should send
                    (not on hold); the ended line says reason=rtp timeout (default 30; 0 off)
   --session-expires S
@@ -193,6 +195,7 @@ struct call_printer : ua::call_handler {
     bool ended = false;
     bool rtp_timed_out = false;
     reoffering pending = reoffering::none;
+    bool reoffer_by_update = false;
     int final_status = 0;
     std::string reason;
     std::function<void()> on_connected_extra;
@@ -258,12 +261,12 @@ struct call_printer : ua::call_handler {
         if (!play.empty() && media->audio()) media->audio()->write(play);
         if (on_connected_extra) on_connected_extra();
     }
-    // Hold (sendonly) or resume (sendrecv) with a re-INVITE (RFC 3264 §8.4).
+    // Hold (sendonly) or resume (sendrecv) with a re-INVITE or an UPDATE (RFC 3264 §8.4).
     void reoffer(reoffering what) {
         if (!connected || ended) return;
         media->set_direction(what == reoffering::hold ? sdp::direction::sendonly : sdp::direction::sendrecv);
         pending = what;
-        self.reoffer(media->offer());
+        self.reoffer(media->offer(), reoffer_by_update);
     }
     void on_terminated(int status, const std::string& why) override {
         ended = true;
@@ -328,6 +331,7 @@ int call_command(std::span<const std::string_view> args) {
     unsigned duration_s = 5;
     std::optional<unsigned> hold_after;
     std::optional<unsigned> unhold_after;
+    bool reoffer_by_update = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view a = args[i];
         if (a == "-h" || a == "--help") {
@@ -359,6 +363,14 @@ int call_command(std::span<const std::string_view> args) {
             if (a == "--unhold-after") unhold_after = n;
         } else if (a == "--dtmf-info") {
             dtmf_info = true;
+        } else if (a == "--reoffer-by") {
+            auto v = option_value(args, i);
+            if (!v) return 2;
+            if (*v != "invite" && *v != "update") {
+                std::fprintf(stderr, "sipvoice call: --reoffer-by: '%.*s' is neither invite nor update\n", static_cast<int>(v->size()), v->data());
+                return 2;
+            }
+            reoffer_by_update = *v == "update";
         } else if (uri.empty() && !a.starts_with("-")) {
             uri = std::string(a);
         } else {
@@ -406,6 +418,7 @@ int call_command(std::span<const std::string_view> args) {
         return 1;
     }
     handler->record = !co.record.empty();
+    handler->reoffer_by_update = reoffer_by_update;
     handler->attach_audio();
     asio::steady_timer hangup_timer(io);
     asio::steady_timer hold_timer(io);
