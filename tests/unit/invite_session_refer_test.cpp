@@ -316,6 +316,33 @@ TEST_CASE("invite_session REFER: without a NOTIFY within 64*T1 of the 202, or af
     CHECK(ev[0].status == 408);
 }
 
+TEST_CASE("invite_session REFER: a sipfrag's Status-Line is read without its line end and before any headers",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    const std::uint32_t cseq = refer_accepted(s, t0);
+    // RFC 3420 lets a sipfrag carry headers after the Status-Line; only the status is wanted, and a
+    // header the parser would refuse does not hide it.
+    const std::vector<std::pair<std::string, int>> bodies = {
+        {"SIP/2.0 180 Ringing", 180},
+        {"SIP/2.0 183 Session Progress\r\nContact: <sip:x@example.com>\r\n", 183},
+        {"SIP/2.0 181 Forwarded\r\nnot a header line\r\n\r\n", 181},
+        {"SIP/2.0 182\r\n", 182},
+    };
+    int peer_cseq = 30;
+    for (const auto& [body, status] : bodies) {
+        INFO(body);
+        const std::string key = "n" + std::to_string(peer_cseq);
+        s.on_request(notify(s, peer_cseq++, body, "active;expires=60", "refer;id=" + std::to_string(cseq)), key, t0 + 1s);
+        CHECK(only_response(s, key) == 200);
+        auto ev = s.take_events();
+        REQUIRE(ev.size() == 1);
+        CHECK(ev[0].kind == session_event_kind::refer_progress);
+        CHECK(ev[0].status == status);
+        CHECK_FALSE(ev[0].final);
+    }
+}
+
 TEST_CASE("invite_session NOTIFY: a bad Event gets 489, none of ours pending 481, a garbage sipfrag 200",
           "[invite_session][refer]") {
     const time_point t0{};

@@ -99,20 +99,15 @@ std::string route_to(const std::string& proxy) {
 std::optional<int> sipfrag_status(const sip::message& m) {
     auto ct = m.content_type();
     if (!ct || !ct->matches("message", "sipfrag")) return std::nullopt;
-    std::string_view line = m.body();
-    line = line.substr(0, line.find_first_of("\r\n"));
-    constexpr std::string_view version = "SIP/2.0 ";
-    if (line.size() < version.size() + 3 || !sip::detail::iequals(line.substr(0, version.size()), version))
-        return std::nullopt;
-    line.remove_prefix(version.size());
-    int code = 0;
-    for (std::size_t i = 0; i < 3; ++i) {
-        if (!sip::detail::is_digit(line[i])) return std::nullopt;
-        code = code * 10 + (line[i] - '0');
-    }
-    if (line.size() > 3 && line[3] != ' ') return std::nullopt;
-    if (code < 100 || code > 699) return std::nullopt;
-    return code;
+    // Only the first line matters (RFC 3515 §2.4.5: a Status-Line): the message parser reads it, so
+    // that what counts as a Status-Line is what it is everywhere else; the headers a sipfrag may
+    // carry after it (RFC 3420) are not needed and a bad one must not hide the status.
+    const std::string_view body = m.body();
+    std::string line(body.substr(0, body.find_first_of("\r\n")));
+    line += "\r\n";
+    auto frag = sip::message::parse(std::move(line));
+    if (!frag || !frag->is_response()) return std::nullopt;
+    return frag->status();
 }
 
 // RFC 3515 §2.4.5: every NOTIFY of a REFER's subscription carries a Status-Line as message/sipfrag.
