@@ -41,25 +41,27 @@ struct run_result {
     std::chrono::milliseconds max_delay{0};  // the largest current_delay() seen while playing, after the start
 };
 
+// Pushes one arrival, its payload naming it: the sequence number and the low octet of the SSRC.
+void push_named(rtp::jitter_buffer& jb, const arrival& a) {
+    const std::uint8_t payload[3] = {static_cast<std::uint8_t>(a.seq >> 8), static_cast<std::uint8_t>(a.seq),
+                                     static_cast<std::uint8_t>(a.ssrc)};
+    rtp::packet p;
+    p.sequence = a.seq;
+    p.timestamp = a.ts;
+    p.ssrc = a.ssrc;
+    p.payload = payload;
+    jb.push(p, a.at);
+}
+
 // Pushes the arrivals in time order and pops every `cadence` from `first_pull`, `pulls` times.
 run_result run(rtp::jitter_buffer& jb, std::vector<arrival> arrivals, time_point first_pull, int pulls,
                std::chrono::microseconds cadence = 20ms) {
     std::stable_sort(arrivals.begin(), arrivals.end(), [](const arrival& a, const arrival& b) { return a.at < b.at; });
     run_result r;
     std::size_t next = 0;
-    std::vector<std::uint8_t> payload(3);
     for (int k = 0; k < pulls; ++k) {
         const time_point now = first_pull + k * cadence;
-        for (; next < arrivals.size() && arrivals[next].at <= now; ++next) {
-            const arrival& a = arrivals[next];
-            payload = {static_cast<std::uint8_t>(a.seq >> 8), static_cast<std::uint8_t>(a.seq), static_cast<std::uint8_t>(a.ssrc)};
-            rtp::packet p;
-            p.sequence = a.seq;
-            p.timestamp = a.ts;
-            p.ssrc = a.ssrc;
-            p.payload = payload;
-            jb.push(p, a.at);
-        }
+        for (; next < arrivals.size() && arrivals[next].at <= now; ++next) push_named(jb, arrivals[next]);
         const rtp::playout f = jb.pop(now);
         output o;
         o.kind = f.kind;
@@ -414,15 +416,7 @@ TEST_CASE("jitter buffer: the target delay follows the measured jitter within it
 TEST_CASE("jitter buffer: nobody pulling fills the buffer; then it catches up at once", "[rtp][jitter_buffer]") {
     rtp::jitter_buffer jb({.capacity = 64});
     auto a = stream(400);
-    std::vector<std::uint8_t> payload{0, 0, 0};
-    for (std::size_t i = 0; i < 300; ++i) {  // 6 s without a pop
-        rtp::packet p;
-        p.sequence = a[i].seq;
-        p.timestamp = a[i].ts;
-        p.ssrc = a[i].ssrc;
-        p.payload = payload;
-        jb.push(p, a[i].at);
-    }
+    for (std::size_t i = 0; i < 300; ++i) push_named(jb, a[i]);  // 6 s without a pop
     CHECK(jb.buffered() == 64);
     CHECK(jb.stats().overflow == 300 - 64);
     // Pulls resume: the buffer plays, dropping the excess delay right away.
@@ -436,16 +430,7 @@ TEST_CASE("jitter buffer: every frame carries its own packet's bytes through ove
     // storing and freeing, a frame must hand out the bytes of the packet it names.
     rtp::jitter_buffer jb({.capacity = 16});
     auto a = stream(300);
-    std::vector<std::uint8_t> payload(3);
-    for (std::size_t i = 0; i < 40; ++i) {  // nobody pulling: 24 packets overflow
-        payload = {static_cast<std::uint8_t>(a[i].seq >> 8), static_cast<std::uint8_t>(a[i].seq), 0xed};
-        rtp::packet p;
-        p.sequence = a[i].seq;
-        p.timestamp = a[i].ts;
-        p.ssrc = a[i].ssrc;
-        p.payload = payload;
-        jb.push(p, a[i].at);
-    }
+    for (std::size_t i = 0; i < 40; ++i) push_named(jb, a[i]);  // nobody pulling: 24 packets overflow
     CHECK(jb.buffered() == 16);
     // The stream goes on with every fourth pair swapped, then a new SSRC takes over.
     std::vector<arrival> rest(a.begin() + 40, a.end());
