@@ -255,6 +255,7 @@ brain_result rule_brain::respond(const brain_request& request, const std::functi
             ctx.caller = request.caller;
             ctx.now = std::chrono::system_clock::now();
             ctx.services = request.services;
+            ctx.stop = stop;
             const tool_result result = tools.call(m.t->name, arguments, ctx);
             out.messages.push_back(
                 {{"role", "assistant"},

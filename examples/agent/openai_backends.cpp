@@ -182,6 +182,7 @@ brain_result openai_llm::respond(const brain_request& request, const std::functi
                 ctx.call_id = request.call_id;
                 ctx.caller = request.caller;
                 ctx.services = request.services;
+                ctx.stop = stop;
                 const tool_result result = request.tools != nullptr
                                                ? request.tools->call(call.name, call.arguments, ctx)
                                                : tool_result{"no tools are available", true, false};

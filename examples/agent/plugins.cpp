@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -602,6 +603,7 @@ struct exchange {
     std::size_t err_total = 0;
     bool timed_out = false;
     bool too_large = false;
+    bool stopped = false;
 };
 
 // A descriptor that polls readable when the process ends (Linux 5.3), or -1. Through syscall():
@@ -616,9 +618,10 @@ int open_pidfd(pid_t pid) {
 }
 
 // Writes `input` to the plugin and reads its stdout and stderr until both are closed and it has
-// ended, or until the deadline or the output limit.
+// ended, or until the deadline, the output limit, or a stop (`stopped`: readable once a stop was
+// requested).
 void converse(child_process& child, pipe_pair& in, pipe_pair& out, pipe_pair& err, const std::string& input,
-              std::size_t max_output, steady::time_point deadline, exchange& x) {
+              std::size_t max_output, steady::time_point deadline, const unique_fd& stopped, exchange& x) {
     set_nonblocking(in.write.get());
     set_nonblocking(out.read.get());
     set_nonblocking(err.read.get());
@@ -631,6 +634,13 @@ void converse(child_process& child, pipe_pair& in, pipe_pair& out, pipe_pair& er
         child.check();
         if (child.ended()) in.write.reset();  // nobody will read it
         if (child.ended() && !out.read.open() && !err.read.open()) return;
+        if (stopped.open()) {
+            pollfd p{stopped.get(), POLLIN, 0};
+            if (::poll(&p, 1, 0) > 0 && !child.ended()) {
+                x.stopped = true;
+                return;
+            }
+        }
         const auto now = steady::now();
         if (now >= deadline) {
             // A plugin that ended but left its pipes open in a process outside its group (setsid):
@@ -639,7 +649,7 @@ void converse(child_process& child, pipe_pair& in, pipe_pair& out, pipe_pair& er
             return;
         }
 
-        std::array<pollfd, 4> fds{};
+        std::array<pollfd, 5> fds{};
         nfds_t count = 0;
         auto watch = [&](const unique_fd& fd, short events) -> pollfd* {
             if (!fd.open()) return nullptr;
@@ -650,6 +660,7 @@ void converse(child_process& child, pipe_pair& in, pipe_pair& out, pipe_pair& er
         const pollfd* out_ready = watch(out.read, POLLIN);
         const pollfd* err_ready = watch(err.read, POLLIN);
         if (!child.ended()) watch(pidfd, POLLIN);  // only to wake up: child.check() looks at the plugin
+        watch(stopped, POLLIN);                     // the same: the loop's top looks at it
         auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
         if (!child.ended() && !pidfd.open()) wait = std::min<decltype(wait)>(wait, 10);
         if (::poll(fds.data(), count, static_cast<int>(wait)) < 0) {
@@ -708,7 +719,7 @@ std::string signal_name(int sig) {
     return "signal " + std::to_string(sig) + (d != nullptr ? " (" + std::string(d) + ")" : "");
 }
 
-plugin_outcome run_checked(const plugin_manifest& m, const json& args) {
+plugin_outcome run_checked(const plugin_manifest& m, const json& args, std::stop_token stop) {
     plugin_outcome o;
     if (std::string bad = check_plugin_arguments(m.parameters, args); !bad.empty()) {
         o.result = failure(m.name, bad);
@@ -746,8 +757,17 @@ plugin_outcome run_checked(const plugin_manifest& m, const json& args) {
     out.write.reset();
     err.write.reset();
 
+    // A stop request makes `stopped` readable (the callback runs on the thread that requests it).
+    unique_fd stopped(stop.stop_possible() ? ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1);
+    auto wake = [fd = stopped.get()] {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const ssize_t w = ::write(fd, &one, sizeof one);
+    };
+    std::optional<std::stop_callback<decltype(wake)>> on_stop;
+    if (stopped.open()) on_stop.emplace(stop, wake);
     exchange x;
-    converse(child, in, out, err, input, m.max_output, start + m.timeout, x);
+    converse(child, in, out, err, input, m.max_output, start + m.timeout, stopped, x);
+    on_stop.reset();
     child.kill_and_reap();  // after the limit or too much output; a no-op when it ended by itself
     o.took = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
     // The kept tail may start inside a character.
@@ -755,12 +775,15 @@ plugin_outcome run_checked(const plugin_manifest& m, const json& args) {
     x.err.erase(x.err.begin(), first);
     o.stderr_text = clean_text(x.err, false);
     o.timed_out = x.timed_out;
+    o.stopped = x.stopped;
     if (WIFEXITED(child.status())) o.exit_status = WEXITSTATUS(child.status());
     if (WIFSIGNALED(child.status())) o.term_signal = WTERMSIG(child.status());
 
     const std::string said = tail(clean_text(x.err, true), 300);
     const std::string why = said.empty() ? "" : ": " + said;
-    if (x.timed_out) {
+    if (x.stopped) {
+        o.result = failure(m.name, "it was stopped: the turn was given up");
+    } else if (x.timed_out) {
         o.result = failure(m.name, "it took longer than its time limit of " + seconds_text(m.timeout) + " s" + why);
     } else if (x.too_large) {
         o.result = failure(m.name, "its output is larger than " + std::to_string(m.max_output) + " bytes");
@@ -849,9 +872,9 @@ plugin_load_result load_plugins(const fs::path& dir, const std::vector<std::stri
     return r;
 }
 
-plugin_outcome run_plugin(const plugin_manifest& m, const json& args) {
+plugin_outcome run_plugin(const plugin_manifest& m, const json& args, std::stop_token stop) {
     try {
-        return run_checked(m, args);
+        return run_checked(m, args, std::move(stop));
     } catch (const std::exception& e) {
         plugin_outcome o;
         o.result = failure(m.name, e.what());
@@ -865,7 +888,7 @@ tool make_plugin_tool(plugin_manifest m) {
     t.description = m.description;
     t.parameters = m.parameters;
     t.triggers = m.triggers;
-    t.run = [m = std::move(m)](const json& args, const tool_context&) { return run_plugin(m, args).result; };
+    t.run = [m = std::move(m)](const json& args, const tool_context& ctx) { return run_plugin(m, args, ctx.stop).result; };
     return t;
 }
 

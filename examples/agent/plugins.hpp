@@ -34,6 +34,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -95,13 +96,15 @@ struct plugin_outcome {
     int exit_status = -1;      // the exit status; -1 when it did not exit on its own (not run, signal, killed)
     int term_signal = 0;       // the signal that ended it, when one did (SIGKILL after a time limit)
     bool timed_out = false;
+    bool stopped = false;      // killed because `stop` was requested (the turn was given up)
     std::chrono::milliseconds took{};  // from before the start to after the reaping
 };
 
 // Runs one plugin to completion (or to its time limit) on the calling thread. Safe to call from
 // several threads at once; it blocks SIGPIPE on the calling thread only while writing to the plugin.
-// Never throws (an exception inside is an error result).
-plugin_outcome run_plugin(const plugin_manifest& m, const nlohmann::json& args);
+// A stop requested on `stop` while it runs kills it (its whole process group) at once. Never throws
+// (an exception inside is an error result).
+plugin_outcome run_plugin(const plugin_manifest& m, const nlohmann::json& args, std::stop_token stop = {});
 
 // The tool the brain sees: the manifest's name, description, parameters and triggers; run() calls
 // run_plugin and returns its result.

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include <stop_token>
+
 #include <nlohmann/json.hpp>
 
 namespace sipvoice::agent {
@@ -29,6 +31,9 @@ struct tool_context {
     std::string caller;  // the caller's SIP URI (From of their INVITE, or whom an outbound call dialled)
     std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
     agent_services* services = nullptr;  // null in tests and tools that need none
+    // Requested when the turn is given up (a barge-in, the end of the call): a tool that takes a
+    // while (a plugin) stops then.
+    std::stop_token stop;
 };
 
 struct tool_result {

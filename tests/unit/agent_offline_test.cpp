@@ -284,6 +284,20 @@ TEST_CASE("rule brain: tool call ids differ from turn to turn, and a stopped tur
     stop.request_stop();
     const turn s = ask(b, "time", &builtins(), stop.get_token());
     CHECK(s.spoken.empty());
+
+    // The turn's stop token reaches the tool (a plugin is killed when the turn is given up).
+    tool_registry watching;
+    tool clock = *builtins().find("get_datetime");
+    std::stop_source turn_stop;
+    bool reached = false;
+    clock.run = [&](const nlohmann::json&, const tool_context& ctx) -> tool_result {
+        turn_stop.request_stop();  // as a barge-in would, while the tool runs
+        reached = ctx.stop.stop_requested();
+        return {"noon"};
+    };
+    watching.add(clock);
+    (void)ask(b, "what time is it", &watching, turn_stop.get_token());
+    CHECK(reached);
 }
 
 // ================================================================ flite

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -440,6 +441,49 @@ TEST_CASE("a plugin past its time limit is killed with its process group and rea
     CHECK(::kill(pids[0], 0) == -1);
     CHECK(errno == ESRCH);
     CHECK(process_ended(pids[1]));
+}
+
+TEST_CASE("a stop request (the turn given up) kills a running plugin and its group before its limit", "[plugins]") {
+    // The slow fixture's script with a limit of 20 s: only the stop can end it early.
+    temp_dir dir;
+    write_file(dir.path() / "patient" / "manifest.json",
+               json{{"name", "patient"}, {"description", "Sleeps far longer than a turn."}, {"executable", "slow.sh"}, {"timeout", 20}}.dump());
+    write_file(dir.path() / "patient" / "slow.sh", "#!/bin/sh\nsleep 30 &\necho \"pids $$ $!\" >&2\nwait\n", true);
+    const plugin_load_result loaded = load_plugins(dir.path(), k_reserved);
+    REQUIRE(loaded.errors.empty());
+    REQUIRE(loaded.manifests.size() == 1);
+
+    std::stop_source stop;
+    std::thread barge_in([&] {
+        std::this_thread::sleep_for(300ms);
+        stop.request_stop();
+    });
+    const plugin_outcome o = run_plugin(loaded.manifests[0], json::object(), stop.get_token());
+    barge_in.join();
+    CHECK(o.stopped);
+    CHECK_FALSE(o.timed_out);
+    CHECK(o.result.error);
+    CHECK_THAT(o.result.text, Catch::StartsWith("patient failed: it was stopped"));
+    CHECK(o.term_signal == SIGKILL);
+    CHECK(o.took < 20s);  // not run to its limit (the bound is loose for a busy machine)
+    const std::vector<pid_t> pids = numbers_in(o.stderr_text);
+    INFO(o.stderr_text);
+    REQUIRE(pids.size() == 2);
+    errno = 0;
+    CHECK(::kill(pids[0], 0) == -1);
+    CHECK(errno == ESRCH);
+    CHECK(process_ended(pids[1]));
+
+    // Through the tool: the context's stop token reaches the plugin; one already requested stops it
+    // before it can answer.
+    const tool t = make_plugin_tool(loaded.manifests[0]);
+    std::stop_source already;
+    already.request_stop();
+    tool_context ctx;
+    ctx.stop = already.get_token();
+    const tool_result r = t.run(json::object(), ctx);
+    CHECK(r.error);
+    CHECK_THAT(r.text, Catch::StartsWith("patient failed: it was stopped"));
 }
 
 TEST_CASE("a plugin's child left holding stdout open neither holds up the answer nor outlives it", "[plugins]") {
