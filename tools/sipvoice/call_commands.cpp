@@ -30,6 +30,8 @@ duration or when the peer does. With --registrar the INVITE goes through the reg
 proxy, From is sip:EXT@DOMAIN, a 401/407 is answered with --auth-user/--password, and a bare EXT
 as target means sip:EXT@DOMAIN. Prints: progress N | connected codec=... | dtmf digit=D
 (RFC 4733) | dtmf digit=D source=info (SIP INFO) | hold | unhold | reoffer rejected status=N |
+transfer to=URI (the peer's REFER: we call URI and report how it goes; the lines of that call
+follow) |
 ended reason=... rtp_in=N rtp_out=M [lost=N jitter_ms=X] [rtt_ms=X] (lost and jitter of what we
 received, once RTP came in; rtt once the peer's RTCP reported on ours). Exit 0 only for a call that
 was answered and had RTP in both directions and no RTP timeout; 1 otherwise (the reason on stderr);
@@ -200,13 +202,18 @@ struct call_printer : ua::call_handler {
     std::string reason;
     std::function<void()> on_connected_extra;
     std::function<void()> on_end;
+    // The peer asks us to call someone else (REFER, RFC 3515); unset: declined with 603.
+    std::function<void(const std::string& target)> on_transfer;
+    // This call is the one a REFER asked for: its progress and outcome go back to that call.
+    ua::call transfer_of;
+    std::vector<std::int16_t>* record_sink = &recorded;  // what is heard goes here
     std::uint64_t rtp_in = 0;
     std::uint64_t rtp_out = 0;
     ua::call self;  // to answer re-INVITEs and hang up on an RTP timeout
 
     void attach_audio() {
         media->on_frame([this](std::span<const std::int16_t> pcm) {
-            if (record) recorded.insert(recorded.end(), pcm.begin(), pcm.end());
+            if (record) record_sink->insert(record_sink->end(), pcm.begin(), pcm.end());
             if (echo && media->audio()) media->audio()->write(pcm);
         });
         // RFC 4733 digits; "source=rtp" is left out so that the line stays what scripts already parse.
@@ -223,6 +230,7 @@ struct call_printer : ua::call_handler {
     void on_progress(int status, const std::string& sdp) override {
         std::printf("progress %d\n", status);
         std::fflush(stdout);
+        if (transfer_of.valid()) transfer_of.notify_refer(status);
         if (!sdp.empty()) media->on_answer(sdp);  // early media
     }
     void on_offer(const std::string& sdp) override {
@@ -254,10 +262,17 @@ struct call_printer : ua::call_handler {
         std::printf("dtmf digit=%c source=info duration_ms=%d\n", digit, duration_ms);
         std::fflush(stdout);
     }
+    void on_refer(const std::string& target) override {
+        std::printf("transfer to=%s\n", target.c_str());
+        std::fflush(stdout);
+        if (on_transfer) on_transfer(target);
+        else self.notify_refer(603);
+    }
     void on_connected() override {
         connected = true;
         std::printf("connected codec=%s\n", media->codec_name().c_str());
         std::fflush(stdout);
+        if (transfer_of.valid()) transfer_of.notify_refer(200);
         if (!play.empty() && media->audio()) media->audio()->write(play);
         if (on_connected_extra) on_connected_extra();
     }
@@ -271,6 +286,8 @@ struct call_printer : ua::call_handler {
     void on_terminated(int status, const std::string& why) override {
         ended = true;
         final_status = status;
+        // A transfer that was not answered: its final status is the outcome (RFC 3515 §2.4.5).
+        if (transfer_of.valid() && !connected) transfer_of.notify_refer(status >= 300 ? status : 500);
         reason = rtp_timed_out ? "rtp timeout" : why;
         rtp_in = media->socket().packets_received();
         rtp_out = media->socket().packets_sent();
@@ -424,6 +441,8 @@ int call_command(std::span<const std::string_view> args) {
     asio::steady_timer hold_timer(io);
     asio::steady_timer unhold_timer(io);
     ua::call c;
+    std::shared_ptr<call_printer> onward;  // the call a transfer (the peer's REFER) asked for
+    ua::call onward_call;
     asio::steady_timer dtmf_timer(io);
     std::size_t dtmf_next = 0;
     // One INFO per digit, 250 ms apart: paced, so that each one's transaction has usually ended
@@ -444,7 +463,9 @@ int call_command(std::span<const std::string_view> args) {
             std::fprintf(stderr, "sipvoice call: the peer did not accept telephone-events; no DTMF sent\n");
         hangup_timer.expires_after(std::chrono::seconds(duration_s));
         hangup_timer.async_wait([&](std::error_code ec) {
-            if (!ec) c.hangup();
+            if (ec) return;
+            c.hangup();
+            onward_call.hangup();
         });
         if (hold_after) {
             hold_timer.expires_after(std::chrono::seconds(*hold_after));
@@ -459,17 +480,52 @@ int call_command(std::span<const std::string_view> args) {
             });
         }
     };
-    handler->on_end = [&] {
+    // A blind transfer the peer asks for (REFER): we call the target with media of our own, report
+    // how that goes (NOTIFY), and play and record on in the new call. The first call ends when the
+    // transferor hangs it up; we exit when both have ended.
+    int live_calls = 1;
+    auto call_ended = [&] {
+        if (--live_calls > 0) return;
         hangup_timer.cancel();
         hold_timer.cancel();
         unhold_timer.cancel();
         agent.shutdown([&io] { io.stop(); });
     };
+    handler->on_end = [&] {
+        hold_timer.cancel();
+        unhold_timer.cancel();
+        call_ended();
+    };
+    handler->on_transfer = [&](const std::string& target) {
+        if (onward) return handler->self.notify_refer(603);  // one transfer per run
+        // The same way as the first call: through the outbound proxy, with the same credentials.
+        const auto hop = ua::target_of(opts.proxy.empty() ? target : opts.proxy);
+        if (!hop) return handler->self.notify_refer(400);
+        onward = std::make_shared<call_printer>();
+        std::string err;
+        onward->media = ua::call_media::create(io, media_config_for(co, media_address(agent, net, hop->host)), &err);
+        if (!onward->media) {
+            std::fprintf(stderr, "sipvoice call: transfer: %s\n", err.c_str());
+            return handler->self.notify_refer(500);
+        }
+        onward->echo = handler->echo;
+        onward->play = handler->play;
+        onward->record = handler->record;
+        onward->record_sink = &handler->recorded;
+        onward->transfer_of = handler->self;
+        onward->attach_audio();
+        onward->on_end = call_ended;
+        ++live_calls;
+        onward_call = agent.place_call(target, onward->media->offer(), onward, opts);
+        onward->self = onward_call;
+    };
     c = agent.place_call(uri, handler->media->offer(), handler, opts);
     handler->self = c;
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](std::error_code ec, int) {
-        if (!ec) c.hangup();
+        if (ec) return;
+        c.hangup();
+        onward_call.hangup();
     });
     io.run();
     if (!co.record.empty() && !save_record(co.record, co.app_rate, std::move(handler->recorded))) return 1;
@@ -558,6 +614,7 @@ int answer_command(std::span<const std::string_view> args) {
     if (!co.play.empty() && !load_play(co.play, co.app_rate, play)) return 1;
 
     asio::io_context io;
+    net.config.accept_refer = false;  // `answer` does not transfer: a REFER gets 603 Decline
     ua::user_agent agent(io, net.config);
     agent.on_log(stderr_log(net.verbose));
     if (auto ec = agent.start()) {
