@@ -512,6 +512,44 @@ TEST_CASE("invite_session transferee: REFER without Refer-To or with two gets 40
     CHECK(s.state() == session_state::connected);
 }
 
+TEST_CASE("invite_session transferee: Refer-Sub: false (RFC 4488) gets a 202 saying so and no NOTIFY",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    for (const std::string& value : {std::string("false"), std::string(" FALSE ;x=1")}) {
+        INFO(value);
+        auto s = connected_call();
+        s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:1003@pbx.example.com>"},
+                                                   {sip::header_id::require, "norefersub"}},
+                                 {}, "application/sdp", {{"Refer-Sub", value}}),
+                     "k", t0);
+        auto outs = s.take_outputs();
+        REQUIRE(outs.size() == 1);  // the 202 and nothing else: no NOTIFY 100
+        CHECK(outs[0].status == 202);
+        const sip::message accepted = parse_wire(outs[0].bytes);
+        CHECK(accepted.header("Refer-Sub") == "false");
+        auto ev = s.take_events();
+        REQUIRE(ev.size() == 1);
+        CHECK(ev[0].kind == session_event_kind::refer_requested);
+        CHECK(ev[0].target == "sip:1003@pbx.example.com");
+        // The outcome has nowhere to go, and a second transfer may come at once.
+        s.notify_refer(200, t0 + 1s);
+        CHECK(s.take_outputs().empty());
+        CHECK_FALSE(s.next_deadline());
+        s.on_request(from_callee(s, "REFER", 31, {{sip::header_id::refer_to, "<sip:1004@pbx.example.com>"}}), "k2", t0 + 2s);
+        outs = s.take_outputs();
+        REQUIRE(outs.size() == 2);  // with a subscription this time: 202 and NOTIFY 100
+        CHECK(outs[0].status == 202);
+        CHECK(parse_wire(outs[0].bytes).header("Refer-Sub").empty());
+        CHECK(parse_wire(outs[1].bytes).method_name() == "NOTIFY");
+    }
+    // "Refer-Sub: true" is the default: a subscription.
+    auto s = connected_call();
+    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:1003@pbx.example.com>"}}, {}, "application/sdp",
+                             {{"Refer-Sub", "true"}}),
+                 "k", t0);
+    CHECK(s.take_outputs().size() == 2);
+}
+
 TEST_CASE("invite_session transferee: accept_refer off declines with 603", "[invite_session][refer]") {
     const time_point t0{};
     auto cfg = config();

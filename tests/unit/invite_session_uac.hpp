@@ -30,8 +30,10 @@ inline const std::string answer = "v=0\r\no=- 2 2 IN IP4 203.0.113.5\r\ns=-\r\nc
 using headers = std::vector<std::pair<sip::header_id, std::string>>;
 
 // A request from the peer (bob) inside the session's dialog, with `extra` headers and a body.
+// `named`: headers the parser has no id for ("Refer-Sub"), by name.
 inline sip::message from_callee(const ua::invite_session& s, const std::string& method, int cseq, const headers& extra = {},
-                                const std::string& body = {}, const std::string& content_type = "application/sdp") {
+                                const std::string& body = {}, const std::string& content_type = "application/sdp",
+                                const std::vector<std::pair<std::string, std::string>>& named = {}) {
     const auto& id = s.current_dialog()->id();
     sip::message_builder b = sip::message_builder::request(method, "sip:1001@192.0.2.10:5060");
     b.add(sip::header_id::via, "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK" + method + std::to_string(cseq))
@@ -42,6 +44,7 @@ inline sip::message from_callee(const ua::invite_session& s, const std::string& 
         .add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>")
         .add(sip::header_id::max_forwards, "70");
     for (const auto& [hid, value] : extra) b.add(hid, value);
+    for (const auto& [name, value] : named) b.add(name, value);
     if (!body.empty()) b.body(content_type, body);
     return parse_wire(b.str());
 }

@@ -751,10 +751,12 @@ bool invite_session::retry_with_credentials(const pending_request& req, const si
     return true;
 }
 
-void invite_session::respond_to(const sip::message& request, const std::string& key, int status, bool contact) {
+void invite_session::respond_to(const sip::message& request, const std::string& key, int status, bool contact,
+                                std::span<const std::pair<std::string_view, std::string_view>> extra) {
     sip::message_builder b = sip::message_builder::response_to(request, status);
     if (contact) b.add(sip::header_id::contact, cfg_.contact);
     b.add(sip::header_id::server, cfg_.user_agent);
+    for (const auto& [name, value] : extra) b.add(name, value);
     outputs_.push_back({session_output_kind::respond, key, status, b.str(), {}});
 }
 
@@ -835,10 +837,20 @@ void invite_session::on_refer(const sip::message& request, const std::string& ke
     auto cseq = request.cseq();
     if (!to || request.count(sip::header_id::refer_to) != 1 || !cseq) return respond_to(request, key, 400);
     if (peer_refer_) return respond_to(request, key, 491);  // the peer's earlier transfer is still under way
-    respond_to(request, key, 202, true);
-    peer_refer_ = peer_refer{cseq->number, 100, now + std::chrono::duration_cast<duration>(refer_subscription)};
     session_event ev{session_event_kind::refer_requested, 0, {}, {}};
     ev.target = std::string(to->address.text);
+    // RFC 4488: "Refer-Sub: false" asks for no implicit subscription. We honour it: the 202 says
+    // so with the same header, and no NOTIFY follows (notify_refer() then sends nothing).
+    std::string_view refer_sub = request.header("Refer-Sub");
+    refer_sub = sip::detail::trim(refer_sub.substr(0, refer_sub.find(';')));
+    if (sip::detail::iequals(refer_sub, "false")) {
+        static constexpr std::pair<std::string_view, std::string_view> no_subscription[] = {{"Refer-Sub", "false"}};
+        respond_to(request, key, 202, true, no_subscription);
+        events_.push_back(std::move(ev));
+        return;
+    }
+    respond_to(request, key, 202, true);
+    peer_refer_ = peer_refer{cseq->number, 100, now + std::chrono::duration_cast<duration>(refer_subscription)};
     events_.push_back(std::move(ev));
     // RFC 3515 §2.4.4: the implicit subscription starts with an immediate NOTIFY.
     send_refer_notify(100, false, {}, now);

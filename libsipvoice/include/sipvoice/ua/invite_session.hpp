@@ -35,6 +35,8 @@
 //  - transferee: a REFER in the confirmed call is answered 202 at once, a NOTIFY "SIP/2.0 100
 //    Trying" follows, and refer_requested hands the Refer-To URI to the application, which reports
 //    the outcome of its own INVITE with notify_refer() (a final status ends the subscription).
+//    A REFER with "Refer-Sub: false" (RFC 4488) gets a 202 with "Refer-Sub: false" and no
+//    subscription: no NOTIFY at all, and notify_refer() sends nothing.
 // The subscription is not refreshed with SUBSCRIBE (we send none and answer none); each side ends it
 // on its own when it runs out (see refer() and notify_refer()).
 #pragma once
@@ -43,6 +45,7 @@
 #include <deque>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -248,7 +251,8 @@ private:
     void on_refer(const sip::message& request, const std::string& key, time_point now);
     void on_notify(const sip::message& request, const std::string& key, time_point now);
     void refer_response(const pending_request& req, int status, time_point now);
-    void respond_to(const sip::message& request, const std::string& key, int status, bool contact = false);
+    void respond_to(const sip::message& request, const std::string& key, int status, bool contact = false,
+                    std::span<const std::pair<std::string_view, std::string_view>> extra = {});  // named headers
     void send_refer_notify(int status, bool final, std::string_view reason, time_point now);
     // UAC: (re)builds and sends the INVITE to target_ with the next CSeq.
     void send_invite(time_point now, const std::string& authorization_line = {}, bool proxy_auth = false);
