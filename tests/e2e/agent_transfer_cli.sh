@@ -31,13 +31,7 @@ e2e_compose "$IOP_DIR/caller.wav" silence:4.5 tone:300:1.0 silence:14
 iop_run 40 call "$SIPVOICE" call "sip:agent@127.0.0.1:$E2E_AGENT_PORT" --play "$IOP_DIR/caller.wav" --duration 16
 out=$IOP_DIR/call.out
 [ "$IOP_RC" = 0 ] || iop_fail "the call exited $IOP_RC: $(tail -n 3 "$IOP_DIR/call.err") $(cat "$out")"
-grep -q "^transfer to=$target\$" "$out" || iop_fail "the call got no REFER to $target: $(cat "$out")"
-[ "$(grep -c '^connected ' "$out")" -eq 2 ] || iop_fail "expected two 'connected' lines: $(cat "$out")"
-first=$(grep -m1 '^ended ' "$out")
-[ "$(iop_field "$first" reason)" = "remote" ] || iop_fail "the call with the agent did not end by the agent's BYE: $first"
-second=$(grep '^ended ' "$out" | sed -n 2p)
-[ "$(iop_field "$second" rtp_in)" -gt 0 ] && [ "$(iop_field "$second" rtp_out)" -gt 0 ] ||
-  iop_fail "no two-way RTP with the target: $second"
+iop_check_transferred "$out" "$target" "the agent"
 iop_wait_exit "$ans" 10
 grep -q '^connected ' "$IOP_DIR/answer.out" || iop_fail "the target did not answer"
 
@@ -52,5 +46,5 @@ final_t=$(log_time 'transfer progress 200 \(final\)')
 end_t=$(log_time ' ended status=')
 e2e_stop_agent
 iop_log "MEASURED REFER -> NOTIFY 200 $(awk -v a="$refer_t" -v b="$final_t" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms," \
-  "-> the agent's call ended $(awk -v a="$final_t" -v b="$end_t" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms later; with the target: $second"
+  "-> the agent's call ended $(awk -v a="$final_t" -v b="$end_t" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms later; with the target: $IOP_TRANSFERRED"
 iop_pass

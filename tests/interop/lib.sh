@@ -608,6 +608,21 @@ iop_sipvoice_command() {
 # iop_field LINE KEY: the value of KEY=VALUE in LINE (a CLI event line), empty if absent.
 iop_field() { sed -n -E "s/^(.* )?$2=([^ ]*).*$/\2/p" <<<"$1"; }
 
+# iop_check_transferred OUT TARGET WHO: the output of a `sipvoice call` that was transferred (REFER)
+# to TARGET: "transfer to=TARGET", two "connected" lines, the first call ended by WHO's BYE (reason
+# remote hangup), RTP both ways in the call to the target. Sets IOP_TRANSFERRED to that call's
+# "ended" line.
+iop_check_transferred() {
+  local out=$1 target=$2 who=$3 first
+  grep -q "^transfer to=$target\$" "$out" || iop_fail "no 'transfer to=$target' line: the REFER did not reach the call: $(cat "$out")"
+  [ "$(grep -c '^connected ' "$out")" -eq 2 ] || iop_fail "expected two 'connected' lines ($who, then the target): $(cat "$out")"
+  first=$(grep -m1 '^ended ' "$out")
+  [ "$(iop_field "$first" reason)" = "remote" ] || iop_fail "the first call did not end by $who's BYE: $first"
+  IOP_TRANSFERRED=$(grep '^ended ' "$out" | sed -n 2p)
+  [ "$(iop_field "$IOP_TRANSFERRED" rtp_in)" -gt 0 ] && [ "$(iop_field "$IOP_TRANSFERRED" rtp_out)" -gt 0 ] ||
+    iop_fail "no two-way RTP in the call to the target: $IOP_TRANSFERRED"
+}
+
 # iop_cli_lines FILE REGEX: the lines of FILE matching REGEX, joined with " | " (for messages).
 iop_cli_lines() { grep -E -- "$2" "$1" 2>/dev/null | paste -sd'|' | sed 's/|/ | /g' || true; }
 

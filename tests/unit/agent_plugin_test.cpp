@@ -75,6 +75,19 @@ bool process_ended(pid_t pid) {
     }
 }
 
+// "pids <shell> <sleep>" on a killed plugin's stderr: the shell was the plugin, reaped before
+// run_plugin returned (a zombie would still answer kill(pid, 0)); the sleep was in its process
+// group and was killed with it.
+void check_plugin_and_child_gone(const std::string& stderr_text) {
+    const std::vector<pid_t> pids = numbers_in(stderr_text);
+    INFO(stderr_text);
+    REQUIRE(pids.size() == 2);
+    errno = 0;
+    CHECK(::kill(pids[0], 0) == -1);
+    CHECK(errno == ESRCH);
+    CHECK(process_ended(pids[1]));
+}
+
 class temp_dir {
 public:
     temp_dir() {
@@ -431,16 +444,7 @@ TEST_CASE("a plugin past its time limit is killed with its process group and rea
     // At the limit, not at the end of the plugin's 30 s sleep (the bound is loose for a busy machine).
     CHECK(o.took >= 300ms);
     CHECK(o.took < 10s);
-
-    // "pids <shell> <sleep>": the shell was the plugin, reaped before run_plugin returned (a zombie
-    // would still answer kill(pid, 0)); the sleep was in its process group and was killed with it.
-    const std::vector<pid_t> pids = numbers_in(o.stderr_text);
-    INFO(o.stderr_text);
-    REQUIRE(pids.size() == 2);
-    errno = 0;
-    CHECK(::kill(pids[0], 0) == -1);
-    CHECK(errno == ESRCH);
-    CHECK(process_ended(pids[1]));
+    check_plugin_and_child_gone(o.stderr_text);
 }
 
 TEST_CASE("a stop request (the turn given up) kills a running plugin and its group before its limit", "[plugins]") {
@@ -466,13 +470,7 @@ TEST_CASE("a stop request (the turn given up) kills a running plugin and its gro
     CHECK_THAT(o.result.text, Catch::StartsWith("patient failed: it was stopped"));
     CHECK(o.term_signal == SIGKILL);
     CHECK(o.took < 20s);  // not run to its limit (the bound is loose for a busy machine)
-    const std::vector<pid_t> pids = numbers_in(o.stderr_text);
-    INFO(o.stderr_text);
-    REQUIRE(pids.size() == 2);
-    errno = 0;
-    CHECK(::kill(pids[0], 0) == -1);
-    CHECK(errno == ESRCH);
-    CHECK(process_ended(pids[1]));
+    check_plugin_and_child_gone(o.stderr_text);
 
     // Through the tool: the context's stop token reaches the plugin; one already requested stops it
     // before it can answer.
