@@ -634,13 +634,6 @@ void converse(child_process& child, pipe_pair& in, pipe_pair& out, pipe_pair& er
         child.check();
         if (child.ended()) in.write.reset();  // nobody will read it
         if (child.ended() && !out.read.open() && !err.read.open()) return;
-        if (stopped.open()) {
-            pollfd p{stopped.get(), POLLIN, 0};
-            if (::poll(&p, 1, 0) > 0 && !child.ended()) {
-                x.stopped = true;
-                return;
-            }
-        }
         const auto now = steady::now();
         if (now >= deadline) {
             // A plugin that ended but left its pipes open in a process outside its group (setsid):
@@ -660,12 +653,16 @@ void converse(child_process& child, pipe_pair& in, pipe_pair& out, pipe_pair& er
         const pollfd* out_ready = watch(out.read, POLLIN);
         const pollfd* err_ready = watch(err.read, POLLIN);
         if (!child.ended()) watch(pidfd, POLLIN);  // only to wake up: child.check() looks at the plugin
-        watch(stopped, POLLIN);                     // the same: the loop's top looks at it
+        const pollfd* stop_ready = watch(stopped, POLLIN);
         auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
         if (!child.ended() && !pidfd.open()) wait = std::min<decltype(wait)>(wait, 10);
         if (::poll(fds.data(), count, static_cast<int>(wait)) < 0) {
             if (errno == EINTR) continue;
             x.timed_out = !child.ended();  // cannot wait any more: as good as the limit
+            return;
+        }
+        if (stop_ready != nullptr && stop_ready->revents != 0 && !child.ended()) {
+            x.stopped = true;
             return;
         }
         if (in_ready != nullptr && in_ready->revents != 0) {

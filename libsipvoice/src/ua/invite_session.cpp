@@ -843,15 +843,13 @@ void invite_session::on_refer(const sip::message& request, const std::string& ke
     // so with the same header, and no NOTIFY follows (notify_refer() then sends nothing).
     std::string_view refer_sub = request.header("Refer-Sub");
     refer_sub = sip::detail::trim(refer_sub.substr(0, refer_sub.find(';')));
-    if (sip::detail::iequals(refer_sub, "false")) {
-        static constexpr std::pair<std::string_view, std::string_view> no_subscription[] = {{"Refer-Sub", "false"}};
-        respond_to(request, key, 202, true, no_subscription);
-        events_.push_back(std::move(ev));
-        return;
-    }
-    respond_to(request, key, 202, true);
-    peer_refer_ = peer_refer{cseq->number, 100, now + std::chrono::duration_cast<duration>(refer_subscription)};
+    const bool subscription = !sip::detail::iequals(refer_sub, "false");
+    static constexpr std::pair<std::string_view, std::string_view> no_subscription[] = {{"Refer-Sub", "false"}};
+    using named_headers = std::span<const std::pair<std::string_view, std::string_view>>;
+    respond_to(request, key, 202, true, subscription ? named_headers{} : named_headers{no_subscription});
     events_.push_back(std::move(ev));
+    if (!subscription) return;
+    peer_refer_ = peer_refer{cseq->number, 100, now + std::chrono::duration_cast<duration>(refer_subscription)};
     // RFC 3515 §2.4.4: the implicit subscription starts with an immediate NOTIFY.
     send_refer_notify(100, false, {}, now);
 }
