@@ -476,3 +476,44 @@ TEST_CASE("jitter buffer: after the stream stopped, an older packet is late, not
     CHECK(jb.stats().duplicates + jb.stats().late == 2);
     CHECK(jb.stats().played + jb.stats().dropped == 12);
 }
+
+TEST_CASE("jitter buffer: the target is the delay quantile of the window, to within a millisecond", "[rtp][jitter_buffer]") {
+    // The reference, straight from the definition: each packet's delay is its transit minus the
+    // fastest of the last 50 transits; the target is the 97% quantile of the last 250 delays plus
+    // half a frame, within [min_delay, max_delay] (initial_delay at least for the first 10). The
+    // buffer keeps the delays in 1 ms buckets and reports milliseconds, so it may say one more.
+    // The jitter changes regime (low, high, low again, and a few stalls beyond max_delay) so the
+    // quantile moves both ways and through empty buckets.
+    std::mt19937 rng(7);
+    auto jitter_us = [&](int k) -> std::int64_t {
+        if (k % 97 == 96) return 900'000;  // a stall: far beyond max_delay, below the resync threshold
+        const int spread = k < 400 ? 3'000 : k < 900 ? 120'000 : k < 1500 ? 8'000 : 45'000;
+        return std::uniform_int_distribution<int>(0, spread)(rng);
+    };
+    rtp::jitter_buffer jb;
+    std::vector<std::int64_t> transits;
+    std::vector<std::int64_t> delays;
+    std::size_t checked = 0;
+    for (int k = 0; k < 2000; ++k) {
+        const std::int64_t jitter = jitter_us(k);
+        const time_point at = t0 + std::chrono::microseconds{20'000LL * k + jitter};
+        push_named(jb, {at, static_cast<std::uint16_t>(1000 + k), static_cast<std::uint32_t>(160 * k)});
+        jb.pop(t0 + 20ms * k + 1s);  // a steady pull well behind, so nothing overflows
+
+        transits.push_back(jitter);  // arrival minus media time, up to a constant
+        const auto from = transits.size() > 50 ? transits.end() - 50 : transits.begin();
+        delays.push_back(transits.back() - *std::min_element(from, transits.end()));
+        std::vector<std::int64_t> window(delays.size() > 250 ? delays.end() - 250 : delays.begin(), delays.end());
+        std::sort(window.begin(), window.end());
+        const auto q = window[static_cast<std::size_t>(0.97 * static_cast<double>(window.size() - 1))];
+        std::int64_t expected = q + 10'000;
+        if (window.size() < 10) expected = std::max<std::int64_t>(expected, 60'000);
+        expected = std::clamp<std::int64_t>(expected, 20'000, 400'000);
+        const auto expected_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::microseconds{expected});
+        INFO("packet " << k << ", exact target " << expected << " us");
+        CHECK(jb.target_delay() >= expected_ms);
+        CHECK(jb.target_delay() <= std::min(expected_ms + 1ms, std::chrono::milliseconds{400}));
+        checked += expected > 20'000 && expected < 400'000;
+    }
+    CHECK(checked > 500);  // the comparison was made away from the bounds, not only at them
+}

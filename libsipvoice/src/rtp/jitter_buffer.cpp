@@ -4,7 +4,6 @@
 #include "sipvoice/rtp/jitter_buffer.hpp"
 
 #include <algorithm>
-#include <limits>
 
 namespace sipvoice::rtp {
 namespace {
@@ -29,7 +28,7 @@ jitter_buffer::jitter_buffer(jitter_buffer_config config) : config_(config) {
     if (config_.frame <= duration::zero()) config_.frame = duration{20};
     if (config_.min_delay < duration::zero()) config_.min_delay = duration::zero();
     if (config_.max_delay < config_.min_delay) config_.max_delay = config_.min_delay;
-    if (config_.window == 0) config_.window = 1;
+    config_.window = std::clamp<std::size_t>(config_.window, 1, UINT16_MAX);
     if (config_.reference_window == 0) config_.reference_window = 1;
     if (!(config_.delay_quantile >= 0 && config_.delay_quantile <= 1)) config_.delay_quantile = 0.97;
     slots_.resize(round_up_pow2(config_.capacity));
@@ -37,7 +36,9 @@ jitter_buffer::jitter_buffer(jitter_buffer_config config) : config_(config) {
     free_buffers_.reserve(slots_.size());  // never more spares than slots: freeing does not allocate
     min_queue_.resize(config_.reference_window);
     delays_.resize(config_.window);
-    sorted_.reserve(config_.window);
+    // Buckets of 1 ms, or wider for a max_delay beyond half a second (at most ~513 of them).
+    delay_width_us_ = std::max<std::int64_t>(1000, (us(config_.max_delay) + 511) / 512);
+    histogram_.resize(static_cast<std::size_t>(us(config_.max_delay) / delay_width_us_) + 1);
     reset();
 }
 
@@ -115,7 +116,9 @@ void jitter_buffer::clear_transits() noexcept {
     transit_index_ = 0;
     delay_next_ = 0;
     delay_count_ = 0;
-    sorted_.clear();
+    std::fill(histogram_.begin(), histogram_.end(), std::uint16_t{0});
+    quantile_bucket_ = 0;
+    below_quantile_ = 0;
 }
 
 void jitter_buffer::push_min_transit(std::int64_t transit) noexcept {
@@ -134,37 +137,35 @@ void jitter_buffer::push_min_transit(std::int64_t transit) noexcept {
 }
 
 void jitter_buffer::push_delay(std::int64_t delay_us) noexcept {
-    // The window stays sorted: the delay leaving it is replaced by the new one, and only the entries
-    // between their two places move by one. Kept in 32 bits (half the memory a packet touches): a
-    // delay beyond +-35 minutes counts as that, the target being clamped to max_delay anyway.
-    const auto delay = static_cast<std::int32_t>(
-        std::clamp<std::int64_t>(delay_us, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()));
-    const auto first = sorted_.begin();
-    const auto to = std::lower_bound(first, sorted_.end(), delay);
+    // The delay enters its bucket, the one leaving the window (once it is full) leaves its own, and
+    // the quantile's bucket moves until the rank falls inside it again: usually not at all or by one.
+    const std::size_t last = histogram_.size() - 1;
+    const auto bucket = static_cast<std::uint16_t>(std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(delay_us, 0) / delay_width_us_), last));
     if (delay_count_ < delays_.size()) {
-        sorted_.insert(to, delay);  // within the capacity reserved up front: no allocation
         ++delay_count_;
     } else {
-        const auto from = std::lower_bound(first, sorted_.end(), delays_[delay_next_]);
-        if (to > from) {
-            std::move(from + 1, to, from);
-            *(to - 1) = delay;
-        } else {
-            std::move_backward(to, from, from + 1);
-            *to = delay;
-        }
+        const std::uint16_t leaving = delays_[delay_next_];
+        --histogram_[leaving];
+        if (leaving < quantile_bucket_) --below_quantile_;
     }
-    delays_[delay_next_] = delay;
-    delay_next_ = (delay_next_ + 1) % delays_.size();
+    ++histogram_[bucket];
+    if (bucket < quantile_bucket_) ++below_quantile_;
+    delays_[delay_next_] = bucket;
+    if (++delay_next_ == delays_.size()) delay_next_ = 0;
+    const auto rank = static_cast<std::size_t>(config_.delay_quantile * static_cast<double>(delay_count_ - 1));
+    while (rank < below_quantile_) below_quantile_ -= histogram_[--quantile_bucket_];
+    while (rank >= below_quantile_ + histogram_[quantile_bucket_]) below_quantile_ += histogram_[quantile_bucket_++];
 }
 
 void jitter_buffer::record_transit(std::int64_t ts, time_point arrival) {
     const std::int64_t transit = transit_us(ts, arrival);
     push_min_transit(transit);
     push_delay(transit - transit_min_);
-    const auto q = static_cast<std::size_t>(config_.delay_quantile * static_cast<double>(delay_count_ - 1));
-    // Half a frame on top: pulls come at their own phase, so the slack seen at a pull varies by a frame.
-    std::int64_t target = sorted_[q] + us(config_.frame) / 2;
+    // The quantile's bucket by its upper edge (the target errs late by less than a bucket, never
+    // early), and half a frame on top: pulls come at their own phase, so the slack seen at a pull
+    // varies by a frame.
+    std::int64_t target = static_cast<std::int64_t>(quantile_bucket_ + 1) * delay_width_us_ + us(config_.frame) / 2;
     if (delay_count_ < min_measured) target = std::max(target, us(config_.initial_delay));
     target_us_ = std::clamp(target, us(config_.min_delay), us(config_.max_delay));
 }
