@@ -1,12 +1,16 @@
 // media/audio_stream over 127.0.0.1: a tone sent by one stream arrives at the other as that tone,
 // for G.711 and Opus, and RFC 4733 digits arrive as digits.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <numbers>
 #include <vector>
 
 #include "../unit/loopback.hpp"
+#include "sipvoice/codec/g711.hpp"
 #include "sipvoice/media/audio_stream.hpp"
+#include "sipvoice/rtp/packet.hpp"
 
 using namespace sipvoice;
 using test::run_until;
@@ -261,4 +265,75 @@ TEST_CASE("audio_stream: the streams of one io_context tick on their own phases;
     s[1]->start();  // and again
     run_until(io, [] { return false; }, std::chrono::milliseconds(200));
     CHECK(frames[1] > at_stop[1] + 3);
+}
+
+TEST_CASE("audio_stream: what the frame handler writes goes out whole and in order", "[media][loopback]") {
+    // The frame handler writes a frame and a half per tick for 20 ticks: the first frame of each
+    // write goes out in the same tick (from the thread's stage while nothing is queued), the rest
+    // waits in the stream's queue, and the queue drains after the writes stop. Every sample is a
+    // G.711 level (exact through PCMU) naming its half frame, and the peer is a bare socket that
+    // decodes what arrives, so no jitter buffer or concealment stands between.
+    media::audio_stream_config cfg;
+    cfg.app_rate = 8000;  // no resampling: the samples go out as written
+    pair_of_streams p(cfg);
+    p.sb.reset();  // b is only a socket here
+    std::map<std::uint16_t, std::vector<std::int16_t>> arrived;  // by sequence number
+    p.b->on_rtp([&](std::span<const std::uint8_t> datagram, time_point) {
+        auto pkt = rtp::parse_packet(datagram);
+        REQUIRE(pkt);
+        std::vector<std::int16_t> pcm(pkt->payload.size());
+        codec::g711::decode_ulaw(pkt->payload, pcm);
+        arrived[pkt->sequence] = pcm;
+    });
+    auto label = [](std::size_t sample) {  // codes 0xFE down to 0xB3: positive levels, none of them 0
+        return codec::g711::ulaw_to_linear(static_cast<std::uint8_t>(0xFE - sample / 80));
+    };
+    constexpr std::size_t chunk = 240;
+    constexpr int writes = 20;
+    std::size_t written = 0;
+    int ticks = 0;
+    bool counted = true;
+    p.sa->on_frame([&](std::span<const std::int16_t>) {
+        if (ticks++ >= writes) return;
+        const std::size_t before = p.sa->queued_samples();
+        std::vector<std::int16_t> pcm(chunk);
+        for (std::size_t i = 0; i < chunk; ++i) pcm[i] = label(written + i);
+        p.sa->write(pcm);
+        written += chunk;
+        counted = counted && p.sa->queued_samples() == before + chunk;
+    });
+    p.sa->start();
+    REQUIRE(run_until(p.io, [&] { return ticks > writes + writes / 2 + 5; }, std::chrono::seconds(5)));
+    CHECK(counted);  // queued_samples() counts what waits on the stage
+    CHECK(p.sa->queued_samples() == 0);
+    std::vector<std::int16_t> heard;
+    for (const auto& [seq, pcm] : arrived)
+        for (std::int16_t v : pcm)
+            if (v != 0) heard.push_back(v);  // silence before and after
+    INFO("packets " << arrived.size() << ", frames sent " << p.sa->stats().frames_sent << ", ticks " << ticks);
+    REQUIRE(heard.size() == written);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < heard.size(); ++i) wrong += heard[i] != label(i) ? 1 : 0;
+    CHECK(wrong == 0);
+    CHECK(p.sa->stats().frames_sent >= written / 160);
+}
+
+TEST_CASE("audio_stream: a flush from the frame handler drops what it wrote in that tick", "[media][loopback]") {
+    media::audio_stream_config cfg;
+    cfg.send_silence = false;  // so that frames_sent counts audio only
+    pair_of_streams p(cfg);
+    int ticks = 0;
+    std::size_t after_flush = 1;
+    p.sa->on_frame([&](std::span<const std::int16_t>) {
+        if (++ticks != 3) return;
+        p.sa->write(std::vector<std::int16_t>(400, 1000));
+        p.sa->flush();
+        after_flush = p.sa->queued_samples();
+    });
+    p.sa->start();
+    p.sb->start();
+    REQUIRE(run_until(p.io, [&] { return ticks > 8; }, std::chrono::seconds(5)));
+    CHECK(after_flush == 0);
+    CHECK(p.sa->stats().frames_sent == 0);
+    CHECK(p.sa->queued_samples() == 0);
 }
