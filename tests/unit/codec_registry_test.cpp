@@ -3,12 +3,16 @@
 
 #include <array>
 #include <cstdint>
+#include <random>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "codec_signal.hpp"
 #include "sipvoice/codec/codec.hpp"
 #include "sipvoice/codec/g711.hpp"
 #include "sipvoice/codec/g722.hpp"
+#include "sipvoice/codec/plc.hpp"
 
 namespace codec = sipvoice::codec;
 
@@ -116,4 +120,49 @@ TEST_CASE("codec registry: an Opus object at 16 kHz with the 48 kHz RTP clock", 
     REQUIRE(*o.conceal(std::span<std::int16_t>(out).first(320)) == 320);
     CHECK(o.encode(std::span<const std::int16_t>(pcm).first(100), payload).error().code == codec::errc::bad_frame_size);
     CHECK(codec::make_codec("opus", 48000, 2, {.sample_rate = 44100}).error().code == codec::errc::bad_sample_rate);
+}
+
+TEST_CASE("codec: G.711 concealment is the same whether its history is kept as PCM or as codes", "[codec][plc]") {
+    // The G.711 codec keeps the audio since the last loss as its codes and hands it to the PLC when
+    // a loss begins. The reference gives the PLC every decoded frame as it comes. Both must play
+    // the same samples through losses of one to six frames, losses close together, a frame shorter
+    // than the rest and a reset.
+    for (const char* name : {"PCMU", "PCMA"}) {
+        const bool alaw = std::string_view(name) == "PCMA";
+        auto c = codec::make_codec(name, 8000);
+        REQUIRE(c);
+        codec::plc reference(8000);
+        const auto speech = codec_test::speech_like(8000, 8000 * 12);
+        std::mt19937 rng(11);
+        std::size_t frames = 0, lost = 0, differing = 0;
+        for (std::size_t at = 0; at + 160 <= speech.size(); at += 160, ++frames) {
+            if (frames == 300) {
+                (*c)->reset();
+                reference.reset();
+            }
+            const std::size_t n = frames % 97 == 50 ? 80 : 160;
+            std::vector<std::int16_t> ours(160), theirs(160);
+            const bool lose = frames > 3 && (rng() % 9 == 0 || (lost > 0 && lost < 6 && rng() % 2 == 0));
+            if (lose) {
+                REQUIRE((*c)->conceal(ours));
+                reference.conceal(theirs);
+                ++lost;
+            } else {
+                std::vector<std::uint8_t> codes(n);
+                const std::span<const std::int16_t> pcm(speech.data() + at, n);
+                if (alaw) codec::g711::encode_alaw(pcm, codes);
+                else codec::g711::encode_ulaw(pcm, codes);
+                const auto got = (*c)->decode(codes, ours);
+                REQUIRE(got);
+                REQUIRE(*got == n);
+                if (alaw) codec::g711::decode_alaw(codes, theirs);
+                else codec::g711::decode_ulaw(codes, theirs);
+                reference.frame(std::span<std::int16_t>(theirs.data(), n));
+                lost = 0;
+            }
+            for (std::size_t i = 0; i < 160; ++i) differing += ours[i] != theirs[i] ? 1 : 0;
+        }
+        INFO(name << ": " << frames << " frames");
+        CHECK(differing == 0);
+    }
 }

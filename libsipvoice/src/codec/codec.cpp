@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "sipvoice/codec/g711.hpp"
@@ -40,7 +41,8 @@ std::size_t conceal_or_silence(plc& p, bool use_plc, std::span<std::int16_t> pcm
 class g711_codec final : public audio_codec {
 public:
     g711_codec(const codec_info& info, std::uint32_t frame, bool use_plc)
-        : audio_codec(info, g711::sample_rate, frame), alaw_(info.id == codec_id::pcma), use_plc_(use_plc) {}
+        : audio_codec(info, g711::sample_rate, frame), alaw_(info.id == codec_id::pcma), use_plc_(use_plc),
+          keep_codes_(use_plc && plc_.history_samples() <= kept) {}
 
     std::size_t max_payload_size() const noexcept override { return frame_samples(); }
 
@@ -52,20 +54,54 @@ public:
     result<std::size_t> decode(std::span<const std::uint8_t> payload, std::span<std::int16_t> pcm) noexcept override {
         if (pcm.size() < payload.size()) return error{errc::buffer_too_small};
         const std::size_t n = alaw_ ? g711::decode_alaw(payload, pcm) : g711::decode_ulaw(payload, pcm);
-        if (use_plc_) plc_.frame(pcm.first(n));
+        if (!use_plc_) return n;
+        if (keep_codes_ && !plc_.concealing()) remember(payload.first(n));
+        else plc_.frame(pcm.first(n));  // the end of a loss: crossfaded out of the concealment
         return n;
     }
 
     result<std::size_t> conceal(std::span<std::int16_t> pcm) noexcept override {
+        if (use_plc_ && !plc_.concealing()) catch_up();
         return conceal_or_silence(plc_, use_plc_, pcm);
     }
 
-    void reset() noexcept override { plc_.reset(); }
+    void reset() noexcept override {
+        plc_.reset();
+        pending_ = 0;
+    }
 
 private:
+    // The concealment's history is the audio played since the last loss. It is kept here as the
+    // frames' G.711 codes (half the bytes of the PCM, at 2,000 calls the difference is cache misses)
+    // and decoded for the PLC only when a loss begins, which gives it the same history: of the
+    // codes since the last loss only the last history_samples() matter, and `kept` holds more.
+    static constexpr std::size_t kept = 512;
+
+    void remember(std::span<const std::uint8_t> codes) noexcept {
+        if (codes.size() >= kept) codes = codes.last(kept);
+        const std::size_t first = std::min(codes.size(), kept - head_);
+        std::memcpy(codes_.data() + head_, codes.data(), first);
+        std::memcpy(codes_.data(), codes.data() + first, codes.size() - first);
+        head_ = (head_ + codes.size()) % kept;
+        pending_ = std::min(pending_ + codes.size(), kept);
+    }
+
+    void catch_up() noexcept {
+        if (pending_ == 0) return;
+        std::array<std::int16_t, kept> pcm;
+        for (std::size_t i = 0, at = (head_ + kept - pending_) % kept; i < pending_; ++i, at = at + 1 == kept ? 0 : at + 1)
+            pcm[i] = alaw_ ? g711::alaw_to_linear(codes_[at]) : g711::ulaw_to_linear(codes_[at]);
+        plc_.frame(std::span<std::int16_t>(pcm.data(), pending_));  // not concealing: into the history
+        pending_ = 0;
+    }
+
     bool alaw_;
     bool use_plc_;
     plc plc_{g711::sample_rate};
+    bool keep_codes_;
+    std::size_t head_ = 0;     // where the next code goes
+    std::size_t pending_ = 0;  // codes the PLC has not seen yet (the last ones before head_)
+    std::array<std::uint8_t, kept> codes_;
 };
 
 // 16 kHz PCM, 8 kHz RTP clock (RFC 3551 §4.5.2): audio_codec::rtp_samples() halves the sample count.

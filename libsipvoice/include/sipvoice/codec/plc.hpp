@@ -56,6 +56,9 @@ public:
     [[nodiscard]] std::uint32_t concealed_samples() const noexcept { return erased_; }
     // The pitch period found at the start of the current (or last) loss, in samples.
     [[nodiscard]] std::uint32_t pitch_period() const noexcept { return pitch_; }
+    // Samples of history a concealment draws on: of what frame() is given between two losses, only
+    // the last history_samples() matter.
+    [[nodiscard]] std::size_t history_samples() const noexcept { return history_.size(); }
 
 private:
     void start_concealment() noexcept;
