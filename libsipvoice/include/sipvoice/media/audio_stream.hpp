@@ -80,7 +80,6 @@ struct audio_stream_stats {
     std::uint64_t frames_sent = 0;   // audio packets
     std::uint64_t packets_received = 0;
     std::uint64_t digits_received = 0;
-    rtp::jitter_stats jitter;
     std::optional<time_point> last_received;  // for "no RTP for N seconds" hang-ups
     // The RTP session (RFC 3550 §6.4): what we sent, what the peer's stream lost on the way to us
     // (A.3, negative with duplicates) and its interarrival jitter (A.8), the round-trip time (§6.4.1),
@@ -93,6 +92,9 @@ struct audio_stream_stats {
     std::uint64_t rtcp_sent = 0;      // that went out (none toward c=0.0.0.0)
     std::uint64_t rtcp_received = 0;
     std::uint64_t byes_received = 0;  // RTCP BYEs from sources we were receiving (RFC 3550 §6.6)
+    // The jitter buffer's (or with deliver_on_arrival the arrival buffer's). Last: the counters
+    // above that every packet updates then share a cache line or two.
+    rtp::jitter_stats jitter;
 };
 
 class audio_stream {
