@@ -3,7 +3,10 @@
 // N echo calls live in this process on one asio::io_context thread pinned to core 0, each as a call
 // does it: ua::call_media answers an SDP offer (RTP and RTCP sockets on 127.0.0.1, audio_stream with its
 // 20 ms timer, jitter buffer, codec, resamplers when the application rate differs) and the frame
-// handler writes every frame back, like `sipvoice answer --echo`. (--mode audio_stream builds the same
+// handler writes every frame back, like `sipvoice answer --echo`. (--mode floor: each RTP datagram goes
+// straight back through media::rtp_socket, with no jitter buffer, codec, timer or stream: what the kernel,
+// asio and the socket layer cost by themselves, to run beside the others on the same machine state.)
+// (--mode audio_stream builds the same
 // thing from media::rtp_socket + media::audio_stream without call_media.)
 //
 // A load generator thread pinned to core 1 plays the N remote phones: 50 packets a second per call of
@@ -29,7 +32,7 @@
 // Where the time goes is for perf: `nice -n -20 perf record -g -- media_echo_load --calls 2000 ...`.
 //
 //   media_echo_load [--calls 250,500,1000,1500,2000,2500,3000,4000] [--warmup 3] [--seconds 10] [--codec pcmu|opus]
-//                   [--app-rate 8000] [--mode call_media|audio_stream] [--max-cpu 85] [--min-echo 99.9]
+//                   [--app-rate 8000] [--mode call_media|audio_stream|floor] [--max-cpu 85] [--min-echo 99.9]
 //                   [--keep-going] [--echo-core 0] [--gen-core 1] [--gen-sleep] [--nice -20]
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -362,8 +365,9 @@ private:
 
 struct echo_call {
     std::unique_ptr<ua::call_media> call;            // --mode call_media
-    std::unique_ptr<media::rtp_socket> socket;       // --mode audio_stream
+    std::unique_ptr<media::rtp_socket> socket;       // --mode audio_stream, floor
     std::unique_ptr<media::audio_stream> stream;
+    std::uint64_t echoed = 0;                         // --mode floor: datagrams sent back
     media::audio_stream* audio() { return call ? call->audio() : stream.get(); }
     media::rtp_socket& rtp() { return call ? call->socket() : *socket; }
 };
@@ -484,6 +488,15 @@ step_result run_step(const options& o, int n, const std::vector<std::vector<std:
             }
             const std::uint16_t gp = gen.port_for(i);
             c.socket->set_remote({lo, gp}, {lo, static_cast<std::uint16_t>(gp + 1)});
+            if (o.mode == "floor") {
+                media::rtp_socket* sock = c.socket.get();
+                std::uint64_t* echoed = &c.echoed;
+                sock->on_rtp([sock, echoed](std::span<const std::uint8_t> datagram, sipvoice::time_point) {
+                    if (sock->send_rtp(datagram)) ++*echoed;
+                });
+                gen.set_echo_port(i, sock->rtp_port());
+                continue;
+            }
             media::audio_stream_config ac;
             ac.app_rate = o.app_rate;
             if (o.codec == "opus") {
@@ -535,7 +548,12 @@ step_result run_step(const options& o, int n, const std::vector<std::vector<std:
             t.gen_late = gen.late_sends();
             for (echo_call& c : calls) {
                 media::audio_stream* a = c.audio();
-                if (a == nullptr) continue;
+                if (a == nullptr) {  // --mode floor: every datagram sent back counts as played and sent
+                    t.played += c.echoed;
+                    t.frames_sent += c.echoed;
+                    t.socket_received += c.rtp().packets_received();
+                    continue;
+                }
                 if (stop_streams) a->stop();
                 const media::audio_stream_stats st = a->stats();
                 t.played += st.jitter.played;
@@ -630,12 +648,14 @@ int main(int argc, char** argv) {
         else if (a == "-h" || a == "--help") {
             std::printf(
                 "usage: media_echo_load [--calls 250,500,...] [--warmup S] [--seconds S] [--codec pcmu|opus]\n"
-                "                       [--app-rate HZ] [--mode call_media|audio_stream] [--max-cpu PCT]\n"
+                "                       [--app-rate HZ] [--mode call_media|audio_stream|floor] [--max-cpu PCT]\n"
                 "                       [--min-echo PCT] [--keep-going] [--echo-core N] [--gen-core N] [--gen-sleep]\n"
                 "                       [--nice N]\n\n"
                 "Runs N echo calls on one io_context thread (pinned to --echo-core) against a load generator\n"
                 "(pinned to --gen-core) sending 50 RTP packets/s per call over 127.0.0.1, for each N of --calls,\n"
-                "and prints the echo thread's CPU, the loss, and how many calls one core carries.\n");
+                "and prints the echo thread's CPU, the loss, and how many calls one core carries. --mode floor\n"
+                "sends each datagram straight back through the socket (no media processing): the floor the\n"
+                "other modes stand on, on the machine as it is at the time of the run.\n");
             return 0;
         } else {
             std::fprintf(stderr, "media_echo_load: unknown argument %s (--help)\n", argv[i]);
@@ -646,8 +666,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "media_echo_load: --codec pcmu or opus\n");
         return 2;
     }
-    if (o.mode != "call_media" && o.mode != "audio_stream") {
-        std::fprintf(stderr, "media_echo_load: --mode call_media or audio_stream\n");
+    if (o.mode != "call_media" && o.mode != "audio_stream" && o.mode != "floor") {
+        std::fprintf(stderr, "media_echo_load: --mode call_media, audio_stream or floor\n");
         return 2;
     }
     if (o.app_rate == 0) o.app_rate = o.codec == "opus" ? 48000 : 8000;
@@ -762,7 +782,7 @@ int main(int argc, char** argv) {
     std::printf("extrapolated from it: %.0f calls per core at %.0f%%, %.0f at 100%%\n", o.max_cpu / 100 / per_call,
                 o.max_cpu, 1 / per_call);
     std::printf("goal 2000 G.711 echo calls per core: %s\n",
-                o.codec != "pcmu" ? "(not a G.711 run)" : best->calls >= 2000 ? "met (measured)" :
+                o.codec != "pcmu" ? "(not a G.711 run)" : o.mode == "floor" ? "(a floor run: sockets only, not the stack)" : best->calls >= 2000 ? "met (measured)" :
                 (echoing != nullptr && echoing->calls >= 2000) ? "echoed at 2000, but above the CPU limit" :
                 (o.max_cpu / 100 / per_call >= 2000 ? "met by extrapolation only" : "not met"));
     return 0;
