@@ -29,7 +29,7 @@ jitter_buffer::jitter_buffer(jitter_buffer_config config) : config_(config) {
     if (config_.min_delay < duration::zero()) config_.min_delay = duration::zero();
     if (config_.max_delay < config_.min_delay) config_.max_delay = config_.min_delay;
     config_.window = std::clamp<std::size_t>(config_.window, 1, UINT16_MAX);
-    if (config_.reference_window == 0) config_.reference_window = 1;
+    config_.reference_window = std::clamp<std::size_t>(config_.reference_window, 1, UINT16_MAX);
     if (!(config_.delay_quantile >= 0 && config_.delay_quantile <= 1)) config_.delay_quantile = 0.97;
     slots_.resize(round_up_pow2(config_.capacity));
     mask_ = slots_.size() - 1;
@@ -46,7 +46,7 @@ void jitter_buffer::reset() {
     free_all();
     state_ = state::empty;
     played_any_ = false;
-    held_.active = false;
+    held_active_ = false;
     played_bits_ = {};
     underrun_debt_ = 0;
     clear_transits();
@@ -198,7 +198,7 @@ void jitter_buffer::store(std::int64_t seq, std::int64_t ts, const packet& p) {
 void jitter_buffer::start(const packet& p, time_point arrival) {
     free_all();
     played_bits_ = {};
-    held_.active = false;
+    held_active_ = false;
     underrun_debt_ = 0;
     ssrc_ = p.ssrc;
     played_any_ = false;
@@ -237,7 +237,7 @@ push_result jitter_buffer::push(const packet& p, time_point arrival) {
 push_result jitter_buffer::hold(const packet& p, time_point arrival) {
     // A new stream is believed when its next packet follows (RFC 3550 A.1 does the same for a jump),
     // so one stray or spoofed packet cannot flush the buffer.
-    if (held_.active && p.ssrc == held_.ssrc && p.sequence == static_cast<std::uint16_t>(held_.sequence + 1)) {
+    if (held_active_ && p.ssrc == held_.ssrc && p.sequence == static_cast<std::uint16_t>(held_.sequence + 1)) {
         packet first;
         first.ssrc = held_.ssrc;
         first.sequence = held_.sequence;
@@ -252,8 +252,8 @@ push_result jitter_buffer::hold(const packet& p, time_point arrival) {
         held_.payload = std::move(payload);  // keep the allocation for the next held packet
         return push_result::resynced;
     }
-    if (held_.active) ++stats_.held;
-    held_.active = true;
+    if (held_active_) ++stats_.held;
+    held_active_ = true;
     held_.ssrc = p.ssrc;
     held_.sequence = p.sequence;
     held_.timestamp = p.timestamp;
@@ -301,9 +301,9 @@ push_result jitter_buffer::push_known(const packet& p, time_point arrival) {
         ++stats_.resyncs;
         return push_result::resynced;
     }
-    if (held_.active) {
+    if (held_active_) {
         ++stats_.held;  // the current stream goes on: the held packet was a stray
-        held_.active = false;
+        held_active_ = false;
     }
     if (seq < next_seq_) {  // the early reorder above
         next_seq_ = seq;
