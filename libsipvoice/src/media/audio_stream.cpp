@@ -52,6 +52,12 @@ thread_local encode_buffers encoding;
 struct frame_stage {
     std::vector<std::int16_t> pcm;
     const void* owner = nullptr;
+    // Empties the stage if `stream` owns it.
+    void drop(const void* stream) noexcept {
+        if (owner != stream) return;
+        pcm.clear();
+        owner = nullptr;
+    }
 };
 
 thread_local frame_stage staged;
@@ -182,12 +188,7 @@ struct audio_stream::impl : tick_target, std::enable_shared_from_this<impl> {
         : io(context), socket(s), cfg(std::move(c)), ticks(asio::use_service<tick_clock>(context)) {}
     impl(const impl&) = delete;
     impl& operator=(const impl&) = delete;
-    ~impl() override {
-        if (staged.owner == this) {  // left by a frame handler that threw: no stream may inherit it
-            staged.pcm.clear();
-            staged.owner = nullptr;
-        }
-    }
+    ~impl() override { staged.drop(this); }  // left by a frame handler that threw: no stream may inherit it
 
     bool setup(std::string& error) {
         codec::codec_options opts;
@@ -455,7 +456,7 @@ struct audio_stream::impl : tick_target, std::enable_shared_from_this<impl> {
     std::size_t queued() const noexcept {
         return queue.size() - queue_head + (staged.owner == this ? staged.pcm.size() : 0);
     }
-    void consume(std::size_t n) noexcept {
+    void consume(std::size_t n) {
         if (staged.owner == this) {
             unstage(n);
             return;
@@ -472,10 +473,7 @@ struct audio_stream::impl : tick_target, std::enable_shared_from_this<impl> {
     void clear_queue() noexcept {
         queue.clear();
         queue_head = 0;
-        if (staged.owner == this) {
-            staged.pcm.clear();
-            staged.owner = nullptr;
-        }
+        staged.drop(this);
     }
     // Appends to the stage when it may: inside this stream's tick, before its send, with nothing
     // queued and the stage not another stream's.
@@ -490,8 +488,7 @@ struct audio_stream::impl : tick_target, std::enable_shared_from_this<impl> {
         if (staged.owner != this) return;
         const auto rest = staged.pcm.begin() + static_cast<std::ptrdiff_t>(std::min(sent, staged.pcm.size()));
         queue.insert(queue.end(), rest, staged.pcm.end());
-        staged.pcm.clear();
-        staged.owner = nullptr;
+        staged.drop(this);
     }
 
     void tick() {
