@@ -41,8 +41,7 @@ std::size_t conceal_or_silence(plc& p, bool use_plc, std::span<std::int16_t> pcm
 class g711_codec final : public audio_codec {
 public:
     g711_codec(const codec_info& info, std::uint32_t frame, bool use_plc)
-        : audio_codec(info, g711::sample_rate, frame), alaw_(info.id == codec_id::pcma), use_plc_(use_plc),
-          keep_codes_(use_plc && plc_.history_samples() <= kept) {}
+        : audio_codec(info, g711::sample_rate, frame), alaw_(info.id == codec_id::pcma), use_plc_(use_plc) {}
 
     std::size_t max_payload_size() const noexcept override { return frame_samples(); }
 
@@ -55,7 +54,7 @@ public:
         if (pcm.size() < payload.size()) return error{errc::buffer_too_small};
         const std::size_t n = alaw_ ? g711::decode_alaw(payload, pcm) : g711::decode_ulaw(payload, pcm);
         if (!use_plc_) return n;
-        if (keep_codes_ && !plc_.concealing()) remember(payload.first(n));
+        if (!plc_.concealing()) remember(payload.first(n));
         else plc_.frame(pcm.first(n));  // the end of a loss: crossfaded out of the concealment
         return n;
     }
@@ -76,6 +75,7 @@ private:
     // and decoded for the PLC only when a loss begins, which gives it the same history: of the
     // codes since the last loss only the last history_samples() matter, and `kept` holds more.
     static constexpr std::size_t kept = 512;
+    static_assert(kept >= plc::history_samples(g711::sample_rate));
 
     void remember(std::span<const std::uint8_t> codes) noexcept {
         if (codes.size() >= kept) codes = codes.last(kept);
@@ -98,7 +98,6 @@ private:
     bool alaw_;
     bool use_plc_;
     plc plc_{g711::sample_rate};
-    bool keep_codes_;
     std::size_t head_ = 0;     // where the next code goes
     std::size_t pending_ = 0;  // codes the PLC has not seen yet (the last ones before head_)
     std::array<std::uint8_t, kept> codes_;

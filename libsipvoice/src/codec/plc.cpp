@@ -22,8 +22,7 @@ plc::plc(std::uint32_t sample_rate) : rate_(std::clamp<std::uint32_t>(sample_rat
     hold_ = rate_ / 100;           // 10 ms at full level
     fade_ = rate_ / 20;            // then 50 ms down to silence
     step_ = rate_ / 100;           // the loop widens every 10 ms
-    // 3 periods for the widest loop plus P/4 before it for the smoothed loop point.
-    history_.assign(3 * max_pitch_ + max_pitch_ / 4, 0);
+    history_.assign(history_samples(rate_), 0);
     loop_.assign(3 * max_pitch_, 0.0f);
     old_loop_.assign(3 * max_pitch_, 0.0f);
 }

@@ -56,9 +56,13 @@ public:
     [[nodiscard]] std::uint32_t concealed_samples() const noexcept { return erased_; }
     // The pitch period found at the start of the current (or last) loss, in samples.
     [[nodiscard]] std::uint32_t pitch_period() const noexcept { return pitch_; }
-    // Samples of history a concealment draws on: of what frame() is given between two losses, only
-    // the last history_samples() matter.
-    [[nodiscard]] std::size_t history_samples() const noexcept { return history_.size(); }
+    // Samples of history a concealment draws on at `sample_rate` (as clamped above): of what frame()
+    // is given between two losses, only the last history_samples() matter. 3 pitch periods of the
+    // lowest pitch (66.7 Hz) for the widest loop, plus a quarter period before it for the loop point.
+    [[nodiscard]] static constexpr std::size_t history_samples(std::uint32_t sample_rate) noexcept {
+        const std::uint32_t max_pitch = (sample_rate < 8000 ? 8000 : sample_rate > 48000 ? 48000 : sample_rate) * 3 / 200;
+        return 3 * max_pitch + max_pitch / 4;
+    }
 
 private:
     void start_concealment() noexcept;
