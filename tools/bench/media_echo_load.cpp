@@ -3,11 +3,11 @@
 // N echo calls live in this process on one asio::io_context thread pinned to core 0, each as a call
 // does it: ua::call_media answers an SDP offer (RTP and RTCP sockets on 127.0.0.1, audio_stream with its
 // 20 ms timer, jitter buffer, codec, resamplers when the application rate differs) and the frame
-// handler writes every frame back, like `sipvoice answer --echo`. (--mode floor: each RTP datagram goes
-// straight back through media::rtp_socket, with no jitter buffer, codec, timer or stream: what the kernel,
-// asio and the socket layer cost by themselves, to run beside the others on the same machine state.)
-// (--mode audio_stream builds the same
-// thing from media::rtp_socket + media::audio_stream without call_media.)
+// handler writes every frame back, like `sipvoice answer --echo`. (--mode audio_stream builds the same
+// thing from media::rtp_socket + media::audio_stream without call_media. --mode floor sends each RTP
+// datagram straight back through media::rtp_socket, with no jitter buffer, codec, timer or stream: what
+// the kernel, asio and the socket layer cost by themselves, to run beside the others on the same
+// machine state.)
 //
 // A load generator thread pinned to core 1 plays the N remote phones: 50 packets a second per call of
 // G.711 (or Opus) RTP, evenly phased over the 20 ms, from a few UDP sockets (sendmmsg/recvmmsg, epoll),
@@ -494,27 +494,26 @@ step_result run_step(const options& o, int n, const std::vector<std::vector<std:
                 sock->on_rtp([sock, echoed](std::span<const std::uint8_t> datagram, sipvoice::time_point) {
                     if (sock->send_rtp(datagram)) ++*echoed;
                 });
-                gen.set_echo_port(i, sock->rtp_port());
-                continue;
+            } else {
+                media::audio_stream_config ac;
+                ac.app_rate = o.app_rate;
+                if (o.codec == "opus") {
+                    ac.codec = "opus";
+                    ac.clock_rate = 48000;
+                    ac.channels = 2;
+                    ac.payload_type = 111;
+                }
+                ac.telephone_event_payload_type = 101;
+                ac.seed = static_cast<std::uint64_t>(i) + 1;
+                c.stream = media::audio_stream::create(io, *c.socket, ac, &error);
+                if (!c.stream) {
+                    res.note = "call " + std::to_string(i) + ": " + error;
+                    return res;
+                }
+                media::audio_stream* a = c.stream.get();
+                a->on_frame([a](std::span<const std::int16_t> pcm) { a->write(pcm); });
+                a->start();
             }
-            media::audio_stream_config ac;
-            ac.app_rate = o.app_rate;
-            if (o.codec == "opus") {
-                ac.codec = "opus";
-                ac.clock_rate = 48000;
-                ac.channels = 2;
-                ac.payload_type = 111;
-            }
-            ac.telephone_event_payload_type = 101;
-            ac.seed = static_cast<std::uint64_t>(i) + 1;
-            c.stream = media::audio_stream::create(io, *c.socket, ac, &error);
-            if (!c.stream) {
-                res.note = "call " + std::to_string(i) + ": " + error;
-                return res;
-            }
-            media::audio_stream* a = c.stream.get();
-            a->on_frame([a](std::span<const std::int16_t> pcm) { a->write(pcm); });
-            a->start();
         }
         gen.set_echo_port(i, c.rtp().rtp_port());
     }
