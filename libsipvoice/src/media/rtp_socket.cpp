@@ -86,8 +86,9 @@ struct rtp_socket::impl : std::enable_shared_from_this<impl> {
         // datagram to 0.0.0.0 to this very host.
         if (!to || !s.is_open() || to->address.is_unspecified() || to->port == 0) return false;
         std::error_code ec;
-        // Datagrams this small go out at once; a full buffer drops the packet, which RTP tolerates
-        // better than a send queue that delays every later one.
+        // Datagrams this small go out at once; a full buffer drops the packet (the socket is
+        // non-blocking, see open()), which RTP tolerates better than a send queue that delays every
+        // later one.
         s.send_to(asio::buffer(packet.data(), packet.size()), udp::endpoint(to->address, to->port), 0, ec);
         return !ec;
     }
@@ -132,6 +133,10 @@ std::error_code rtp_socket::open() {
             m.rtcp.open(addr.is_v6() ? udp::v6() : udp::v4(), e2);
             if (!e2) m.rtcp.bind(udp::endpoint(addr, static_cast<std::uint16_t>(port + 1)), e2);
         }
+        // Sends must not wait: asio's synchronous send_to polls a socket it was not told is
+        // non-blocking until the full send buffer has room, which would stall every call on the thread.
+        if (!e1) m.rtp.non_blocking(true, e1);
+        if (!e1 && !e2 && !m.cfg.rtcp_mux) m.rtcp.non_blocking(true, e2);
         if (!e1 && !e2) {
             m.receive(m.rtp, m.rtp_rx, false);
             if (!m.cfg.rtcp_mux) m.receive(m.rtcp, m.rtcp_rx, true);
