@@ -33,7 +33,7 @@
 //
 //   media_echo_load [--calls 250,500,1000,1500,2000,2500,3000,4000] [--warmup 3] [--seconds 10] [--codec pcmu|opus]
 //                   [--app-rate 8000] [--mode call_media|audio_stream|floor] [--max-cpu 85] [--min-echo 99.9]
-//                   [--keep-going] [--echo-core 0] [--gen-core 1] [--gen-sleep] [--nice -20]
+//                   [--keep-going] [--beside-floor] [--echo-core 0] [--gen-core 1] [--gen-sleep] [--nice -20]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -90,6 +90,7 @@ struct options {
     double max_cpu = 85;
     double min_echo = 99.9;
     bool keep_going = false;
+    bool beside_floor = false;  // a floor run before each step, and the difference
     int echo_core = 0;
     int gen_core = 1;
     std::uint16_t port_min = 10000;
@@ -640,6 +641,7 @@ int main(int argc, char** argv) {
         else if (a == "--max-cpu") o.max_cpu = std::atof(std::string(value()).c_str());
         else if (a == "--min-echo") o.min_echo = std::atof(std::string(value()).c_str());
         else if (a == "--keep-going") o.keep_going = true;
+        else if (a == "--beside-floor") o.beside_floor = true;
         else if (a == "--gen-sleep") o.gen_sleep = true;
         else if (a == "--nice") o.nice = std::atoi(std::string(value()).c_str());
         else if (a == "--echo-core") o.echo_core = std::atoi(std::string(value()).c_str());
@@ -648,13 +650,14 @@ int main(int argc, char** argv) {
             std::printf(
                 "usage: media_echo_load [--calls 250,500,...] [--warmup S] [--seconds S] [--codec pcmu|opus]\n"
                 "                       [--app-rate HZ] [--mode call_media|audio_stream|floor] [--max-cpu PCT]\n"
-                "                       [--min-echo PCT] [--keep-going] [--echo-core N] [--gen-core N] [--gen-sleep]\n"
-                "                       [--nice N]\n\n"
+                "                       [--min-echo PCT] [--keep-going] [--beside-floor] [--echo-core N] [--gen-core N]\n"
+                "                       [--gen-sleep] [--nice N]\n\n"
                 "Runs N echo calls on one io_context thread (pinned to --echo-core) against a load generator\n"
                 "(pinned to --gen-core) sending 50 RTP packets/s per call over 127.0.0.1, for each N of --calls,\n"
                 "and prints the echo thread's CPU, the loss, and how many calls one core carries. --mode floor\n"
                 "sends each datagram straight back through the socket (no media processing): the floor the\n"
-                "other modes stand on, on the machine as it is at the time of the run.\n");
+                "other modes stand on, on the machine as it is at the time of the run. --beside-floor runs the\n"
+                "floor before each step and prints how many points of the core the stack adds to it.\n");
             return 0;
         } else {
             std::fprintf(stderr, "media_echo_load: unknown argument %s (--help)\n", argv[i]);
@@ -726,15 +729,7 @@ int main(int argc, char** argv) {
                 "ns/packet", "sleeps/s", "gen%", "sent", "kdrop", "jb_late", "jb_drop", "echoed%", "return%", "verdict", "note");
     std::fflush(stdout);
     std::vector<step_result> results;
-    for (int n : o.calls) {
-        step_result r = run_step(o, n, payloads, pt, ts_step);
-        results.push_back(r);
-        if (!r.ran) {
-            std::printf("%7d %8s  not run: %s\n", n, "-", r.note.c_str());
-            std::fflush(stdout);
-            if (!o.keep_going) break;
-            continue;
-        }
+    auto print_row = [&](int n, const step_result& r, const char* verdict) {
         const double per_call_us = r.echo_cpu * 1e6 / n;  // CPU microseconds per second of one call
         const double per_packet_ns =
             r.d.gen_sent > 0 ? r.d.echo_cpu * 1e9 / static_cast<double>(r.d.gen_sent) : 0;
@@ -744,9 +739,31 @@ int main(int argc, char** argv) {
                     100 * r.gen_cpu,
                     static_cast<unsigned long long>(r.d.gen_sent), static_cast<unsigned long long>(kdrop),
                     static_cast<unsigned long long>(r.d.late + r.d.overflow),
-                    static_cast<unsigned long long>(r.d.dropped), r.echoed_pct, r.returned_pct, r.pass ? "pass" : "FAIL",
-                    r.note.c_str());
+                    static_cast<unsigned long long>(r.d.dropped), r.echoed_pct, r.returned_pct, verdict, r.note.c_str());
         std::fflush(stdout);
+    };
+    for (int n : o.calls) {
+        // --beside-floor: the floor first, at the same N on the machine as it is just then, so that the
+        // difference is what the stack adds to the sockets (the floor itself moves from run to run).
+        step_result floor_run;
+        if (o.beside_floor) {
+            options fo = o;
+            fo.mode = "floor";
+            floor_run = run_step(fo, n, payloads, pt, ts_step);
+            if (floor_run.ran) print_row(n, floor_run, "floor");
+        }
+        step_result r = run_step(o, n, payloads, pt, ts_step);
+        results.push_back(r);
+        if (!r.ran) {
+            std::printf("%7d %8s  not run: %s\n", n, "-", r.note.c_str());
+            std::fflush(stdout);
+            if (!o.keep_going) break;
+            continue;
+        }
+        print_row(n, r, r.pass ? "pass" : "FAIL");
+        if (floor_run.ran)
+            std::printf("%7d %+7.1f %+8.1f  points of the core above the floor (%s over sockets alone)\n", n,
+                        100 * (r.echo_cpu - floor_run.echo_cpu), 100 * (r.echo_user - floor_run.echo_user), o.mode.c_str());
         if (!r.pass && !o.keep_going) break;
     }
 
