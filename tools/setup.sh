@@ -21,6 +21,8 @@ packages=(
   libosip2-dev libsofia-sip-ua-dev libre-dev
   # interop tests (tests/interop/): a real registrar, SIP test clients, certificates, ss, pgrep/pkill
   kamailio kamailio-tls-modules sipsak sip-tester openssl iproute2 procps
+  # the DNS SRV interop test (tests/interop/cli_srv.sh): dnsmasq as the name server, without its service
+  dnsmasq-base
   # call interop tests (tests/interop/call_*.sh): baresip as a headless softphone (its core package
   # only: no GUI, no GStreamer)
   baresip-core

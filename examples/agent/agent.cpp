@@ -206,6 +206,7 @@ struct agent_app::impl : std::enable_shared_from_this<impl> {
         // TLS listens only with a certificate (none configured): calls and registrations over TLS
         // use the connection we open to the registrar.
         u.transport.tls_port = 0;
+        u.dns_server = c.sip.dns_server;
         return u;
     }
 

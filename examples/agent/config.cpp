@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "sipvoice/sip/uri.hpp"
+#include "sipvoice/transport/dns.hpp"
 
 extern char** environ;
 
@@ -149,6 +150,11 @@ std::optional<std::string> check_ip_address(std::string& v) {
     return "must be an IPv4 or IPv6 address (0.0.0.0 or :: for all)";
 }
 
+std::optional<std::string> check_dns_server(std::string& v) {
+    if (v.empty() || sipvoice::transport::parse_name_server(v)) return std::nullopt;
+    return "must be an IP address, IP:PORT or [IPv6]:PORT";
+}
+
 std::optional<std::string> check_allow_entry(std::string& v) {
     const auto slash = v.find('/');
     const std::string address = v.substr(0, slash);
@@ -208,6 +214,7 @@ const std::vector<spec>& table() {
         integer<&c::sip, &sip_settings::listen_port>("sip.listen_port", "SIP_LISTEN_PORT", 0, 65535),
         choice<&c::sip, &sip_settings::mode>("sip.mode", "SIP_MODE", modes),
         list<&c::sip, &sip_settings::allow>("sip.allow", "SIP_ALLOW", check_allow_entry),
+        text<&c::sip, &sip_settings::dns_server>("sip.dns_server", "SIP_DNS_SERVER", check_dns_server),
 
         integer<&c::calls, &call_settings::max_concurrent>("calls.max_concurrent", "CALLS_MAX_CONCURRENT", 1, 10000),
         number<&c::calls, &call_settings::max_duration>("calls.max_duration", "CALLS_MAX_DURATION", 0, 86400),

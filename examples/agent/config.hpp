@@ -42,6 +42,9 @@ struct sip_settings {
     // Not set anywhere: registered when a registrar is configured, else trunk.
     sip_mode mode = sip_mode::trunk;
     std::vector<std::string> allow = {"127.0.0.1", "::1"};  // addresses or CIDR prefixes
+    // The DNS server for SRV and address lookups of SIP domains (IP, IP:PORT, [IPv6]:PORT); empty:
+    // /etc/resolv.conf's for SRV, the system's resolver for addresses.
+    std::string dns_server;
 };
 
 struct call_settings {

@@ -245,6 +245,11 @@ TEST_CASE("agent config: each kind of mistake is one line naming the key", "[age
               "agent.toml:2: stt.base_url = \"api.openai.com\": must be an http:// or https:// URL");
         CHECK(only_error(load("[sip]\nlisten_address = \"localhost\"\n")) ==
               "agent.toml:2: sip.listen_address = \"localhost\": must be an IPv4 or IPv6 address (0.0.0.0 or :: for all)");
+        CHECK(only_error(load("[sip]\ndns_server = \"dns.example.com\"\n")) ==
+              "agent.toml:2: sip.dns_server = \"dns.example.com\": must be an IP address, IP:PORT or [IPv6]:PORT");
+        CHECK(only_error(load("", {{"SIP_DNS_SERVER", "127.0.0.1:99999"}})) ==
+              "SIP_DNS_SERVER=127.0.0.1:99999: must be an IP address, IP:PORT or [IPv6]:PORT");
+        CHECK(load("[sip]\ndns_server = \"127.0.0.1:5353\"\n").cfg.sip.dns_server == "127.0.0.1:5353");
         CHECK(only_error(load("[sip]\nallow = [\"10.0.0.0/33\"]\n")) ==
               "agent.toml:2: sip.allow = [\"10.0.0.0/33\"]: '10.0.0.0/33' is not an IP address or prefix (like "
               "192.0.2.10 or 10.0.0.0/8)");

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "sipvoice/config.hpp"
+#include "sipvoice/transport/dns.hpp"
 
 namespace sipvoice::cli {
 
@@ -75,6 +76,16 @@ int parse_net_option(std::span<const std::string_view> args, std::size_t& i, net
         auto v = option_value(args, i);
         if (!v) return -1;
         t.tls_settings.ca_dir = std::string(*v);
+    } else if (a == "--dns-server") {
+        auto v = option_value(args, i);
+        if (!v) return -1;
+        if (!transport::parse_name_server(*v)) {
+            std::fprintf(stderr, "sipvoice: --dns-server: not IP, IP:PORT or [IPv6]:PORT: %.*s\n", static_cast<int>(v->size()), v->data());
+            return -1;
+        }
+        out.config.dns_server = std::string(*v);
+    } else if (a == "--no-srv") {
+        out.config.srv_lookup = false;
     } else if (a == "--insecure") {
         t.tls_settings.verify_peer = false;
     } else if (a == "-v" || a == "--verbose") {

@@ -20,6 +20,10 @@ constexpr std::string_view net_options_help = R"(network options:
   --ca-file FILE   trust the CAs in this PEM file for TLS (default: the system store)
   --ca-dir DIR     trust the CAs in this hashed directory
   --insecure       do not verify the TLS peer's certificate (self-signed test PBXs only)
+  --dns-server IP[:PORT]
+                   ask this DNS server for SRV records (default: the first of /etc/resolv.conf)
+  --no-srv         no DNS SRV lookup (RFC 3263): a host name without a port is used on the
+                   transport's default port
   -v, --verbose    log debug messages to stderr
 )";
 

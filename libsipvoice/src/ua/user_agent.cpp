@@ -10,11 +10,14 @@ std::optional<target> target_of(std::string_view text) {
     t.host = std::string(u->host_address());
     if (u->scheme == sip::uri_scheme::sips) {
         t.proto = protocol::tls;  // RFC 3261 §26.2.2: sips means TLS on every hop
+        t.transport_given = true;
     } else if (!u->transport().empty()) {
         auto p = transport::parse_protocol(u->transport());
         if (!p) return std::nullopt;
         t.proto = *p;
+        t.transport_given = true;
     }
+    t.port_given = u->has_port;
     t.port = u->has_port ? u->port : transport::default_port(t.proto);
     return t;
 }
@@ -111,13 +114,13 @@ void user_agent::send_request(std::string method, std::string uri, request_extra
         return;
     }
     std::weak_ptr<impl> weak = impl_;
-    m.resolve(*where, [weak, where = *where, method = std::move(method), uri, extras = std::move(extras), handler](
-                          std::string error, transport::endpoint ep) {
+    m.resolve(*where, [weak, method = std::move(method), uri, extras = std::move(extras), handler](
+                          std::string error, target chosen, transport::endpoint ep) {
         auto self = weak.lock();
         if (!self) return;
         if (!error.empty()) return handler({std::nullopt, error, false});
         const std::string from = "sip:sipvoice@" + host_reference(self->local_host_for(ep));
-        auto o = self->new_outgoing(method, uri, from, where, ep);
+        auto o = self->new_outgoing(method, uri, from, chosen, ep);
         o->extras = extras;
         o->done = handler;
         self->send_outgoing(o);

@@ -141,7 +141,7 @@ void user_agent::impl::send_to_uri(const std::string& uri,
         then("not a usable SIP URI: " + uri, {}, {});
         return;
     }
-    resolve(*where, [then, t = *where](std::string error, transport::endpoint ep) { then(std::move(error), t, ep); });
+    resolve(*where, std::move(then));
 }
 
 void user_agent::impl::start_outgoing(std::uint64_t id, const std::string& uri, const std::string& offer, const target& t,

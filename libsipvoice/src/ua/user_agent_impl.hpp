@@ -21,6 +21,7 @@
 #include "sipvoice/sip/uri.hpp"
 #include "sipvoice/sip/validate.hpp"
 #include "sipvoice/transaction/layer.hpp"
+#include "sipvoice/transport/dns.hpp"
 
 namespace sipvoice::ua {
 
@@ -47,7 +48,7 @@ using namespace detail;
 struct user_agent::impl : std::enable_shared_from_this<impl> {
     impl(asio::io_context& context, user_agent_config c)
         : io(context), cfg(std::move(c)), tp(context, cfg.transport), layer(cfg.timers), timer(context),
-          shutdown_timer(context), resolver(context),
+          shutdown_timer(context), resolver(context), dns(context, cfg.dns_server),
           rng(cfg.seed != 0 ? cfg.seed : (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
 
     struct client_entry {
@@ -99,18 +100,91 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         return host_reference(local_host_for(to)) + ":" + std::to_string(local_port_for(p));
     }
 
-    void resolve(const target& t, std::function<void(std::string, transport::endpoint)> done) {
+    using resolved_handler = std::function<void(std::string error, target where, transport::endpoint to)>;
+
+    // RFC 3263 §4: the transport, port and address a request to `t` goes to. An address is taken as
+    // it is; a host name with a port is looked up (A/AAAA); one without a port goes through DNS SRV
+    // first (§4.2), for the URI's transport or, with none given, for each enabled transport in turn.
+    void resolve(const target& t, resolved_handler done) {
         std::error_code ec;
         auto addr = asio::ip::make_address(t.host, ec);
         if (!ec) {
-            asio::post(io, [done, addr, port = t.port] { done({}, {addr, port}); });
+            asio::post(io, [done, addr, t] { done({}, t, {addr, t.port}); });
+            return;
+        }
+        // RFC 6761 §6.3: localhost names are the loopback's and never asked of DNS.
+        const bool local = sip::detail::iequals(t.host, "localhost") || (t.host.size() > 10 && sip::detail::iequals(t.host.substr(t.host.size() - 10), ".localhost"));
+        if (t.port_given || !cfg.srv_lookup || local) return resolve_address(t, t.host, std::move(done));
+        std::vector<protocol> order;
+        if (t.transport_given) order.push_back(t.proto);
+        else {
+            if (cfg.transport.udp) order.push_back(protocol::udp);
+            if (cfg.transport.tcp) order.push_back(protocol::tcp);
+            if (cfg.transport.tls) order.push_back(protocol::tls);
+        }
+        resolve_srv(t, std::move(order), 0, std::move(done));
+    }
+
+    static std::string srv_name(protocol p, const std::string& host) {
+        switch (p) {
+            case protocol::udp: return "_sip._udp." + host;
+            case protocol::tcp: return "_sip._tcp." + host;
+            case protocol::tls: return "_sips._tcp." + host;
+        }
+        return host;
+    }
+
+    void resolve_srv(const target& t, std::vector<protocol> order, std::size_t next, resolved_handler done) {
+        if (next >= order.size()) {
+            // No SRV records for any transport (§4.2): the host itself on the default port.
+            return resolve_address(t, t.host, std::move(done));
+        }
+        const protocol p = order[next];
+        std::weak_ptr<impl> weak = weak_from_this();
+        const std::string name = srv_name(p, t.host);
+        dns.lookup(name, [weak, t, order = std::move(order), next, p, name, done = std::move(done)](
+                             std::vector<transport::srv_record> records, std::string error) mutable {
+            auto self = weak.lock();
+            if (!self) return;
+            if (!error.empty()) {
+                // No answer at all: the other transports' names would fare no better. The host
+                // itself may still resolve (a hosts file), on the default port.
+                self->log(log_level::warning, "SRV " + name + ": " + error);
+                return self->resolve_address(t, t.host, std::move(done));
+            }
+            if (records.empty()) return self->resolve_srv(t, std::move(order), next + 1, std::move(done));
+            // The first in RFC 2782 order; the host stays the URI's (TLS checks the domain, RFC 5922 §4).
+            target chosen = t;
+            chosen.proto = p;
+            chosen.port = records.front().port;
+            self->log(log_level::info, "SRV " + name + " -> " + records.front().target + ":" + std::to_string(chosen.port));
+            self->resolve_address(chosen, records.front().target, std::move(done));
+        });
+    }
+
+    // The address of `host` (A/AAAA), with t's port: from the configured DNS server, or else the
+    // system's resolver (hosts file, then DNS).
+    void resolve_address(const target& t, const std::string& host, resolved_handler done) {
+        std::error_code ec;
+        auto addr = asio::ip::make_address(host, ec);
+        if (!ec) {
+            asio::post(io, [done, addr, t] { done({}, t, {addr, t.port}); });
             return;
         }
         std::weak_ptr<impl> weak = weak_from_this();
-        resolver.async_resolve(t.host, std::to_string(t.port),
-                               [weak, done, host = t.host](std::error_code e, const asio::ip::tcp::resolver::results_type& r) {
+        if (!cfg.dns_server.empty()) {
+            dns.lookup_address(host, [weak, done, host, t](std::vector<asio::ip::address> found, std::string error) {
+                if (!weak.lock()) return;
+                if (found.empty())
+                    return done("cannot resolve " + host + ": " + (error.empty() ? "no address" : error), t, {});
+                done({}, t, {found.front(), t.port});
+            });
+            return;
+        }
+        resolver.async_resolve(host, std::to_string(t.port),
+                               [weak, done, host, t](std::error_code e, const asio::ip::tcp::resolver::results_type& r) {
                                    if (!weak.lock()) return;
-                                   if (e || r.empty()) return done("cannot resolve " + host + ": " + (e ? e.message() : "no address"), {});
+                                   if (e || r.empty()) return done("cannot resolve " + host + ": " + (e ? e.message() : "no address"), t, {});
                                    // Prefer IPv4: more hosts can reach it.
                                    transport::endpoint best{r.begin()->endpoint().address(), r.begin()->endpoint().port()};
                                    for (const auto& entry : r)
@@ -118,7 +192,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                                            best = {entry.endpoint().address(), entry.endpoint().port()};
                                            break;
                                        }
-                                   done({}, best);
+                                   done({}, t, best);
                                });
     }
 
@@ -549,7 +623,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         if (it == bindings.end()) return;
         it->second.next_probe.reset();
         std::weak_ptr<impl> weak = weak_from_this();
-        resolve(it->second.where, [weak, id](std::string error, transport::endpoint ep) {
+        resolve(it->second.where, [weak, id](std::string error, target chosen, transport::endpoint ep) {
             auto self = weak.lock();
             if (!self) return;
             auto found = self->bindings.find(id);
@@ -562,6 +636,9 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                 self->reschedule();
                 return;
             }
+            // What DNS SRV chose (transport and port); what the URI said stays, for the next lookup.
+            b.where.proto = chosen.proto;
+            b.where.port = chosen.port;
             b.dest = ep;
             b.resolved = true;
             self->create_registration(b);
@@ -616,6 +693,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     std::optional<time_point> armed;
     asio::steady_timer shutdown_timer;
     asio::ip::tcp::resolver resolver;
+    transport::srv_resolver dns;
     std::mt19937_64 rng;
     log_handler log_cb;
     std::map<std::string, client_entry> clients;

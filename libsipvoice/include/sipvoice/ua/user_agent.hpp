@@ -14,8 +14,8 @@
 //   io.run();
 //
 // What it adds to the layers below:
-//  - where a SIP URI sends to (RFC 3263 without DNS SRV/NAPTR: the transport parameter, sips: -> TLS,
-//    the port or 5060/5061, A/AAAA lookup of the host);
+//  - where a SIP URI sends to (RFC 3263 without NAPTR: the transport parameter, sips: -> TLS, the
+//    port, or else DNS SRV for the host (transport/dns.hpp), or 5060/5061; A/AAAA lookup of the host);
 //  - Via with sent-by and rport (RFC 3581) on every request, received/rport added to requests we
 //    receive (RFC 3261 §18.2.1), responses sent back along the request's flow (§18.2.2);
 //  - a UDP request larger than the MTU sent over TCP instead (RFC 3261 §18.1.1);
@@ -73,6 +73,13 @@ struct user_agent_config {
     // call_handler::on_refer(), or, when false, declined with 603 Decline. A call without a handler
     // declines it either way.
     bool accept_refer = true;
+    // RFC 3263 §4.2: a URI with a host name and no port is looked up in DNS SRV first
+    // (_sip._udp/_sip._tcp/_sips._tcp.HOST; with no transport parameter, UDP then TCP then TLS, those
+    // enabled in `transport`), then the chosen target's address; without records, HOST itself on
+    // the transport's default port. `dns_server`: "IP", "IP:PORT" or "[IPv6]:PORT"; empty: the first
+    // name server of /etc/resolv.conf.
+    bool srv_lookup = true;
+    std::string dns_server;
 };
 
 // An account to keep registered.
@@ -93,11 +100,13 @@ struct account {
     duration retry_max{60000};
 };
 
-// Where a request to a URI goes (RFC 3263 §4 without DNS SRV/NAPTR).
+// Where a request to a URI goes (RFC 3263 §4; DNS SRV but no NAPTR: see user_agent_config::srv_lookup).
 struct target {
     transport::protocol proto = transport::protocol::udp;
-    std::string host;  // without IPv6 brackets
+    std::string host;  // without IPv6 brackets; for TLS also the name the certificate must carry
     std::uint16_t port = 0;
+    bool port_given = false;       // the URI has a port: no SRV lookup
+    bool transport_given = false;  // sips: or ;transport=: SRV for that transport only
 };
 std::optional<target> target_of(std::string_view uri);
 
