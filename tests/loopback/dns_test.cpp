@@ -33,7 +33,7 @@ std::optional<question> read_question(const std::vector<std::uint8_t>& q) {
     if (ns_initparse(q.data(), static_cast<int>(q.size()), &m) < 0 || ns_msg_count(m, ns_s_qd) != 1) return std::nullopt;
     ns_rr rr;
     if (ns_parserr(&m, ns_s_qd, 0, &rr) < 0) return std::nullopt;
-    return question{ns_msg_id(m), ns_rr_name(rr), ns_rr_type(rr)};
+    return question{static_cast<std::uint16_t>(ns_msg_id(m)), ns_rr_name(rr), ns_rr_type(rr)};
 }
 
 // A response to `q`: its question copied, then the answers' wire bytes (owner compressed to it).
