@@ -1,7 +1,6 @@
 // DNS SRV lookups (RFC 2782, RFC 3263 §4.2) over UDP on asio, with libresolv's message functions.
 #include "sipvoice/transport/dns.hpp"
 
-#include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netinet/in.h>
 #include <resolv.h>
@@ -16,20 +15,17 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "../sip/charset.hpp"
+
 namespace sipvoice::transport {
 
 namespace {
 
+// DNS names compare without regard to ASCII case or a final dot.
 bool same_name(std::string_view a, std::string_view b) {
     while (!a.empty() && a.back() == '.') a.remove_suffix(1);
     while (!b.empty() && b.back() == '.') b.remove_suffix(1);
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto x = static_cast<unsigned char>(a[i]);
-        const auto y = static_cast<unsigned char>(b[i]);
-        if ((x >= 'A' && x <= 'Z' ? x + 32 : x) != (y >= 'A' && y <= 'Z' ? y + 32 : y)) return false;
-    }
-    return true;
+    return sip::detail::iequals(a, b);
 }
 
 std::uint16_t get16(const unsigned char* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
@@ -157,12 +153,10 @@ std::optional<name_server> parse_name_server(std::string_view text) {
     if (text.empty()) {
         struct __res_state state {};
         if (res_ninit(&state) == 0 && state.nscount > 0 && state.nsaddr_list[0].sin_family == AF_INET) {
-            char addr[INET_ADDRSTRLEN] = {};
-            inet_ntop(AF_INET, &state.nsaddr_list[0].sin_addr, addr, sizeof addr);
-            ns.address = addr;
+            ns.address = asio::ip::address_v4(ntohl(state.nsaddr_list[0].sin_addr.s_addr));
             ns.port = ntohs(state.nsaddr_list[0].sin_port);
         } else {
-            ns.address = "127.0.0.1";
+            ns.address = asio::ip::address_v4::loopback();
         }
         res_nclose(&state);
         return ns;
@@ -187,17 +181,13 @@ std::optional<name_server> parse_name_server(std::string_view text) {
         has_port = true;
     }
     std::error_code ec;
-    asio::ip::make_address(std::string(host), ec);
+    ns.address = asio::ip::make_address(std::string(host), ec);
     if (ec) return std::nullopt;
-    ns.address = std::string(host);
     if (has_port) {
-        unsigned value = 0;
-        if (port.empty() || port.size() > 5) return std::nullopt;
-        for (char c : port) {
-            if (c < '0' || c > '9') return std::nullopt;
-            value = value * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (value == 0 || value > 65535) return std::nullopt;
+        std::uint64_t value = 0;
+        bool overflow = false;
+        if (port.size() > 5 || !sip::detail::parse_uint(port, 65535, value, overflow) || overflow || value == 0)
+            return std::nullopt;
         ns.port = static_cast<std::uint16_t>(value);
     }
     return ns;
@@ -224,11 +214,8 @@ struct srv_resolver::impl : std::enable_shared_from_this<impl> {
     };
 
     impl(asio::io_context& context, const std::string& server) : io(context), rng(std::random_device{}()) {
-        auto ns = parse_name_server(server);
-        std::error_code ec;
-        const auto addr = ns ? asio::ip::make_address(ns->address, ec) : asio::ip::address();
-        if (!ns || ec) server_error = "not a DNS server address: " + server;
-        else endpoint = asio::ip::udp::endpoint(addr, ns->port);
+        if (auto ns = parse_name_server(server)) endpoint = asio::ip::udp::endpoint(ns->address, ns->port);
+        else server_error = "not a DNS server address: " + server;
     }
 
     void finish(const std::shared_ptr<query>& q, dns_answer a) {

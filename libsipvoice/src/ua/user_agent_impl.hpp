@@ -107,14 +107,10 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     // first (§4.2), for the URI's transport or, with none given, for each enabled transport in turn.
     void resolve(const target& t, resolved_handler done) {
         std::error_code ec;
-        auto addr = asio::ip::make_address(t.host, ec);
-        if (!ec) {
-            asio::post(io, [done, addr, t] { done({}, t, {addr, t.port}); });
-            return;
-        }
+        asio::ip::make_address(t.host, ec);
         // RFC 6761 §6.3: localhost names are the loopback's and never asked of DNS.
         const bool local = sip::detail::iequals(t.host, "localhost") || (t.host.size() > 10 && sip::detail::iequals(t.host.substr(t.host.size() - 10), ".localhost"));
-        if (t.port_given || !cfg.srv_lookup || local) return resolve_address(t, t.host, std::move(done));
+        if (!ec || t.port_given || !cfg.srv_lookup || local) return resolve_address(t, t.host, std::move(done));
         std::vector<protocol> order;
         if (t.transport_given) order.push_back(t.proto);
         else {

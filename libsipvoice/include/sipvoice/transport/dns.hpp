@@ -67,7 +67,7 @@ std::vector<srv_record> order_srv(std::vector<srv_record> records, const std::fu
 // The name server `text` names: "IP", "IP:PORT" or "[IPv6]:PORT" (port 53 by default); empty text:
 // the first name server of /etc/resolv.conf (127.0.0.1 when it names none).
 struct name_server {
-    std::string address;
+    asio::ip::address address;
     std::uint16_t port = 53;
 };
 std::optional<name_server> parse_name_server(std::string_view text);
