@@ -730,6 +730,11 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::vector<step_result> results;
     auto print_row = [&](int n, const step_result& r, const char* verdict) {
+        if (!r.ran) {
+            std::printf("%7d %8s  not run: %s\n", n, "-", r.note.c_str());
+            std::fflush(stdout);
+            return;
+        }
         const double per_call_us = r.echo_cpu * 1e6 / n;  // CPU microseconds per second of one call
         const double per_packet_ns =
             r.d.gen_sent > 0 ? r.d.echo_cpu * 1e9 / static_cast<double>(r.d.gen_sent) : 0;
@@ -750,17 +755,15 @@ int main(int argc, char** argv) {
             options fo = o;
             fo.mode = "floor";
             floor_run = run_step(fo, n, payloads, pt, ts_step);
-            if (floor_run.ran) print_row(n, floor_run, "floor");
+            print_row(n, floor_run, "floor");
         }
         step_result r = run_step(o, n, payloads, pt, ts_step);
         results.push_back(r);
+        print_row(n, r, r.pass ? "pass" : "FAIL");
         if (!r.ran) {
-            std::printf("%7d %8s  not run: %s\n", n, "-", r.note.c_str());
-            std::fflush(stdout);
             if (!o.keep_going) break;
             continue;
         }
-        print_row(n, r, r.pass ? "pass" : "FAIL");
         if (floor_run.ran)
             std::printf("%7d %+7.1f %+8.1f  points of the core above the floor (%s over sockets alone)\n", n,
                         100 * (r.echo_cpu - floor_run.echo_cpu), 100 * (r.echo_user - floor_run.echo_user), o.mode.c_str());
