@@ -14,73 +14,17 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
+#include "dns_server.hpp"
 #include "sipvoice/transport/dns.hpp"
 
 namespace tp = sipvoice::transport;
 using asio::ip::udp;
 using namespace std::chrono_literals;
-
-namespace {
-
-// The question of a query: its id, name and type.
-struct question {
-    std::uint16_t id = 0;
-    std::string name;
-    int type = 0;
-};
-std::optional<question> read_question(const std::vector<std::uint8_t>& q) {
-    ns_msg m;
-    if (ns_initparse(q.data(), static_cast<int>(q.size()), &m) < 0 || ns_msg_count(m, ns_s_qd) != 1) return std::nullopt;
-    ns_rr rr;
-    if (ns_parserr(&m, ns_s_qd, 0, &rr) < 0) return std::nullopt;
-    return question{static_cast<std::uint16_t>(ns_msg_id(m)), ns_rr_name(rr), ns_rr_type(rr)};
-}
-
-// A response to `q`: its question copied, then the answers' wire bytes (owner compressed to it).
-std::vector<std::uint8_t> respond(const std::vector<std::uint8_t>& query, std::uint16_t id, unsigned rcode, unsigned count,
-                                  const std::vector<std::uint8_t>& answers) {
-    std::vector<std::uint8_t> r(query);
-    r[0] = static_cast<std::uint8_t>(id >> 8);
-    r[1] = static_cast<std::uint8_t>(id & 0xff);
-    r[2] = 0x81;  // QR, RD
-    r[3] = static_cast<std::uint8_t>(0x80 | rcode);
-    r[6] = 0;
-    r[7] = static_cast<std::uint8_t>(count);
-    r.insert(r.end(), answers.begin(), answers.end());
-    return r;
-}
-std::vector<std::uint8_t> rr(unsigned type, const std::vector<std::uint8_t>& rdata) {
-    std::vector<std::uint8_t> b = {0xC0, 12, static_cast<std::uint8_t>(type >> 8), static_cast<std::uint8_t>(type & 0xff), 0, 1,
-                                   0, 0, 1, 44, 0, static_cast<std::uint8_t>(rdata.size())};
-    b.insert(b.end(), rdata.begin(), rdata.end());
-    return b;
-}
-
-struct server {
-    asio::io_context& io;
-    udp::socket socket;
-    std::vector<std::vector<std::uint8_t>> got;
-    explicit server(asio::io_context& c) : io(c), socket(c, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
-    std::string address() const { return "127.0.0.1:" + std::to_string(socket.local_endpoint().port()); }
-    // Each query to `reply`, which sends what it wants back.
-    void serve(std::function<void(const std::vector<std::uint8_t>&, const udp::endpoint&)> reply) {
-        auto buf = std::make_shared<std::array<std::uint8_t, 1500>>();
-        auto from = std::make_shared<udp::endpoint>();
-        socket.async_receive_from(asio::buffer(*buf), *from, [this, buf, from, reply](std::error_code ec, std::size_t n) {
-            if (ec) return;
-            got.emplace_back(buf->begin(), buf->begin() + static_cast<std::ptrdiff_t>(n));
-            reply(got.back(), *from);
-            serve(reply);
-        });
-    }
-    void send(const std::vector<std::uint8_t>& bytes, const udp::endpoint& to) { socket.send_to(asio::buffer(bytes), to); }
-};
-
-}  // namespace
+using namespace sipvoice::test;
 
 TEST_CASE("dns resolver: a server that never answers is asked twice, then the lookup fails") {
     asio::io_context io;
-    server s(io);
+    dns_server s(io);
     s.serve([](const auto&, const auto&) {});
     tp::srv_resolver dns(io, s.address());
     dns.set_timeout(100ms, 2);
@@ -103,7 +47,7 @@ TEST_CASE("dns resolver: a server that never answers is asked twice, then the lo
 
 TEST_CASE("dns resolver: answers with another id or from elsewhere are ignored, ours is taken in RFC 2782 order") {
     asio::io_context io;
-    server s(io);
+    dns_server s(io);
     udp::socket stranger(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const std::vector<std::uint8_t> srv_a = {0, 20, 0, 0, 0x13, 0xc4, 1, 'b', 0};  // 20 0 5060 b
     const std::vector<std::uint8_t> srv_b = {0, 10, 0, 0, 0x13, 0xce, 1, 'a', 0};  // 10 0 5070 a
@@ -138,7 +82,7 @@ TEST_CASE("dns resolver: answers with another id or from elsewhere are ignored, 
 
 TEST_CASE("dns resolver: an address lookup asks for AAAA when there is no A, and NXDOMAIN is no error") {
     asio::io_context io;
-    server s(io);
+    dns_server s(io);
     s.serve([&](const std::vector<std::uint8_t>& q, const udp::endpoint& from) {
         const auto qq = read_question(q);
         REQUIRE(qq);
@@ -168,7 +112,7 @@ TEST_CASE("dns resolver: an address lookup asks for AAAA when there is no A, and
 
 TEST_CASE("dns resolver: a resolver destroyed with a lookup under way never calls it") {
     asio::io_context io;
-    server s(io);
+    dns_server s(io);
     s.serve([](const auto&, const auto&) {});
     bool called = false;
     {
@@ -183,4 +127,54 @@ TEST_CASE("dns resolver: a resolver destroyed with a lookup under way never call
     bad.lookup("_sip._udp.example.com", [&](std::vector<tp::srv_record>, std::string e) { error = e; });
     io.run_for(100ms);
     CHECK(error == "not a DNS server address: not-an-address");
+}
+
+TEST_CASE("dns resolver: answers are kept for their TTL, errors and TTL 0 are not, and the limit switches it off") {
+    asio::io_context io;
+    dns_server s(io);
+    int servfails = 1;  // the first question for broken.example.com fails
+    s.serve([&](const std::vector<std::uint8_t>& q, const udp::endpoint& from) {
+        const auto qq = read_question(q);
+        REQUIRE(qq);
+        if (qq->name == "broken.example.com" && servfails-- > 0) return s.send(respond(q, qq->id, ns_r_servfail, 0, {}), from);
+        if (qq->name == "short.example.com") return s.send(respond(q, qq->id, 0, 1, rr(ns_t_a, {192, 0, 2, 9}, 0)), from);
+        if (qq->type == ns_t_a) return s.send(respond(q, qq->id, 0, 1, rr(ns_t_a, {192, 0, 2, 8})), from);
+        s.send(respond(q, qq->id, 0, 1, rr(ns_t_srv, {0, 10, 0, 0, 0x13, 0xc4, 1, 'a', 0})), from);
+    });
+    tp::srv_resolver dns(io, s.address());
+    std::vector<std::string> results;
+    auto srv = [&](const std::string& name) {
+        dns.lookup(name, [&](std::vector<tp::srv_record> r, std::string e) {
+            results.push_back(e.empty() ? std::to_string(r.size()) + " " + (r.empty() ? "" : r[0].target) : "error");
+        });
+        io.restart();
+        io.run_for(200ms);
+    };
+    auto address = [&](const std::string& name) {
+        dns.lookup_address(name, [&](std::vector<asio::ip::address> a, std::string e) {
+            results.push_back(e.empty() && !a.empty() ? a[0].to_string() : "error");
+        });
+        io.restart();
+        io.run_for(200ms);
+    };
+    srv("_sip._udp.example.com");
+    CHECK(s.got.size() == 1);
+    srv("_SIP._udp.Example.com.");  // the same name: from the cache
+    CHECK(s.got.size() == 1);
+    address("pbx.example.com");
+    address("pbx.example.com");
+    CHECK(s.got.size() == 2);
+    address("short.example.com");  // TTL 0: asked each time
+    address("short.example.com");
+    CHECK(s.got.size() == 4);
+    address("broken.example.com");  // SERVFAIL: not kept, so the next lookup asks and gets the answer
+    address("broken.example.com");
+    CHECK(s.got.size() == 6);
+    CHECK(dns.queries_sent() == 6);
+    dns.set_cache_limit(0s);
+    srv("_sip._udp.example.com");
+    CHECK(s.got.size() == 7);
+    const std::vector<std::string> expected = {"1 a", "1 a", "192.0.2.8", "192.0.2.8", "192.0.2.9", "192.0.2.9",
+                                               "error", "192.0.2.8", "1 a"};
+    CHECK(results == expected);
 }

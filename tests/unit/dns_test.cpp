@@ -39,12 +39,12 @@ struct wire {
         }
         u8(0);
     }
-    void header(unsigned id, unsigned flags, unsigned qd, unsigned an) {
+    void header(unsigned id, unsigned flags, unsigned qd, unsigned an, unsigned ns = 0) {
         u16(id);
         u16(flags);
         u16(qd);
         u16(an);
-        u16(0);
+        u16(ns);
         u16(0);
     }
     void question(std::string_view n, unsigned type) {
@@ -52,12 +52,21 @@ struct wire {
         u16(type);
         u16(ns_c_in);
     }
+    // The zone's SOA, for the authority section of a negative answer: TTL `ttl`, MINIMUM `minimum`.
+    void soa(std::string_view zone, unsigned ttl, unsigned minimum) {
+        wire rd;
+        rd.name("ns." + std::string(zone));
+        rd.name("hostmaster." + std::string(zone));
+        for (unsigned v : {2026112201U, 3600U, 600U, 86400U}) rd.u32(v);
+        rd.u32(minimum);
+        record(zone, ns_t_soa, rd.b, ttl);
+    }
     // An SRV answer whose owner is the name at offset 12 (the question's, compressed).
-    void srv(unsigned prio, unsigned weight, unsigned port, std::string_view target) {
+    void srv(unsigned prio, unsigned weight, unsigned port, std::string_view target, unsigned ttl = 300) {
         u16(0xC000 | 12);
         u16(ns_t_srv);
         u16(ns_c_in);
-        u32(300);
+        u32(ttl);
         wire rd;
         rd.u16(prio);
         rd.u16(weight);
@@ -66,11 +75,11 @@ struct wire {
         u16(static_cast<unsigned>(rd.b.size()));
         b.insert(b.end(), rd.b.begin(), rd.b.end());
     }
-    void record(std::string_view owner, unsigned type, const std::vector<std::uint8_t>& rdata) {
+    void record(std::string_view owner, unsigned type, const std::vector<std::uint8_t>& rdata, unsigned ttl = 300) {
         name(owner);
         u16(type);
         u16(ns_c_in);
-        u32(300);
+        u32(ttl);
         u16(static_cast<unsigned>(rdata.size()));
         b.insert(b.end(), rdata.begin(), rdata.end());
     }
@@ -271,4 +280,76 @@ TEST_CASE("dns: the name server option") {
     CHECK_FALSE(tp::parse_name_server("[::1"));
     CHECK_FALSE(tp::parse_name_server("[::1]5300"));
     CHECK(tp::parse_name_server(""));  // /etc/resolv.conf's
+}
+
+TEST_CASE("dns: an answer is kept for the least TTL of its records, CNAMEs on the way included") {
+    const std::string name = "_sip._tcp.pbx.example.com";
+    wire w;
+    w.header(4, response_flags, 1, 2);
+    w.question(name, ns_t_srv);
+    w.srv(10, 60, 5060, "a.pbx.example.com", 600);
+    w.srv(20, 0, 5070, "b.pbx.example.com", 120);
+    CHECK(tp::read_dns_response(w.b, 4, name, tp::dns_type::srv).ttl == 120);
+
+    wire c;
+    c.header(3, response_flags, 1, 2);
+    c.question("sip.example.com", ns_t_a);
+    wire target;
+    target.name("pbx.example.com");
+    c.record("sip.example.com", ns_t_cname, target.b, 30);
+    c.record("pbx.example.com", ns_t_a, {192, 0, 2, 7}, 900);
+    const auto a = tp::read_dns_response(c.b, 3, "sip.example.com", tp::dns_type::a);
+    REQUIRE(a.addresses.size() == 1);
+    CHECK(a.ttl == 30);
+
+    // RFC 2181 §8: a TTL with the top bit set counts as 0 (not kept).
+    wire big;
+    big.header(4, response_flags, 1, 1);
+    big.question(name, ns_t_srv);
+    big.srv(10, 60, 5060, "a.pbx.example.com", 0x80000000U);
+    CHECK(tp::read_dns_response(big.b, 4, name, tp::dns_type::srv).ttl == 0);
+}
+
+TEST_CASE("dns: a negative answer is kept for its SOA's negative TTL (RFC 2308), or not at all without one") {
+    const std::string name = "_sip._udp.example.com";
+    SECTION("NXDOMAIN: the smaller of the SOA's TTL and MINIMUM") {
+        wire w;
+        w.header(5, response_flags | ns_r_nxdomain, 1, 0, 1);
+        w.question(name, ns_t_srv);
+        w.soa("example.com", 3600, 300);
+        const auto a = tp::read_dns_response(w.b, 5, name, tp::dns_type::srv);
+        CHECK(a.ok);
+        CHECK(a.records.empty());
+        CHECK(a.ttl == 300);
+        wire x;
+        x.header(5, response_flags | ns_r_nxdomain, 1, 0, 1);
+        x.question(name, ns_t_srv);
+        x.soa("example.com", 60, 300);
+        CHECK(tp::read_dns_response(x.b, 5, name, tp::dns_type::srv).ttl == 60);
+    }
+    SECTION("NODATA (no records of the type): the same") {
+        wire w;
+        w.header(5, response_flags, 1, 0, 1);
+        w.question("pbx.example.com", ns_t_aaaa);
+        w.soa("example.com", 3600, 45);
+        const auto a = tp::read_dns_response(w.b, 5, "pbx.example.com", tp::dns_type::aaaa);
+        CHECK(a.ok);
+        CHECK(a.addresses.empty());
+        CHECK(a.ttl == 45);
+    }
+    SECTION("no SOA: 0") {
+        wire w;
+        w.header(5, response_flags | ns_r_nxdomain, 1, 0);
+        w.question(name, ns_t_srv);
+        CHECK(tp::read_dns_response(w.b, 5, name, tp::dns_type::srv).ttl == 0);
+    }
+    SECTION("the '.' target is an answer with the record's own TTL") {
+        wire w;
+        w.header(5, response_flags, 1, 1);
+        w.question(name, ns_t_srv);
+        w.srv(0, 0, 0, "", 86400);
+        const auto a = tp::read_dns_response(w.b, 5, name, tp::dns_type::srv);
+        CHECK(a.records.empty());
+        CHECK(a.ttl == 86400);
+    }
 }

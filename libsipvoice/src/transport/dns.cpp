@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <random>
 
 #include <asio/ip/address.hpp>
@@ -16,6 +18,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "../sip/charset.hpp"
+#include "sipvoice/clock.hpp"
 
 namespace sipvoice::transport {
 
@@ -29,6 +32,27 @@ bool same_name(std::string_view a, std::string_view b) {
 }
 
 std::uint16_t get16(const unsigned char* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+std::uint32_t get32(const unsigned char* p) { return (std::uint32_t{get16(p)} << 16) | get16(p + 2); }
+
+// RFC 2181 §8: a TTL with the top bit set is taken as 0.
+std::uint32_t ttl_of(const ns_rr& rr) {
+    const auto t = static_cast<std::uint32_t>(ns_rr_ttl(rr));
+    return t > 0x7fffffffU ? 0 : t;
+}
+
+// RFC 2308 §5: a negative answer is kept for the smaller of its SOA's TTL and MINIMUM field; 0
+// when the authority section has no SOA.
+std::uint32_t negative_ttl(ns_msg& msg) {
+    const int count = ns_msg_count(msg, ns_s_ns);
+    for (int i = 0; i < count; ++i) {
+        ns_rr rr;
+        if (ns_parserr(&msg, ns_s_ns, i, &rr) < 0) return 0;
+        // MNAME and RNAME (one byte each at the least), then five 32-bit fields, MINIMUM last.
+        if (ns_rr_type(rr) != ns_t_soa || ns_rr_rdlen(rr) < 22) continue;
+        return std::min(ttl_of(rr), get32(ns_rr_rdata(rr) + ns_rr_rdlen(rr) - 4));
+    }
+    return 0;
+}
 
 }  // namespace
 
@@ -77,13 +101,17 @@ dns_answer read_dns_response(std::span<const std::uint8_t> response, std::uint16
     const int rcode = ns_msg_getflag(msg, ns_f_rcode);
     if (rcode == ns_r_nxdomain) {
         out.ok = true;  // the name does not exist: no records
+        out.ttl = negative_ttl(msg);
         return out;
     }
     if (rcode != ns_r_noerror) return fail("DNS server error " + std::to_string(rcode));
     const int answers = ns_msg_count(msg, ns_s_an);
+    std::optional<std::uint32_t> least;  // of the records on the way to the answer (CNAMEs too)
     for (int i = 0; i < answers; ++i) {
         ns_rr rr;
         if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) return fail("malformed DNS response");
+        if (ns_rr_class(rr) == ns_c_in && (ns_rr_type(rr) == static_cast<int>(type) || ns_rr_type(rr) == ns_t_cname))
+            least = std::min(least.value_or(ttl_of(rr)), ttl_of(rr));
         // CNAMEs on the way (the records that follow carry the final name) and other types are skipped.
         if (ns_rr_type(rr) != static_cast<int>(type) || ns_rr_class(rr) != ns_c_in) continue;
         const unsigned char* rd = ns_rr_rdata(rr);
@@ -111,6 +139,9 @@ dns_answer read_dns_response(std::span<const std::uint8_t> response, std::uint16
     if (out.records.size() == 1 && out.records[0].target.empty()) out.records.clear();
     std::erase_if(out.records, [](const srv_record& r) { return r.target.empty() || r.port == 0; });
     out.ok = true;
+    const bool found = !out.records.empty() || !out.addresses.empty();
+    // A name with no records of the type (NODATA) is negative too; the "." SRV target is an answer.
+    out.ttl = found || (type == dns_type::srv && least) ? least.value_or(0) : negative_ttl(msg);
     return out;
 }
 
@@ -236,6 +267,7 @@ struct srv_resolver::impl : std::enable_shared_from_this<impl> {
 
     void send(const std::shared_ptr<query>& q) {
         ++q->attempt;
+        ++sent;
         std::error_code ec;
         q->socket.send_to(asio::buffer(q->bytes), q->server, 0, ec);
         if (ec) return fail(q, "DNS query for " + q->name + " not sent: " + ec.message());
@@ -268,15 +300,47 @@ struct srv_resolver::impl : std::enable_shared_from_this<impl> {
         });
     }
 
+    // The cache's key: the type and the name in lower case, without a final dot.
+    static std::string cache_key(std::string_view name, dns_type type) {
+        while (!name.empty() && name.back() == '.') name.remove_suffix(1);
+        std::string key = std::to_string(static_cast<int>(type)) + ":";
+        for (char c : name) key += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        return key;
+    }
+
+    void remember(const std::string& key, const dns_answer& a) {
+        const auto keep = std::min<std::chrono::seconds>(std::chrono::seconds(a.ttl), max_ttl);
+        if (!a.ok || a.truncated || keep.count() <= 0) return;
+        const time_point now = sipvoice::clock::now();
+        if (cache.size() >= max_entries) std::erase_if(cache, [now](const auto& e) { return e.second.expires <= now; });
+        if (cache.size() >= max_entries) cache.clear();
+        cache[key] = {a, now + keep};
+    }
+
     void ask(const std::string& name, dns_type type, std::function<void(dns_answer)> done) {
+        const std::string key = cache_key(name, type);
+        if (auto hit = cache.find(key); hit != cache.end()) {
+            if (hit->second.expires > sipvoice::clock::now()) {
+                std::weak_ptr<impl> weak = weak_from_this();
+                asio::post(io, [weak, a = hit->second.answer, done = std::move(done)]() mutable {
+                    if (weak.lock()) done(std::move(a));
+                });
+                return;
+            }
+            cache.erase(hit);
+        }
+        std::weak_ptr<impl> weak = weak_from_this();
+        done = [weak, key, done = std::move(done)](dns_answer a) {
+            if (auto self = weak.lock()) self->remember(key, a);
+            done(std::move(a));
+        };
         auto q = std::make_shared<query>(io);
         q->name = name;
         q->type = type;
         q->done = std::move(done);
         q->id = static_cast<std::uint16_t>(rng());
         active.push_back(q);
-        auto fail_later = [this, q](std::string why) {
-            std::weak_ptr<impl> weak = weak_from_this();
+        auto fail_later = [this, weak, q](std::string why) {
             asio::post(io, [weak, q, why = std::move(why)] {
                 if (auto self = weak.lock()) self->fail(q, why);
             });
@@ -312,6 +376,14 @@ struct srv_resolver::impl : std::enable_shared_from_this<impl> {
     std::chrono::milliseconds timeout{1000};
     int tries = 2;
     std::vector<std::weak_ptr<query>> active;
+    struct cached {
+        dns_answer answer;
+        time_point expires;
+    };
+    static constexpr std::size_t max_entries = 256;
+    std::map<std::string, cached> cache;
+    std::chrono::seconds max_ttl{3600};
+    std::uint64_t sent = 0;
 };
 
 srv_resolver::srv_resolver(asio::io_context& io, std::string server) : impl_(std::make_shared<impl>(io, server)) {}
@@ -348,5 +420,12 @@ void srv_resolver::set_timeout(std::chrono::milliseconds timeout, int tries) {
     impl_->timeout = timeout;
     impl_->tries = std::max(tries, 1);
 }
+
+void srv_resolver::set_cache_limit(std::chrono::seconds max_ttl) {
+    impl_->max_ttl = std::max(max_ttl, std::chrono::seconds(0));
+    if (max_ttl.count() <= 0) impl_->cache.clear();
+}
+
+std::uint64_t srv_resolver::queries_sent() const noexcept { return impl_->sent; }
 
 }  // namespace sipvoice::transport

@@ -5,8 +5,10 @@
 // names a host (not an address) and no port, and then looks up the address of the target it picked.
 //
 // The query and the response are built and read with the C library's resolver functions (libresolv);
-// srv_resolver sends them over UDP on the io_context, so a lookup never blocks the thread. With a DNS
-// server of its own configured, the user agent also looks the chosen target's address up through it.
+// srv_resolver sends them over UDP on the io_context, so a lookup never blocks the thread, and keeps
+// each answer for its TTL (at most an hour), so that the requests of a call to a domain do not ask
+// again. With a DNS server of its own configured, the user agent also looks the chosen target's
+// address up through it.
 //
 //   transport::srv_resolver dns(io);                 // the name server of /etc/resolv.conf
 //   dns.lookup("_sip._tcp.example.com", [](std::vector<transport::srv_record> r, std::string error) {
@@ -54,6 +56,9 @@ struct dns_answer {
     bool truncated = false;
     std::vector<srv_record> records;              // SRV
     std::vector<asio::ip::address> addresses;     // A / AAAA
+    // How many seconds the answer may be kept: the least TTL of the records read (RFC 1035 §3.2.1);
+    // for a name without such records, the SOA's negative-caching TTL (RFC 2308 §5), or 0 without one.
+    std::uint32_t ttl = 0;
 };
 // Reads the response to query `id` for the `type` records of `name`: its id, question and answers
 // (CNAMEs on the way are skipped: a recursive server puts the records of the final name after them).
@@ -90,6 +95,11 @@ public:
     // The A records of `name`, else its AAAA records; the same rules.
     void lookup_address(const std::string& name, address_handler done);
     void set_timeout(std::chrono::milliseconds timeout, int tries);
+    // Answers are kept for their TTL, but never longer than `max_ttl` (1 hour by default; 0: not
+    // kept at all). Errors (no answer, a server failure) are never kept.
+    void set_cache_limit(std::chrono::seconds max_ttl);
+    // How many questions went to the name server (a lookup answered from the cache asks none).
+    [[nodiscard]] std::uint64_t queries_sent() const noexcept;
 
     struct impl;
 
