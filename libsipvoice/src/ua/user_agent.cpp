@@ -115,12 +115,13 @@ void user_agent::send_request(std::string method, std::string uri, request_extra
     }
     std::weak_ptr<impl> weak = impl_;
     m.resolve(*where, [weak, method = std::move(method), uri, extras = std::move(extras), handler](
-                          std::string error, target chosen, transport::endpoint ep) {
+                          std::string error, target chosen, transport::endpoint ep, impl::fallback rest) {
         auto self = weak.lock();
         if (!self) return;
         if (!error.empty()) return handler({std::nullopt, error, false});
         const std::string from = "sip:sipvoice@" + host_reference(self->local_host_for(ep));
         auto o = self->new_outgoing(method, uri, from, chosen, ep);
+        o->rest = std::move(rest);
         o->extras = extras;
         o->done = handler;
         self->send_outgoing(o);

@@ -141,7 +141,10 @@ void user_agent::impl::send_to_uri(const std::string& uri,
         then("not a usable SIP URI: " + uri, {}, {});
         return;
     }
-    resolve(*where, std::move(then));
+    // A call's requests go to the first SRV target only (no fail-over; see user_agent_config::srv_lookup).
+    resolve(*where, [then = std::move(then)](std::string error, target t, transport::endpoint ep, fallback) {
+        then(std::move(error), std::move(t), ep);
+    });
 }
 
 void user_agent::impl::start_outgoing(std::uint64_t id, const std::string& uri, const std::string& offer, const target& t,

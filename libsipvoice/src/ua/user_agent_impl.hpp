@@ -51,6 +51,16 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
           shutdown_timer(context), resolver(context), dns(context, cfg.dns_server),
           rng(cfg.seed != 0 ? cfg.seed : (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
 
+    // RFC 3263 §4.3: the SRV targets of a destination not tried yet, in the order of the lookup. A
+    // request that gets no answer, a transport error or a 503 goes to the next one, in a new
+    // transaction.
+    struct srv_rest {
+        target base;       // the URI's target with the transport the records are for
+        std::string name;  // the SRV name, for the log
+        std::vector<transport::srv_record> records;
+    };
+    using fallback = std::shared_ptr<srv_rest>;
+
     struct client_entry {
         protocol proto = protocol::udp;
         transport::endpoint to;
@@ -67,6 +77,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         registration_handler handler;
         target where;
         transport::endpoint dest;
+        fallback rest;  // the registrar's SRV targets not tried yet (RFC 3263 §4.3)
         bool resolved = false;
         std::unique_ptr<registration> reg;
         std::uint64_t register_seq = 0;  // answers to older REGISTERs are not ours to report
@@ -100,7 +111,8 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         return host_reference(local_host_for(to)) + ":" + std::to_string(local_port_for(p));
     }
 
-    using resolved_handler = std::function<void(std::string error, target where, transport::endpoint to)>;
+    // `rest`: the SRV targets left after `where` (null when no SRV record chose it).
+    using resolved_handler = std::function<void(std::string error, target where, transport::endpoint to, fallback rest)>;
 
     // RFC 3263 §4: the transport, port and address a request to `t` goes to. An address is taken as
     // it is; a host name with a port is looked up (A/AAAA); one without a port goes through DNS SRV
@@ -110,7 +122,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         asio::ip::make_address(t.host, ec);
         // RFC 6761 §6.3: localhost names are the loopback's and never asked of DNS.
         const bool local = sip::detail::iequals(t.host, "localhost") || (t.host.size() > 10 && sip::detail::iequals(t.host.substr(t.host.size() - 10), ".localhost"));
-        if (!ec || t.port_given || !cfg.srv_lookup || local) return resolve_address(t, t.host, std::move(done));
+        if (!ec || t.port_given || !cfg.srv_lookup || local) return resolve_address(t, t.host, nullptr, std::move(done));
         std::vector<protocol> order;
         if (t.transport_given) order.push_back(t.proto);
         else {
@@ -133,7 +145,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     void resolve_srv(const target& t, std::vector<protocol> order, std::size_t next, resolved_handler done) {
         if (next >= order.size()) {
             // No SRV records for any transport (§4.2): the host itself on the default port.
-            return resolve_address(t, t.host, std::move(done));
+            return resolve_address(t, t.host, nullptr, std::move(done));
         }
         const protocol p = order[next];
         std::weak_ptr<impl> weak = weak_from_this();
@@ -146,41 +158,62 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                 // No answer at all: the other transports' names would fare no better. The host
                 // itself may still resolve (a hosts file), on the default port.
                 self->log(log_level::warning, "SRV " + name + ": " + error);
-                return self->resolve_address(t, t.host, std::move(done));
+                return self->resolve_address(t, t.host, nullptr, std::move(done));
             }
             if (records.empty()) return self->resolve_srv(t, std::move(order), next + 1, std::move(done));
-            // The first in RFC 2782 order; the host stays the URI's (TLS checks the domain, RFC 5922 §4).
-            target chosen = t;
-            chosen.proto = p;
-            chosen.port = records.front().port;
-            self->log(log_level::info, "SRV " + name + " -> " + records.front().target + ":" + std::to_string(chosen.port));
-            self->resolve_address(chosen, records.front().target, std::move(done));
+            // Tried in RFC 2782 order; the host stays the URI's (TLS checks the domain, RFC 5922 §4).
+            target base = t;
+            base.proto = p;
+            self->resolve_next(std::make_shared<srv_rest>(srv_rest{base, name, std::move(records)}), std::move(done));
         });
+    }
+
+    // The next SRV target of `rest` (taken off it) and its address; a target without an address is
+    // passed over. False, and `done` not called, when none is left.
+    bool resolve_next(const fallback& rest, resolved_handler done) {
+        if (!rest || rest->records.empty()) return false;
+        const transport::srv_record r = rest->records.front();
+        rest->records.erase(rest->records.begin());
+        target chosen = rest->base;
+        chosen.port = r.port;
+        log(log_level::info, "SRV " + rest->name + " -> " + r.target + ":" + std::to_string(r.port));
+        std::weak_ptr<impl> weak = weak_from_this();
+        resolve_address(chosen, r.target, rest, [weak, rest, done](std::string error, target where, transport::endpoint to, fallback) {
+            auto self = weak.lock();
+            if (!self) return;
+            if (!error.empty()) {
+                self->log(log_level::warning, error);
+                if (self->resolve_next(rest, done)) return;
+            }
+            done(std::move(error), std::move(where), to, rest);
+        });
+        return true;
     }
 
     // The address of `host` (A/AAAA), with t's port: from the configured DNS server, or else the
     // system's resolver (hosts file, then DNS).
-    void resolve_address(const target& t, const std::string& host, resolved_handler done) {
+    void resolve_address(const target& t, const std::string& host, fallback rest, resolved_handler done) {
         std::error_code ec;
         auto addr = asio::ip::make_address(host, ec);
         if (!ec) {
-            asio::post(io, [done, addr, t] { done({}, t, {addr, t.port}); });
+            asio::post(io, [done, addr, t, rest] { done({}, t, {addr, t.port}, rest); });
             return;
         }
         std::weak_ptr<impl> weak = weak_from_this();
         if (!cfg.dns_server.empty()) {
-            dns.lookup_address(host, [weak, done, host, t](std::vector<asio::ip::address> found, std::string error) {
+            dns.lookup_address(host, [weak, done, host, t, rest](std::vector<asio::ip::address> found, std::string error) {
                 if (!weak.lock()) return;
                 if (found.empty())
-                    return done("cannot resolve " + host + ": " + (error.empty() ? "no address" : error), t, {});
-                done({}, t, {found.front(), t.port});
+                    return done("cannot resolve " + host + ": " + (error.empty() ? "no address" : error), t, {}, rest);
+                done({}, t, {found.front(), t.port}, rest);
             });
             return;
         }
         resolver.async_resolve(host, std::to_string(t.port),
-                               [weak, done, host, t](std::error_code e, const asio::ip::tcp::resolver::results_type& r) {
+                               [weak, done, host, t, rest](std::error_code e, const asio::ip::tcp::resolver::results_type& r) {
                                    if (!weak.lock()) return;
-                                   if (e || r.empty()) return done("cannot resolve " + host + ": " + (e ? e.message() : "no address"), t, {});
+                                   if (e || r.empty())
+                                       return done("cannot resolve " + host + ": " + (e ? e.message() : "no address"), t, {}, rest);
                                    // Prefer IPv4: more hosts can reach it.
                                    transport::endpoint best{r.begin()->endpoint().address(), r.begin()->endpoint().port()};
                                    for (const auto& entry : r)
@@ -188,9 +221,12 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                                            best = {entry.endpoint().address(), entry.endpoint().port()};
                                            break;
                                        }
-                                   done({}, t, best);
+                                   done({}, t, best, rest);
                                });
     }
+
+    // RFC 3263 §4.3: what makes a request try the next SRV target: no answer, a transport error, a 503.
+    static bool worth_next_target(const request_outcome& r) { return !r.response || r.response->status() == 503; }
 
     // Runs `bytes` (a request) through a new client transaction toward `to`.
     void dispatch(std::string bytes, protocol proto, const transport::endpoint& to, std::string server_name,
@@ -233,6 +269,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         int auth_attempts = 0;
         target where;
         transport::endpoint ep;
+        fallback rest;  // the SRV targets not tried yet (RFC 3263 §4.3)
         outcome_handler done;
     };
 
@@ -288,6 +325,26 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                     self->send_outgoing(o);
                     return;
                 }
+            }
+            if (worth_next_target(r) && o->rest && !o->rest->records.empty()) {
+                self->log(log_level::warning, o->method + " to " + o->uri + ": " +
+                                                  (r.response ? std::to_string(status) + " from " + transport::to_string(o->ep) : r.error) +
+                                                  "; trying the next SRV target");
+                self->resolve_next(o->rest, [weak, o](std::string error, target where, transport::endpoint to, fallback rest) {
+                    auto me = weak.lock();
+                    if (!me) return;
+                    if (!error.empty()) {
+                        if (o->done) o->done({std::nullopt, error, false});
+                        return;
+                    }
+                    // A new transaction (new branch) with the next CSeq, toward the next target.
+                    o->where = std::move(where);
+                    o->ep = to;
+                    o->rest = std::move(rest);
+                    ++o->cseq;
+                    me->send_outgoing(o);
+                });
+                return;
             }
             if ((status == 401 || status == 407) && o->auth_attempts > 0) {
                 auto ch = auth::first_supported(*r.response);
@@ -357,6 +414,12 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             if (it == self->bindings.end() || it->second.register_seq != seq || !it->second.reg) return;
             binding& bb = it->second;
             const time_point now = sipvoice::clock::now();
+            if (worth_next_target(r) && bb.rest && !bb.rest->records.empty() && !bb.removing) {
+                self->log(log_level::warning, "REGISTER to " + bb.acct.registrar + ": " +
+                                                  (r.response ? "503 from " + transport::to_string(bb.dest) : r.error) +
+                                                  "; trying the next SRV target");
+                return self->register_at_next(bb);
+            }
             if (r.response) {
                 bb.reg->on_response(*r.response, now);
             } else if (r.timeout) {
@@ -375,12 +438,22 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             b.next_ping = now + probe_interval(b.acct);
         } else if (!b.probing && !b.next_probe) {
             b.next_probe = now + probe_interval(b.acct);
+            // Every SRV target has failed: each probe is a new lookup that starts again from the
+            // first (the preferred registrar, when it is back).
+            if (b.rest) b.resolved = false;
         }
     }
 
     // The registrar became unreachable while we thought it was fine.
     void mark_down(binding& b, const std::string& why) {
         if (b.down || b.removing || !b.reg) return;
+        if (b.rest && !b.rest->records.empty()) {  // RFC 3263 §4.3: a registrar of the same domain is left
+            log(log_level::warning, "registrar " + b.acct.registrar + " at " + transport::to_string(b.dest) + " unreachable: " + why +
+                                        "; trying the next SRV target");
+            b.next_ping.reset();
+            b.ping_outstanding = false;
+            return register_at_next(b);
+        }
         log(log_level::warning, "registrar " + b.acct.registrar + " unreachable: " + why);
         ++b.register_seq;  // the REGISTER in flight, if any, is abandoned
         const time_point now = sipvoice::clock::now();
@@ -397,7 +470,10 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     }
 
     void send_ping(binding& b, time_point now) {
-        if (b.ping_outstanding && !b.down) mark_down(b, "no answer to keep-alive OPTIONS");
+        if (b.ping_outstanding && !b.down) {
+            mark_down(b, "no answer to keep-alive OPTIONS");
+            if (!b.resolved) return;  // gone to the next SRV target, which registers first
+        }
         b.ping_outstanding = true;
         b.next_ping = now + (b.down ? probe_interval(b.acct) : b.acct.keepalive);
         std::weak_ptr<impl> weak = weak_from_this();
@@ -619,7 +695,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         if (it == bindings.end()) return;
         it->second.next_probe.reset();
         std::weak_ptr<impl> weak = weak_from_this();
-        resolve(it->second.where, [weak, id](std::string error, target chosen, transport::endpoint ep) {
+        resolve(it->second.where, [weak, id](std::string error, target chosen, transport::endpoint ep, fallback rest) {
             auto self = weak.lock();
             if (!self) return;
             auto found = self->bindings.find(id);
@@ -636,8 +712,39 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             b.where.proto = chosen.proto;
             b.where.port = chosen.port;
             b.dest = ep;
+            b.rest = std::move(rest);
             b.resolved = true;
             self->create_registration(b);
+            self->pump();
+        });
+    }
+
+    // RFC 3263 §4.3: the registrar's next SRV target, with a registration of its own. When that
+    // target has no address either, the registration fails as a lookup that found nothing does.
+    void register_at_next(binding& b) {
+        ++b.register_seq;  // the answer of the REGISTER in flight, if one comes late, is not ours
+        b.reg.reset();
+        b.resolved = false;
+        std::weak_ptr<impl> weak = weak_from_this();
+        const std::size_t id = b.id;
+        resolve_next(b.rest, [weak, id](std::string error, target chosen, transport::endpoint ep, fallback rest) {
+            auto self = weak.lock();
+            if (!self) return;
+            auto found = self->bindings.find(id);
+            if (found == self->bindings.end()) return;
+            binding& bb = found->second;
+            bb.rest = std::move(rest);
+            if (!error.empty()) {
+                if (bb.handler) bb.handler({registration_status::failed, 0, error, max_probe_interval});
+                bb.next_probe = sipvoice::clock::now() + max_probe_interval;
+                self->reschedule();
+                return;
+            }
+            bb.where.proto = chosen.proto;
+            bb.where.port = chosen.port;
+            bb.dest = ep;
+            bb.resolved = true;
+            self->create_registration(bb);
             self->pump();
         });
     }

@@ -78,6 +78,12 @@ struct user_agent_config {
     // enabled in `transport`), then the chosen target's address; without records, HOST itself on
     // the transport's default port. `dns_server`: "IP", "IP:PORT" or "[IPv6]:PORT"; empty: the first
     // name server of /etc/resolv.conf.
+    // RFC 3263 §4.3: an out-of-dialog request (OPTIONS, MESSAGE...) or a REGISTER that gets no answer,
+    // a transport error or a 503 goes to the next SRV target in a new transaction; a registered
+    // account whose registrar is lost (connection closed, keep-alive unanswered) registers at the
+    // next target at once; with every target tried, each probe looks the domain up again, from the
+    // first. A call's requests go to the first target only (no fail-over), its CANCEL where its
+    // INVITE went.
     bool srv_lookup = true;
     std::string dns_server;
 };
