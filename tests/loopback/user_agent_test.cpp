@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../unit/loopback.hpp"
+#include "dns_server.hpp"
 #include "sipvoice/auth/digest.hpp"
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/ua/user_agent.hpp"
@@ -489,6 +490,49 @@ TEST_CASE("user_agent calls: a refusal, and a CANCEL while ringing", "[ua][loopb
     CHECK(cancelled->final_status == 487);
     CHECK(callee->final_status == 487);
     CHECK(callee->reason == "cancelled by the caller");
+}
+
+TEST_CASE("user_agent calls: the CANCEL goes where the INVITE went, whatever DNS says by then (RFC 3261 §9.1)",
+          "[ua][loopback][call]") {
+    asio::io_context io;
+    // The callee, and another agent where a fresh lookup of the callee's domain leads once the
+    // INVITE is out: the name server's SRV answer (TTL 0, so nothing is kept) changes then.
+    ua::user_agent b(io, local_config()), elsewhere(io, local_config());
+    REQUIRE_FALSE(b.start());
+    REQUIRE_FALSE(elsewhere.start());
+    std::uint16_t srv_port = b.transport().local_port(protocol::udp);
+    test::dns_server dns(io);
+    dns.serve([&](const std::vector<std::uint8_t>& q, const asio::ip::udp::endpoint& from) {
+        const auto qq = test::read_question(q);
+        REQUIRE(qq);
+        if (qq->type == ns_t_a) return dns.send(test::respond(q, qq->id, 0, 1, test::rr(ns_t_a, {127, 0, 0, 1}, 0)), from);
+        if (qq->name != "_sip._udp.callee.test") return dns.send(test::respond(q, qq->id, ns_r_nxdomain, 0, {}), from);
+        const std::vector<std::uint8_t> srv = {0, 10, 0, 10, static_cast<std::uint8_t>(srv_port >> 8),
+                                               static_cast<std::uint8_t>(srv_port & 0xff), 1, 'b', 0};
+        dns.send(test::respond(q, qq->id, 0, 1, test::rr(ns_t_srv, srv, 0)), from);
+    });
+    ua::user_agent_config ac = local_config();
+    ac.dns_server = dns.address();
+    ua::user_agent a(io, ac);
+    REQUIRE_FALSE(a.start());
+    auto callee = std::make_shared<recorder>();
+    b.on_incoming_call([&](ua::call c, const sip::message&) {
+        c.set_handler(callee);
+        c.ring();
+    });
+    bool elsewhere_called = false;
+    elsewhere.on_incoming_call([&](ua::call, const sip::message&) { elsewhere_called = true; });
+    auto caller = std::make_shared<recorder>();
+    ua::call c = a.place_call("sip:1002@callee.test", sdp_a, caller);
+    REQUIRE(run_until(io, [&] { return !caller->events.empty(); }));  // 180 from b
+    srv_port = elsewhere.transport().local_port(protocol::udp);
+    const std::size_t asked = dns.got.size();
+    c.hangup();  // -> CANCEL, to b
+    REQUIRE(run_until(io, [&] { return caller->ended() && callee->ended(); }));
+    CHECK(caller->final_status == 487);
+    CHECK(callee->reason == "cancelled by the caller");
+    CHECK(dns.got.size() == asked);  // the CANCEL's destination was not looked up again
+    CHECK_FALSE(elsewhere_called);
 }
 
 TEST_CASE("user_agent calls: no incoming handler means 480, shutdown ends calls with BYE", "[ua][loopback][call]") {

@@ -185,11 +185,12 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                                         c.session->state() == session_state::calling;
             const bool is_cancel = out.kind == session_output_kind::cancel;
             const std::uint32_t cseq = out.cseq;
-            send_to_uri(out.destination, [weak, id, initial_invite, is_cancel, cseq, bytes = std::move(out.bytes)](
-                                             std::string error, target t, transport::endpoint ep) mutable {
+            auto send = [weak, id, initial_invite, is_cancel, cseq, bytes = std::move(out.bytes)](
+                            std::string error, target t, transport::endpoint ep) mutable {
                 auto self = weak.lock();
                 if (!self) return;
                 auto it = self->calls.find(id);
+                if (initial_invite && error.empty() && it != self->calls.end()) it->second.invite_sent_to.emplace(t, ep);
                 // A call that ended while its last request was resolved (the BYE of an expired
                 // session timer, of a missing ACK) still sends it; nobody waits for the answer.
                 const bool call_alive = it != self->calls.end() && it->second.session;
@@ -227,7 +228,12 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                         me->pump();
                     };
                 self->dispatch(std::move(bytes), t.proto, ep, t.host, done, std::move(provisional));
-            });
+            };
+            if (is_cancel && c.invite_sent_to) {
+                asio::post(io, [send = std::move(send), to = *c.invite_sent_to]() mutable { send({}, to.first, to.second); });
+            } else {
+                send_to_uri(out.destination, std::move(send));
+            }
             return;
         }
     }

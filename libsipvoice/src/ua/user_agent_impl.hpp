@@ -815,6 +815,9 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         std::shared_ptr<call_handler> handler;
         std::string invite_key;  // UAS: the INVITE's server transaction
         std::string contact_user;
+        // UAC: where the INVITE went; its CANCEL goes there too (RFC 3261 §9.1), not wherever a new
+        // lookup of the destination would lead (another SRV target of the same priority).
+        std::optional<std::pair<target, transport::endpoint>> invite_sent_to;
     };
     std::map<std::uint64_t, call_entry> calls;
     std::uint64_t next_call = 1;
