@@ -96,6 +96,7 @@ struct options {
     std::uint16_t port_min = 10000;
     std::uint16_t port_max = 60000;
     bool gen_sleep = false;  // the generator sleeps in epoll_wait between sends instead of polling
+    bool low_latency = false;  // ua::media_config::low_latency (the agent's setting)
     int nice = -20;          // of the echo and generator threads (0: leave it)
 };
 
@@ -467,6 +468,7 @@ step_result run_step(const options& o, int n, const std::vector<std::vector<std:
             mc.codecs = {o.codec == "opus" ? sipvoice::sdp::opus() : sipvoice::sdp::pcmu()};
             mc.app_rate = o.app_rate;
             mc.seed = static_cast<std::uint64_t>(i) + 1;
+            mc.low_latency = o.low_latency;
             c.call = ua::call_media::create(io, mc, &error);
             if (!c.call) {
                 res.note = "call " + std::to_string(i) + ": " + error;
@@ -643,6 +645,7 @@ int main(int argc, char** argv) {
         else if (a == "--keep-going") o.keep_going = true;
         else if (a == "--beside-floor") o.beside_floor = true;
         else if (a == "--gen-sleep") o.gen_sleep = true;
+        else if (a == "--low-latency") o.low_latency = true;
         else if (a == "--nice") o.nice = std::atoi(std::string(value()).c_str());
         else if (a == "--echo-core") o.echo_core = std::atoi(std::string(value()).c_str());
         else if (a == "--gen-core") o.gen_core = std::atoi(std::string(value()).c_str());
