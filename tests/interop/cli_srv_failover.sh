@@ -11,6 +11,9 @@
 #  2. `sipvoice register --registrar sip:pbx.test`: the same for the REGISTER; the binding is made
 #     over TCP, and removed on SIGTERM.
 #  3. `sipvoice options sip:alt.test`: SIPp's 503 sends it on to Kamailio: 200, exit 0.
+#  3b. `sipvoice call sip:1002@pbx.test`: the INVITE's first target refuses the connection; it goes
+#     to Kamailio, which routes it to our `answer --echo` registered as 1002: the call connects, RTP
+#     both ways, exit 0.
 #  4. `sipvoice register --registrar sip:ha.test` (priority 10: Kamailio, priority 20: SIPp as a
 #     second registrar) registers at Kamailio; Kamailio is stopped, the CLI notices the lost TCP
 #     connection and registers at SIPp at once.
@@ -95,6 +98,25 @@ iop_wait_exit "$sipp" 10
 [ "$IOP_EXIT" = 0 ] || iop_fail "SIPp exited '$IOP_EXIT' (0: it got the OPTIONS and answered 503; see sipp-503-errors.log)"
 [ "$(iop_count "$log" "OPTIONS-SELF proto=tcp")" -ge 2 ] || iop_fail "Kamailio did not get the second OPTIONS"
 iop_log "OPTIONS: 503 from SIPp (priority 10), 200 from Kamailio (priority 20)"
+
+# ---- 3b. a call: the INVITE moves on from the refused target to Kamailio
+iop_sipvoice_command call
+iop_wav_tone "$IOP_DIR/tone.wav" 8000 1000 2
+iop_pick_port ap
+iop_spawn ans answer "$SIPVOICE" answer --listen "tcp:127.0.0.1:$ap" --echo --max-calls 1 \
+  --registrar "sip:127.0.0.1:$IOP_TCP_PORT;transport=tcp" --user 1002 --auth-user auth1002 --password secret1002 -v
+wait_for_line "$IOP_DIR/answer.out" '^registered ' 10 || iop_fail "our answer --register printed no 'registered' line"
+iop_run 25 call "$SIPVOICE" call "sip:1002@pbx.test" --dns-server "127.0.0.1:$dns" --codec pcmu \
+  --play "$IOP_DIR/tone.wav" --duration 2 -v
+iop_show "$IOP_DIR/call.out" 6
+[ "$IOP_RC" -eq 0 ] || iop_fail "sipvoice call sip:1002@pbx.test exited $IOP_RC: $(grep -v ': debug:' "$IOP_DIR/call.err" | tail -n 3 | tr '\n' ' ')"
+grep -q "INVITE: TCP to 127.0.0.1:$dead: .*trying the next SRV target" "$IOP_DIR/call.err" \
+  || iop_fail "the CLI did not say the INVITE moved on to the next SRV target: $(grep -i 'srv\|invite' "$IOP_DIR/call.err" | tr '\n' ' ')"
+[ "$(iop_count "$log" 'ROUTE INVITE 1002')" -ge 1 ] || iop_fail "Kamailio did not route the INVITE to 1002"
+grep -q '^connected ' "$IOP_DIR/call.out" || iop_fail "no 'connected' line"
+iop_wait_exit "$ans" 8
+[ "$IOP_EXIT" = 0 ] || iop_fail "our answer --max-calls 1 exited '$IOP_EXIT' (expected 0)"
+iop_log "call: refused by the priority 10 target, connected through Kamailio (priority 20): $(grep -m1 '^ended ' "$IOP_DIR/call.out")"
 
 # ---- 4. a registered CLI whose registrar goes away registers at the next SRV target
 iop_sipp backup_sipp sipp-backup -sf "$IOP_SRC_DIR/sipp/registrar_backup.xml" -t t1 -i 127.0.0.1 -p "$backup" -m 1

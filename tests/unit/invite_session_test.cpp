@@ -303,6 +303,46 @@ TEST_CASE("invite_session UAC: CANCEL waits for a provisional response, then cop
     CHECK(ev.back().reason == "cancelled");
 }
 
+TEST_CASE("invite_session UAC: the INVITE sent again for another server has a new branch and CSeq, and its CANCEL follows it",
+          "[invite_session]") {
+    const time_point t0{};
+    auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, config(), 9, t0);
+    const sip::message first = parse_wire(s.take_outputs().at(0).bytes);
+    REQUIRE(s.resend_invite(t0 + 1s));  // the first server refused the connection (RFC 3263 §4.3)
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == session_output_kind::request);
+    const sip::message again = parse_wire(out[0].bytes);
+    CHECK(again.method_name() == "INVITE");
+    CHECK(again.top_via()->branch != first.top_via()->branch);
+    CHECK(again.cseq()->number == first.cseq()->number + 1);
+    CHECK(*again.call_id() == *first.call_id());
+    CHECK(again.from()->tag() == first.from()->tag());
+    CHECK(again.body() == first.body());
+    CHECK(s.state() == session_state::calling);
+    CHECK(s.take_events().empty());  // the application sees nothing of it
+    // Its CANCEL copies the new INVITE's Via, not the first one's.
+    s.on_response(parse_wire(sip::message_builder::response_to(again, 180, {}, "b1").str()), t0 + 2s);
+    CHECK_FALSE(s.resend_invite(t0 + 2s));  // a provisional response came: the call has moved on
+    s.cancel(t0 + 3s);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(parse_wire(out[0].bytes).top_via()->branch == again.top_via()->branch);
+}
+
+TEST_CASE("invite_session UAC: no INVITE sent again once a CANCEL is wanted or the call has ended", "[invite_session]") {
+    const time_point t0{};
+    auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, config(), 9, t0);
+    (void)s.take_outputs();
+    s.cancel(t0);  // before any provisional response: wanted, not yet sent
+    CHECK_FALSE(s.resend_invite(t0));
+    CHECK(s.take_outputs().empty());
+    auto ended = ua::invite_session::outgoing("sip:bob@example.com", offer, config(), 9, t0);
+    const sip::message inv = parse_wire(ended.take_outputs().at(0).bytes);
+    ended.on_response(parse_wire(sip::message_builder::response_to(inv, 486, {}, "b1").str()), t0);
+    CHECK_FALSE(ended.resend_invite(t0));
+}
+
 TEST_CASE("invite_session UAC: a rejection ends the call with its status", "[invite_session]") {
     auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, config(), 9, time_point{});
     const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);

@@ -538,6 +538,13 @@ void invite_session::on_invite_failed(std::string reason, time_point now) {
     end(408, std::move(reason));
 }
 
+bool invite_session::resend_invite(time_point now) {
+    if (!uac_ || state_ != session_state::calling || cancel_wanted_) return false;
+    invite_authorized_ = false;
+    send_invite(now);
+    return true;
+}
+
 void invite_session::cancel(time_point now) {
     (void)now;
     if (!uac_ || !invite_) return;

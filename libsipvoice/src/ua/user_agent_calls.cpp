@@ -141,7 +141,7 @@ void user_agent::impl::send_to_uri(const std::string& uri,
         then("not a usable SIP URI: " + uri, {}, {});
         return;
     }
-    // A call's requests go to the first SRV target only (no fail-over; see user_agent_config::srv_lookup).
+    // Requests in a call go to the first SRV target (its INVITE moves on to the next ones in apply()).
     resolve(*where, [then = std::move(then)](std::string error, target t, transport::endpoint ep, fallback) {
         then(std::move(error), std::move(t), ep);
     });
@@ -202,13 +202,24 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                     self->pump();
                     return;
                 }
-                auto done = [weak, id, initial_invite, is_cancel, cseq](const request_outcome& r) {
+                auto done = [weak, id, initial_invite, is_cancel, cseq, ep](const request_outcome& r) {
                     auto me = weak.lock();
                     if (!me) return;
                     auto found = me->calls.find(id);
                     if (found == me->calls.end() || !found->second.session) return;
                     const time_point at = sipvoice::clock::now();
-                    invite_session& s = *found->second.session;
+                    call_entry& entry = found->second;
+                    invite_session& s = *entry.session;
+                    // RFC 3263 §4.3: no answer, a transport error or a 503 before anything else came:
+                    // the INVITE again, to the destination's next SRV target.
+                    if (initial_invite && worth_next_target(r) && entry.rest && !entry.rest->records.empty() &&
+                        s.resend_invite(at)) {
+                        me->log(log_level::warning, "INVITE: " + (r.response ? "503 from " + transport::to_string(ep) : r.error) +
+                                                        "; trying the next SRV target");
+                        entry.to_next_target = true;
+                        me->pump();
+                        return;
+                    }
                     if (initial_invite) {
                         if (r.response) s.on_response(*r.response, at);
                         else s.on_invite_failed(r.error, at);
@@ -231,6 +242,18 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
             };
             if (is_cancel && c.invite_sent_to) {
                 asio::post(io, [send = std::move(send), to = *c.invite_sent_to]() mutable { send({}, to.first, to.second); });
+            } else if (initial_invite) {
+                // The SRV targets not tried are kept with the call, for the INVITE to move on to them.
+                auto keep = [weak, id, send = std::move(send)](std::string error, target t, transport::endpoint ep, fallback rest) mutable {
+                    auto self = weak.lock();
+                    if (!self) return;
+                    if (auto it = self->calls.find(id); it != self->calls.end()) it->second.rest = std::move(rest);
+                    send(std::move(error), std::move(t), ep);
+                };
+                auto where = target_of(out.destination);
+                if (std::exchange(c.to_next_target, false) && resolve_next(c.rest, keep)) return;
+                if (!where) return keep("not a usable SIP URI: " + out.destination, {}, {}, nullptr);
+                resolve(*where, std::move(keep));
             } else {
                 send_to_uri(out.destination, std::move(send));
             }

@@ -166,6 +166,11 @@ public:
     void on_response(const sip::message& response, time_point now);
     // The INVITE's transaction timed out or could not be sent.
     void on_invite_failed(std::string reason, time_point now);
+    // RFC 3263 §4.3: the INVITE again in a new transaction (new branch, next CSeq, no credentials:
+    // another server challenges anew), for the user agent to send to the destination's next server
+    // after no answer, a transport error or a 503. False, and nothing sent, once the call has moved
+    // on: a provisional response came, a CANCEL is wanted, or it ended.
+    bool resend_invite(time_point now);
     void cancel(time_point now);
 
     // ---- both

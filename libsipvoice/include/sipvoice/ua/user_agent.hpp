@@ -82,8 +82,8 @@ struct user_agent_config {
     // a transport error or a 503 goes to the next SRV target in a new transaction; a registered
     // account whose registrar is lost (connection closed, keep-alive unanswered) registers at the
     // next target at once; with every target tried, each probe looks the domain up again, from the
-    // first. A call's requests go to the first target only (no fail-over), its CANCEL where its
-    // INVITE went.
+    // first. A call's INVITE moves on the same way until a provisional response has come; its
+    // CANCEL goes where the INVITE went.
     bool srv_lookup = true;
     std::string dns_server;
 };
