@@ -25,7 +25,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 iop_sipvoice_check "${1:-}"
-command -v dnsmasq >/dev/null 2>&1 || { echo "interop: missing: dnsmasq (Debian package dnsmasq-base; tools/setup.sh installs it)" >&2; exit 1; }
 iop_init "cli-srv-failover"
 iop_require_sipp
 iop_start_kamailio 401
@@ -35,20 +34,13 @@ iop_pick_port dns
 iop_pick_port dead
 iop_pick_port busy
 iop_pick_port backup
-iop_spawn dnsmasq_pid dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-  --listen-address=127.0.0.1 --bind-interfaces --port="$dns" --pid-file= --log-queries --log-facility=- \
-  --local=/pbx.test/ --local=/alt.test/ --local=/ha.test/ --host-record=kam.pbx.test,127.0.0.1 \
+iop_start_dnsmasq "$dns" --local=/pbx.test/ --local=/alt.test/ --local=/ha.test/ --host-record=kam.pbx.test,127.0.0.1 \
   --srv-host="_sip._tcp.pbx.test,kam.pbx.test,$dead,10,100" \
   --srv-host="_sip._tcp.pbx.test,kam.pbx.test,$IOP_TCP_PORT,20,100" \
   --srv-host="_sip._tcp.alt.test,kam.pbx.test,$busy,10,100" \
   --srv-host="_sip._tcp.alt.test,kam.pbx.test,$IOP_TCP_PORT,20,100" \
   --srv-host="_sip._tcp.ha.test,kam.pbx.test,$IOP_TCP_PORT,10,100" \
   --srv-host="_sip._tcp.ha.test,kam.pbx.test,$backup,20,100"
-for _ in $(seq 50); do
-  ss -Hlun "sport = :$dns" | grep -q . && break
-  sleep 0.1
-done
-ss -Hlun "sport = :$dns" | grep -q . || iop_fail "dnsmasq is not listening on UDP $dns: $(tail -n3 "$IOP_DIR/dnsmasq.err")"
 ! iop_port_in_use "$dead" || iop_fail "port $dead was to be dead, but something listens there"
 
 # in_order FILE FIRST SECOND: FIRST occurs on an earlier line of FILE than SECOND.

@@ -880,3 +880,15 @@ iop_expect_tone() {
   iop_le 1 "$(iop_field "$IOP_AUDIO" active)" && iop_le 0.8 "$(iop_field "$IOP_AUDIO" tone)" \
     || iop_fail "$3: not at least 1 s of sound with >= 80% of its energy at $2 Hz: $IOP_AUDIO"
 }
+
+# iop_start_dnsmasq PORT ARGS...: dnsmasq (Debian package dnsmasq-base) as the name server on
+# 127.0.0.1:PORT/udp, answering only from ARGS (--local=, --host-record=, --srv-host=...): no
+# resolv.conf, no hosts file. Its query log is $IOP_DIR/dnsmasq.err; its pid IOP_DNSMASQ_PID.
+iop_start_dnsmasq() {
+  local port=$1
+  shift
+  command -v dnsmasq >/dev/null 2>&1 || iop_fail "dnsmasq not found (Debian package dnsmasq-base; tools/setup.sh installs it)"
+  iop_spawn IOP_DNSMASQ_PID dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+    --listen-address=127.0.0.1 --bind-interfaces --port="$port" --pid-file= --log-queries --log-facility=- "$@"
+  iop_wait_listening udp "$port" 5 || iop_fail "dnsmasq is not listening on UDP $port: $(tail -n3 "$IOP_DIR/dnsmasq.err")"
+}

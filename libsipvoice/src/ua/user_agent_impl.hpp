@@ -694,13 +694,30 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         auto it = bindings.find(id);
         if (it == bindings.end()) return;
         it->second.next_probe.reset();
+        resolve(it->second.where, registrar_found(id));
+    }
+
+    // RFC 3263 §4.3: the registrar's next SRV target, with a registration of its own. When that
+    // target has no address either, the registration fails as a lookup that found nothing does.
+    void register_at_next(binding& b) {
+        ++b.register_seq;  // the answer of the REGISTER in flight, if one comes late, is not ours
+        b.reg.reset();
+        b.resolved = false;
+        if (resolve_next(b.rest, registrar_found(b.id))) return;
+        b.next_probe = sipvoice::clock::now();  // none left after all: a lookup from the start
+        reschedule();
+    }
+
+    // What to do once the lookup of binding `id`'s registrar (or of its next SRV target) is over.
+    resolved_handler registrar_found(std::size_t id) {
         std::weak_ptr<impl> weak = weak_from_this();
-        resolve(it->second.where, [weak, id](std::string error, target chosen, transport::endpoint ep, fallback rest) {
+        return [weak, id](std::string error, target chosen, transport::endpoint ep, fallback rest) {
             auto self = weak.lock();
             if (!self) return;
             auto found = self->bindings.find(id);
             if (found == self->bindings.end()) return;
             binding& b = found->second;
+            b.rest = std::move(rest);
             if (!error.empty()) {
                 self->log(log_level::warning, error);
                 if (b.handler) b.handler({registration_status::failed, 0, error, max_probe_interval});
@@ -712,41 +729,10 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             b.where.proto = chosen.proto;
             b.where.port = chosen.port;
             b.dest = ep;
-            b.rest = std::move(rest);
             b.resolved = true;
             self->create_registration(b);
             self->pump();
-        });
-    }
-
-    // RFC 3263 §4.3: the registrar's next SRV target, with a registration of its own. When that
-    // target has no address either, the registration fails as a lookup that found nothing does.
-    void register_at_next(binding& b) {
-        ++b.register_seq;  // the answer of the REGISTER in flight, if one comes late, is not ours
-        b.reg.reset();
-        b.resolved = false;
-        std::weak_ptr<impl> weak = weak_from_this();
-        const std::size_t id = b.id;
-        resolve_next(b.rest, [weak, id](std::string error, target chosen, transport::endpoint ep, fallback rest) {
-            auto self = weak.lock();
-            if (!self) return;
-            auto found = self->bindings.find(id);
-            if (found == self->bindings.end()) return;
-            binding& bb = found->second;
-            bb.rest = std::move(rest);
-            if (!error.empty()) {
-                if (bb.handler) bb.handler({registration_status::failed, 0, error, max_probe_interval});
-                bb.next_probe = sipvoice::clock::now() + max_probe_interval;
-                self->reschedule();
-                return;
-            }
-            bb.where.proto = chosen.proto;
-            bb.where.port = chosen.port;
-            bb.dest = ep;
-            bb.resolved = true;
-            self->create_registration(bb);
-            self->pump();
-        });
+        };
     }
 
     void create_registration(binding& b) {

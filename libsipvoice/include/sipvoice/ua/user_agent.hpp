@@ -81,8 +81,8 @@ struct user_agent_config {
     // RFC 3263 §4.3: an out-of-dialog request (OPTIONS, MESSAGE...) or a REGISTER that gets no answer,
     // a transport error or a 503 goes to the next SRV target in a new transaction; a registered
     // account whose registrar is lost (connection closed, keep-alive unanswered) registers at the
-    // next target at once; with every target tried, each probe looks the domain up again, from the
-    // first. A call's INVITE moves on the same way until a provisional response has come; its
+    // next target at once; with every target tried, each probe of a TCP/TLS registration looks the
+    // domain up again, from the first (a UDP one probes the last target with OPTIONS). A call's INVITE moves on the same way until a provisional response has come; its
     // CANCEL goes where the INVITE went.
     bool srv_lookup = true;
     std::string dns_server;
