@@ -6,7 +6,7 @@
 // Properties:
 //  - never a crash or a read outside the input;
 //  - a failure has an error and no records; an answer has no SRV record without a target or a port,
-//    and addresses of the asked family only;
+//    addresses of the asked family only, and a TTL below 2^31 (RFC 2181 §8);
 //  - RFC 2782 order keeps every record and puts the priorities in rising order;
 //  - the query for the question's name is well formed and asks that name.
 #include <arpa/nameser.h>
@@ -31,6 +31,7 @@ void check(const dns_answer& a, dns_type type, std::uint32_t seed) {
         return;
     }
     for (const srv_record& r : a.records) FUZZ_CHECK(!r.target.empty() && r.port != 0);
+    FUZZ_CHECK(a.ttl <= 0x7fffffffU);
     for (const auto& addr : a.addresses) FUZZ_CHECK(type == dns_type::a ? addr.is_v4() : addr.is_v6());
     if (type != dns_type::srv) FUZZ_CHECK(a.records.empty());
     if (type == dns_type::srv) FUZZ_CHECK(a.addresses.empty());
