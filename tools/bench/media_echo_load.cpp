@@ -33,7 +33,8 @@
 //
 //   media_echo_load [--calls 250,500,1000,1500,2000,2500,3000,4000] [--warmup 3] [--seconds 10] [--codec pcmu|opus]
 //                   [--app-rate 8000] [--mode call_media|audio_stream|floor] [--max-cpu 85] [--min-echo 99.9]
-//                   [--keep-going] [--beside-floor] [--echo-core 0] [--gen-core 1] [--gen-sleep] [--nice -20]
+//                   [--keep-going] [--beside-floor] [--low-latency] [--echo-core 0] [--gen-core 1] [--gen-sleep]
+//                   [--nice -20]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -654,13 +655,15 @@ int main(int argc, char** argv) {
                 "usage: media_echo_load [--calls 250,500,...] [--warmup S] [--seconds S] [--codec pcmu|opus]\n"
                 "                       [--app-rate HZ] [--mode call_media|audio_stream|floor] [--max-cpu PCT]\n"
                 "                       [--min-echo PCT] [--keep-going] [--beside-floor] [--echo-core N] [--gen-core N]\n"
-                "                       [--gen-sleep] [--nice N]\n\n"
+                "                       [--gen-sleep] [--nice N] [--low-latency]\n\n"
                 "Runs N echo calls on one io_context thread (pinned to --echo-core) against a load generator\n"
                 "(pinned to --gen-core) sending 50 RTP packets/s per call over 127.0.0.1, for each N of --calls,\n"
                 "and prints the echo thread's CPU, the loss, and how many calls one core carries. --mode floor\n"
                 "sends each datagram straight back through the socket (no media processing): the floor the\n"
                 "other modes stand on, on the machine as it is at the time of the run. --beside-floor runs the\n"
-                "floor before each step and prints how many points of the core the stack adds to it.\n");
+                "floor before each step and prints how many points of the core the stack adds to it.\n"
+                "--low-latency runs the calls as sipvoice-agent does (ua::media_config::low_latency: frames\n"
+                "handed over as their packets arrive, replies sent when written).\n");
             return 0;
         } else {
             std::fprintf(stderr, "media_echo_load: unknown argument %s (--help)\n", argv[i]);
