@@ -1,13 +1,14 @@
 // fuzz_dns: DNS responses (transport/dns: read_dns_response, order_srv, make_dns_query).
 //
-// Input: one byte choosing the record type (SRV, A, AAAA), two bytes of query id, then the response.
+// Input: one byte choosing the record type (SRV, A, AAAA, NAPTR), two bytes of query id, then the response.
 // The response is read once against a fixed name and once against the name its own question carries
 // (so that the answers are reached), for the chosen type.
 // Properties:
 //  - never a crash or a read outside the input;
 //  - a failure has an error and no records; an answer has no SRV record without a target or a port,
 //    addresses of the asked family only, and a TTL below 2^31 (RFC 2181 §8);
-//  - RFC 2782 order keeps every record and puts the priorities in rising order;
+//  - RFC 2782 order keeps every record and puts the priorities in rising order; RFC 3403 order
+//    keeps every NAPTR record and sorts them by order, then preference;
 //  - the query for the question's name is well formed and asks that name.
 #include <arpa/nameser.h>
 #include <resolv.h>
@@ -34,7 +35,13 @@ void check(const dns_answer& a, dns_type type, std::uint32_t seed) {
     FUZZ_CHECK(a.ttl <= 0x7fffffffU);
     for (const auto& addr : a.addresses) FUZZ_CHECK(type == dns_type::a ? addr.is_v4() : addr.is_v6());
     if (type != dns_type::srv) FUZZ_CHECK(a.records.empty());
-    if (type == dns_type::srv) FUZZ_CHECK(a.addresses.empty());
+    if (type != dns_type::naptr) FUZZ_CHECK(a.naptrs.empty());
+    if (type == dns_type::srv || type == dns_type::naptr) FUZZ_CHECK(a.addresses.empty());
+    const auto naptrs = order_naptr(a.naptrs);
+    FUZZ_CHECK(naptrs.size() == a.naptrs.size());
+    for (std::size_t i = 1; i < naptrs.size(); ++i)
+        FUZZ_CHECK(naptrs[i - 1].order < naptrs[i].order ||
+                   (naptrs[i - 1].order == naptrs[i].order && naptrs[i - 1].preference <= naptrs[i].preference));
     std::uint32_t state = seed | 1;
     const auto ordered = order_srv(a.records, [&state] {
         state ^= state << 13;
@@ -51,8 +58,8 @@ void check(const dns_answer& a, dns_type type, std::uint32_t seed) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 3) return 0;
-    const dns_type types[] = {dns_type::srv, dns_type::a, dns_type::aaaa};
-    const dns_type type = types[data[0] % 3];
+    const dns_type types[] = {dns_type::srv, dns_type::a, dns_type::aaaa, dns_type::naptr};
+    const dns_type type = types[data[0] % 4];
     const auto id = static_cast<std::uint16_t>((data[1] << 8) | data[2]);
     const std::span<const std::uint8_t> response(data + 3, size - 3);
     check(read_dns_response(response, id, "_sip._tcp.pbx.test", type), type, id);

@@ -61,6 +61,24 @@ struct wire {
         rd.u32(minimum);
         record(zone, ns_t_soa, rd.b, ttl);
     }
+    // A NAPTR answer whose owner is the name at offset 12 (RFC 3403 §4.1).
+    void naptr(unsigned order, unsigned pref, std::string_view flags, std::string_view service, std::string_view regexp,
+               std::string_view replacement) {
+        wire rd;
+        rd.u16(order);
+        rd.u16(pref);
+        for (std::string_view text : {flags, service, regexp}) {
+            rd.u8(static_cast<unsigned>(text.size()));
+            rd.b.insert(rd.b.end(), text.begin(), text.end());
+        }
+        rd.name(replacement);
+        u16(0xC000 | 12);
+        u16(ns_t_naptr);
+        u16(ns_c_in);
+        u32(300);
+        u16(static_cast<unsigned>(rd.b.size()));
+        b.insert(b.end(), rd.b.begin(), rd.b.end());
+    }
     // An SRV answer whose owner is the name at offset 12 (the question's, compressed).
     void srv(unsigned prio, unsigned weight, unsigned port, std::string_view target, unsigned ttl = 300) {
         u16(0xC000 | 12);
@@ -352,4 +370,38 @@ TEST_CASE("dns: a negative answer is kept for its SOA's negative TTL (RFC 2308),
         CHECK(a.records.empty());
         CHECK(a.ttl == 86400);
     }
+}
+
+TEST_CASE("dns: NAPTR answers are read whole and put in order, then preference (RFC 3403)") {
+    const std::string name = "example.com";
+    wire w;
+    w.header(8, response_flags, 1, 4);
+    w.question(name, ns_t_naptr);
+    w.naptr(20, 50, "s", "SIP+D2U", "", "_sip._udp.example.com");
+    w.naptr(10, 60, "s", "SIPS+D2T", "", "_sips._tcp.example.com");
+    w.naptr(10, 50, "S", "SIP+D2T", "", "_sip._tcp.example.com");
+    w.naptr(5, 0, "u", "E2U+sip", "!^.*$!sip:info@example.com!", "");
+    const auto a = tp::read_dns_response(w.b, 8, name, tp::dns_type::naptr);
+    REQUIRE(a.ok);
+    CHECK(a.ttl == 300);
+    REQUIRE(a.naptrs.size() == 4);
+    CHECK(a.naptrs[0] == tp::naptr_record{20, 50, "s", "SIP+D2U", "", "_sip._udp.example.com"});
+    CHECK(a.naptrs[3] == tp::naptr_record{5, 0, "u", "E2U+sip", "!^.*$!sip:info@example.com!", ""});
+    const auto ordered = tp::order_naptr(a.naptrs);
+    REQUIRE(ordered.size() == 4);
+    CHECK(ordered[0].service == "E2U+sip");
+    CHECK(ordered[1].service == "SIP+D2T");
+    CHECK(ordered[2].service == "SIPS+D2T");
+    CHECK(ordered[3].service == "SIP+D2U");
+    // Every cut of it is malformed, never read past its end; a string longer than its record too.
+    for (std::size_t n = HFIXEDSZ; n < w.b.size(); ++n) {
+        const std::vector<std::uint8_t> cut(w.b.begin(), w.b.begin() + static_cast<std::ptrdiff_t>(n));
+        INFO("cut at " << n);
+        CHECK_FALSE(tp::read_dns_response(cut, 8, name, tp::dns_type::naptr).ok);
+    }
+    wire bad;
+    bad.header(8, response_flags, 1, 1);
+    bad.question(name, ns_t_naptr);
+    bad.record(name, ns_t_naptr, {0, 10, 0, 50, 1, 's', 9, 'S', 'I', 'P'});
+    CHECK(tp::read_dns_response(bad.b, 8, name, tp::dns_type::naptr).error == "malformed NAPTR record");
 }

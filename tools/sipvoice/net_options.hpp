@@ -21,9 +21,10 @@ constexpr std::string_view net_options_help = R"(network options:
   --ca-dir DIR     trust the CAs in this hashed directory
   --insecure       do not verify the TLS peer's certificate (self-signed test PBXs only)
   --dns-server IP[:PORT]
-                   ask this DNS server for SRV records (default: the first of /etc/resolv.conf)
-  --no-srv         no DNS SRV lookup (RFC 3263): a host name without a port is used on the
-                   transport's default port
+                   ask this DNS server for NAPTR, SRV and address records (default: the first
+                   of /etc/resolv.conf)
+  --no-srv         no DNS NAPTR or SRV lookup (RFC 3263): a host name without a port is used on
+                   the transport's default port
   -v, --verbose    log debug messages to stderr
 )";
 

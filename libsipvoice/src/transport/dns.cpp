@@ -126,6 +126,23 @@ dns_answer read_dns_response(std::span<const std::uint8_t> response, std::uint16
             asio::ip::address_v6::bytes_type b;
             std::memcpy(b.data(), rd, 16);
             out.addresses.emplace_back(asio::ip::address_v6(b));
+        } else if (type == dns_type::naptr) {
+            if (!same_name(ns_rr_name(rr), name)) continue;
+            // ORDER, PREFERENCE, three <character-string>s (a length byte, then that many bytes),
+            // then REPLACEMENT, a domain name (RFC 3403 §4.1).
+            if (len < 4) return fail("malformed NAPTR record");
+            naptr_record n{get16(rd), get16(rd + 2), {}, {}, {}, {}};
+            int at = 4;
+            for (std::string* text : {&n.flags, &n.service, &n.regexp}) {
+                if (at >= len || at + 1 + rd[at] > len) return fail("malformed NAPTR record");
+                text->assign(reinterpret_cast<const char*>(rd + at + 1), rd[at]);
+                at += 1 + rd[at];
+            }
+            char replacement[NS_MAXDNAME];
+            const int used = dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + at, replacement, sizeof replacement);
+            if (used < 0 || used > len - at) return fail("malformed NAPTR record");
+            n.replacement = replacement;
+            out.naptrs.push_back(std::move(n));
         } else {
             if (!same_name(ns_rr_name(rr), name)) continue;  // an SRV record is the service's own
             if (len < 7) return fail("malformed SRV record");
@@ -139,10 +156,17 @@ dns_answer read_dns_response(std::span<const std::uint8_t> response, std::uint16
     if (out.records.size() == 1 && out.records[0].target.empty()) out.records.clear();
     std::erase_if(out.records, [](const srv_record& r) { return r.target.empty() || r.port == 0; });
     out.ok = true;
-    const bool found = !out.records.empty() || !out.addresses.empty();
+    const bool found = !out.records.empty() || !out.addresses.empty() || !out.naptrs.empty();
     // A name with no records of the type (NODATA) is negative too; the "." SRV target is an answer.
     out.ttl = found || (type == dns_type::srv && least) ? least.value_or(0) : negative_ttl(msg);
     return out;
+}
+
+std::vector<naptr_record> order_naptr(std::vector<naptr_record> records) {
+    std::stable_sort(records.begin(), records.end(), [](const naptr_record& a, const naptr_record& b) {
+        return a.order != b.order ? a.order < b.order : a.preference < b.preference;
+    });
+    return records;
 }
 
 std::vector<srv_record> order_srv(std::vector<srv_record> records, const std::function<std::uint32_t()>& random) {
@@ -413,6 +437,15 @@ void srv_resolver::lookup_address(const std::string& name, address_handler done)
             if (!b.ok) return done({}, b.error);
             done(std::move(b.addresses), {});
         });
+    });
+}
+
+void srv_resolver::lookup_naptr(const std::string& name, naptr_handler done) {
+    std::weak_ptr<impl> weak = impl_;
+    impl_->ask(name, dns_type::naptr, [weak, done = std::move(done)](dns_answer a) {
+        if (!weak.lock()) return;
+        if (!a.ok) return done({}, a.error);
+        done(order_naptr(std::move(a.naptrs)), {});
     });
 }
 

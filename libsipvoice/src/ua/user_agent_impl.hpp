@@ -116,21 +116,52 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
 
     // RFC 3263 §4: the transport, port and address a request to `t` goes to. An address is taken as
     // it is; a host name with a port is looked up (A/AAAA); one without a port goes through DNS SRV
-    // first (§4.2), for the URI's transport or, with none given, for each enabled transport in turn.
+    // first (§4.2), for the URI's transport or, with none given, for the transports the domain's
+    // NAPTR records prefer (§4.1), or without those for each enabled transport in turn.
     void resolve(const target& t, resolved_handler done) {
         std::error_code ec;
         asio::ip::make_address(t.host, ec);
         // RFC 6761 §6.3: localhost names are the loopback's and never asked of DNS.
         const bool local = sip::detail::iequals(t.host, "localhost") || (t.host.size() > 10 && sip::detail::iequals(t.host.substr(t.host.size() - 10), ".localhost"));
         if (!ec || t.port_given || !cfg.srv_lookup || local) return resolve_address(t, t.host, nullptr, std::move(done));
-        std::vector<protocol> order;
-        if (t.transport_given) order.push_back(t.proto);
-        else {
-            if (cfg.transport.udp) order.push_back(protocol::udp);
-            if (cfg.transport.tcp) order.push_back(protocol::tcp);
-            if (cfg.transport.tls) order.push_back(protocol::tls);
+        if (t.transport_given) return resolve_srv(t, {{t.proto, srv_name(t.proto, t.host)}}, 0, std::move(done));
+        std::vector<srv_query> each;
+        for (protocol p : {protocol::udp, protocol::tcp, protocol::tls})
+            if (enabled(p)) each.push_back({p, srv_name(p, t.host)});
+        std::weak_ptr<impl> weak = weak_from_this();
+        dns.lookup_naptr(t.host, [weak, t, each = std::move(each), done = std::move(done)](
+                                     std::vector<transport::naptr_record> records, std::string error) mutable {
+            auto self = weak.lock();
+            if (!self) return;
+            if (!error.empty()) self->log(log_level::warning, "NAPTR " + t.host + ": " + error);
+            // §4.1: the SIP services of the transports we have, in the records' order; a record
+            // that leads anywhere else (a regexp, flags other than "s") is not for us.
+            std::vector<srv_query> chosen;
+            for (const auto& n : records) {
+                const auto p = naptr_protocol(n.service);
+                if (!p || !self->enabled(*p) || !sip::detail::iequals(n.flags, "s") || n.replacement.empty()) continue;
+                self->log(log_level::info, "NAPTR " + t.host + " -> " + n.service + " " + n.replacement);
+                chosen.push_back({*p, n.replacement});
+            }
+            // None (or none usable): SRV for each enabled transport, as if there were no NAPTR.
+            self->resolve_srv(t, chosen.empty() ? std::move(each) : std::move(chosen), 0, std::move(done));
+        });
+    }
+
+    bool enabled(protocol p) const {
+        switch (p) {
+            case protocol::udp: return cfg.transport.udp;
+            case protocol::tcp: return cfg.transport.tcp;
+            case protocol::tls: return cfg.transport.tls;
         }
-        resolve_srv(t, std::move(order), 0, std::move(done));
+        return false;
+    }
+
+    static std::optional<protocol> naptr_protocol(std::string_view service) {
+        if (sip::detail::iequals(service, "SIP+D2U")) return protocol::udp;
+        if (sip::detail::iequals(service, "SIP+D2T")) return protocol::tcp;
+        if (sip::detail::iequals(service, "SIPS+D2T")) return protocol::tls;
+        return std::nullopt;
     }
 
     static std::string srv_name(protocol p, const std::string& host) {
@@ -142,15 +173,22 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         return host;
     }
 
-    void resolve_srv(const target& t, std::vector<protocol> order, std::size_t next, resolved_handler done) {
-        if (next >= order.size()) {
+    // An SRV name to ask, and the transport its records are for.
+    struct srv_query {
+        protocol proto;
+        std::string name;
+    };
+
+    // The SRV names of `names` in turn, from `next`, until one has records.
+    void resolve_srv(const target& t, std::vector<srv_query> names, std::size_t next, resolved_handler done) {
+        if (next >= names.size()) {
             // No SRV records for any transport (§4.2): the host itself on the default port.
             return resolve_address(t, t.host, nullptr, std::move(done));
         }
-        const protocol p = order[next];
+        const protocol p = names[next].proto;
+        const std::string name = names[next].name;
         std::weak_ptr<impl> weak = weak_from_this();
-        const std::string name = srv_name(p, t.host);
-        dns.lookup(name, [weak, t, order = std::move(order), next, p, name, done = std::move(done)](
+        dns.lookup(name, [weak, t, names = std::move(names), next, p, name, done = std::move(done)](
                              std::vector<transport::srv_record> records, std::string error) mutable {
             auto self = weak.lock();
             if (!self) return;
@@ -160,7 +198,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                 self->log(log_level::warning, "SRV " + name + ": " + error);
                 return self->resolve_address(t, t.host, nullptr, std::move(done));
             }
-            if (records.empty()) return self->resolve_srv(t, std::move(order), next + 1, std::move(done));
+            if (records.empty()) return self->resolve_srv(t, std::move(names), next + 1, std::move(done));
             // Tried in RFC 2782 order; the host stays the URI's (TLS checks the domain, RFC 5922 §4).
             target base = t;
             base.proto = p;

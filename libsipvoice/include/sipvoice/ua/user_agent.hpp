@@ -14,8 +14,9 @@
 //   io.run();
 //
 // What it adds to the layers below:
-//  - where a SIP URI sends to (RFC 3263 without NAPTR: the transport parameter, sips: -> TLS, the
-//    port, or else DNS SRV for the host (transport/dns.hpp), or 5060/5061; A/AAAA lookup of the host);
+//  - where a SIP URI sends to (RFC 3263: the transport parameter, sips: -> TLS, the port, or else
+//    DNS NAPTR and SRV for the host (transport/dns.hpp), or 5060/5061; A/AAAA lookup of the host),
+//    and the next SRV target when one fails;
 //  - Via with sent-by and rport (RFC 3581) on every request, received/rport added to requests we
 //    receive (RFC 3261 §18.2.1), responses sent back along the request's flow (§18.2.2);
 //  - a UDP request larger than the MTU sent over TCP instead (RFC 3261 §18.1.1);
@@ -76,14 +77,17 @@ struct user_agent_config {
     // RFC 3263 §4.2: a URI with a host name and no port is looked up in DNS SRV first
     // (_sip._udp/_sip._tcp/_sips._tcp.HOST; with no transport parameter, UDP then TCP then TLS, those
     // enabled in `transport`), then the chosen target's address; without records, HOST itself on
-    // the transport's default port. `dns_server`: "IP", "IP:PORT" or "[IPv6]:PORT"; empty: the first
+    // the transport's default port. §4.1: with no transport parameter either, HOST's NAPTR records
+    // come first: their SIP+D2U/SIP+D2T/SIPS+D2T services (of the enabled transports, flags "s") in
+    // order and preference name the SRV names to ask, in place of the three above. `dns_server`: "IP", "IP:PORT" or "[IPv6]:PORT"; empty: the first
     // name server of /etc/resolv.conf.
     // RFC 3263 §4.3: an out-of-dialog request (OPTIONS, MESSAGE...) or a REGISTER that gets no answer,
     // a transport error or a 503 goes to the next SRV target in a new transaction; a registered
     // account whose registrar is lost (connection closed, keep-alive unanswered) registers at the
     // next target at once; with every target tried, each probe of a TCP/TLS registration looks the
-    // domain up again, from the first (a UDP one probes the last target with OPTIONS). A call's INVITE moves on the same way until a provisional response has come; its
-    // CANCEL goes where the INVITE went.
+    // domain up again, from the first (a UDP one probes the last target with OPTIONS). A call's
+    // INVITE moves on the same way until a provisional response has come; its CANCEL goes where the
+    // INVITE went.
     bool srv_lookup = true;
     std::string dns_server;
 };
@@ -106,7 +110,7 @@ struct account {
     duration retry_max{60000};
 };
 
-// Where a request to a URI goes (RFC 3263 §4; DNS SRV but no NAPTR: see user_agent_config::srv_lookup).
+// Where a request to a URI goes (RFC 3263 §4: see user_agent_config::srv_lookup).
 struct target {
     transport::protocol proto = transport::protocol::udp;
     std::string host;  // without IPv6 brackets; for TLS also the name the certificate must carry
