@@ -149,6 +149,42 @@ TEST_CASE("user_agent sends OPTIONS over UDP and TCP and reports the answer or i
     CHECK(out->error.find("not a usable SIP URI") != std::string::npos);
 }
 
+TEST_CASE("user_agent moves an OPTIONS on to the host's next address when the first refuses it (RFC 3263 §4.3)",
+          "[ua][loopback]") {
+    asio::io_context io;
+    ua::user_agent b(io, local_config());
+    REQUIRE_FALSE(b.start());
+    // multi.test has two addresses: 127.0.0.2 first, where nothing listens on b's port, then b's.
+    test::dns_server dns(io);
+    dns.serve([&](const std::vector<std::uint8_t>& q, const asio::ip::udp::endpoint& from) {
+        const auto qq = test::read_question(q);
+        REQUIRE(qq);
+        if (qq->name != "multi.test" || qq->type != ns_t_a) return dns.send(test::respond(q, qq->id, ns_r_nxdomain, 0, {}), from);
+        auto both = test::rr(ns_t_a, {127, 0, 0, 2}, 0);
+        const auto second = test::rr(ns_t_a, {127, 0, 0, 1}, 0);
+        both.insert(both.end(), second.begin(), second.end());
+        dns.send(test::respond(q, qq->id, 0, 2, both), from);
+    });
+    ua::user_agent_config ac = local_config();
+    ac.dns_server = dns.address();
+    ua::user_agent a(io, ac);
+    REQUIRE_FALSE(a.start());
+    std::vector<std::string> logs;
+    a.on_log([&](log_level, std::string_view text) { logs.emplace_back(text); });
+    std::optional<ua::request_outcome> out;
+    a.send_options("sip:multi.test:" + std::to_string(b.transport().local_port(protocol::tcp)) + ";transport=tcp",
+                   [&](const ua::request_outcome& r) { out = r; });
+    REQUIRE(run_until(io, [&] { return out.has_value(); }));
+    REQUIRE(out->response);
+    CHECK(out->response->status() == 200);
+    const auto said = [&](const std::string& what) {
+        return std::any_of(logs.begin(), logs.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
+    };
+    CHECK(said("127.0.0.2:"));
+    CHECK(said("trying the next address of multi.test"));
+    CHECK(dns.got.size() == 1);  // one lookup: the second address came with the first
+}
+
 TEST_CASE("user_agent registers through a digest challenge, re-registers after the TCP connection drops, "
           "and un-registers on shutdown",
           "[ua][loopback]") {

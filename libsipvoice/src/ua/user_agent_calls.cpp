@@ -212,10 +212,9 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                     invite_session& s = *entry.session;
                     // RFC 3263 §4.3: no answer, a transport error or a 503 before anything else came:
                     // the INVITE again, to the destination's next SRV target.
-                    if (initial_invite && worth_next_target(r) && entry.rest && !entry.rest->records.empty() &&
-                        s.resend_invite(at)) {
+                    if (initial_invite && worth_next_target(r) && has_next(entry.rest) && s.resend_invite(at)) {
                         me->log(log_level::warning, "INVITE: " + (r.response ? "503 from " + transport::to_string(ep) : r.error) +
-                                                        "; trying the next SRV target");
+                                                        "; " + next_hint(entry.rest));
                         entry.to_next_target = true;
                         me->pump();
                         return;

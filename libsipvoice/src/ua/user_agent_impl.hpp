@@ -51,15 +51,22 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
           shutdown_timer(context), resolver(context), dns(context, cfg.dns_server),
           rng(cfg.seed != 0 ? cfg.seed : (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
 
-    // RFC 3263 §4.3: the SRV targets of a destination not tried yet, in the order of the lookup. A
-    // request that gets no answer, a transport error or a 503 goes to the next one, in a new
-    // transaction.
+    // RFC 3263 §4.3: where a destination may still be reached, in the order of the lookups: the
+    // other addresses of the target tried last, then the SRV targets not tried yet. A request that
+    // gets no answer, a transport error or a 503 goes to the next one, in a new transaction.
     struct srv_rest {
         target base;       // the URI's target with the transport the records are for
-        std::string name;  // the SRV name, for the log
+        std::string name;  // the SRV name, for the log (empty: no SRV records)
         std::vector<transport::srv_record> records;
+        target current;                             // the target whose addresses are below
+        std::vector<asio::ip::address> addresses;   // its addresses not tried yet
     };
     using fallback = std::shared_ptr<srv_rest>;
+
+    static bool has_next(const fallback& rest) { return rest && (!rest->addresses.empty() || !rest->records.empty()); }
+    static std::string next_hint(const fallback& rest) {
+        return rest && !rest->addresses.empty() ? "trying the next address of " + rest->current.host : "trying the next SRV target";
+    }
 
     struct client_entry {
         protocol proto = protocol::udp;
@@ -202,14 +209,23 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             // Tried in RFC 2782 order; the host stays the URI's (TLS checks the domain, RFC 5922 §4).
             target base = t;
             base.proto = p;
-            self->resolve_next(std::make_shared<srv_rest>(srv_rest{base, name, std::move(records)}), std::move(done));
+            self->resolve_next(std::make_shared<srv_rest>(srv_rest{base, name, std::move(records), base, {}}), std::move(done));
         });
     }
 
-    // The next SRV target of `rest` (taken off it) and its address; a target without an address is
-    // passed over. False, and `done` not called, when none is left.
+    // The next place of `rest` (taken off it): the current target's next address, else the next SRV
+    // target and its address; a target without an address is passed over. False, and `done` not
+    // called, when none is left.
     bool resolve_next(const fallback& rest, resolved_handler done) {
-        if (!rest || rest->records.empty()) return false;
+        if (!rest) return false;
+        if (!rest->addresses.empty()) {
+            const transport::endpoint to{rest->addresses.front(), rest->current.port};
+            rest->addresses.erase(rest->addresses.begin());
+            log(log_level::info, rest->current.host + " -> " + transport::to_string(to));
+            asio::post(io, [done, rest, to] { done({}, rest->current, to, rest); });
+            return true;
+        }
+        if (rest->records.empty()) return false;
         const transport::srv_record r = rest->records.front();
         rest->records.erase(rest->records.begin());
         target chosen = rest->base;
@@ -229,7 +245,8 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     }
 
     // The address of `host` (A/AAAA), with t's port: from the configured DNS server, or else the
-    // system's resolver (hosts file, then DNS).
+    // system's resolver (hosts file, then DNS). The first goes to `done`; the others wait in `rest`
+    // (made when there was none) for the request to move on to them.
     void resolve_address(const target& t, const std::string& host, fallback rest, resolved_handler done) {
         std::error_code ec;
         auto addr = asio::ip::make_address(host, ec);
@@ -238,28 +255,31 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             return;
         }
         std::weak_ptr<impl> weak = weak_from_this();
+        auto found = [weak, done, host, t, rest](std::vector<asio::ip::address> addresses, const std::string& error) mutable {
+            auto self = weak.lock();
+            if (!self) return;
+            if (addresses.empty()) return done("cannot resolve " + host + ": " + (error.empty() ? "no address" : error), t, {}, rest);
+            if (!rest) rest = std::make_shared<srv_rest>(srv_rest{t, {}, {}, {}, {}});
+            rest->current = t;
+            rest->addresses.assign(addresses.begin() + 1, addresses.end());
+            if (addresses.size() > 1) self->log(log_level::info, host + ": " + std::to_string(addresses.size()) + " addresses");
+            done({}, t, {addresses.front(), t.port}, rest);
+        };
         if (!cfg.dns_server.empty()) {
-            dns.lookup_address(host, [weak, done, host, t, rest](std::vector<asio::ip::address> found, std::string error) {
-                if (!weak.lock()) return;
-                if (found.empty())
-                    return done("cannot resolve " + host + ": " + (error.empty() ? "no address" : error), t, {}, rest);
-                done({}, t, {found.front(), t.port}, rest);
-            });
+            dns.lookup_address(host, [found](std::vector<asio::ip::address> a, std::string error) mutable { found(std::move(a), error); });
             return;
         }
         resolver.async_resolve(host, std::to_string(t.port),
-                               [weak, done, host, t, rest](std::error_code e, const asio::ip::tcp::resolver::results_type& r) {
-                                   if (!weak.lock()) return;
-                                   if (e || r.empty())
-                                       return done("cannot resolve " + host + ": " + (e ? e.message() : "no address"), t, {}, rest);
-                                   // Prefer IPv4: more hosts can reach it.
-                                   transport::endpoint best{r.begin()->endpoint().address(), r.begin()->endpoint().port()};
+                               [found](std::error_code e, const asio::ip::tcp::resolver::results_type& r) mutable {
+                                   // IPv4 first: more hosts can reach it; the resolver's order otherwise.
+                                   std::vector<asio::ip::address> addresses;
                                    for (const auto& entry : r)
-                                       if (entry.endpoint().address().is_v4()) {
-                                           best = {entry.endpoint().address(), entry.endpoint().port()};
-                                           break;
-                                       }
-                                   done({}, t, best, rest);
+                                       if (entry.endpoint().address().is_v4()) addresses.push_back(entry.endpoint().address());
+                                   for (const auto& entry : r)
+                                       if (!entry.endpoint().address().is_v4()) addresses.push_back(entry.endpoint().address());
+                                   // The same address comes once per socket type (UDP, TCP).
+                                   addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+                                   found(std::move(addresses), e ? e.message() : std::string());
                                });
     }
 
@@ -364,10 +384,10 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                     return;
                 }
             }
-            if (worth_next_target(r) && o->rest && !o->rest->records.empty()) {
+            if (worth_next_target(r) && has_next(o->rest)) {
                 self->log(log_level::warning, o->method + " to " + o->uri + ": " +
                                                   (r.response ? std::to_string(status) + " from " + transport::to_string(o->ep) : r.error) +
-                                                  "; trying the next SRV target");
+                                                  "; " + next_hint(o->rest));
                 self->resolve_next(o->rest, [weak, o](std::string error, target where, transport::endpoint to, fallback rest) {
                     auto me = weak.lock();
                     if (!me) return;
@@ -452,10 +472,10 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             if (it == self->bindings.end() || it->second.register_seq != seq || !it->second.reg) return;
             binding& bb = it->second;
             const time_point now = sipvoice::clock::now();
-            if (worth_next_target(r) && bb.rest && !bb.rest->records.empty() && !bb.removing) {
+            if (worth_next_target(r) && has_next(bb.rest) && !bb.removing) {
                 self->log(log_level::warning, "REGISTER to " + bb.acct.registrar + ": " +
-                                                  (r.response ? "503 from " + transport::to_string(bb.dest) : r.error) +
-                                                  "; trying the next SRV target");
+                                                  (r.response ? "503 from " + transport::to_string(bb.dest) : r.error) + "; " +
+                                                  next_hint(bb.rest));
                 return self->register_at_next(bb);
             }
             if (r.response) {
@@ -478,16 +498,16 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             b.next_probe = now + probe_interval(b.acct);
             // Every SRV target has failed: each probe is a new lookup that starts again from the
             // first (the preferred registrar, when it is back).
-            if (b.rest) b.resolved = false;
+            if (b.rest && !b.rest->name.empty()) b.resolved = false;
         }
     }
 
     // The registrar became unreachable while we thought it was fine.
     void mark_down(binding& b, const std::string& why) {
         if (b.down || b.removing || !b.reg) return;
-        if (b.rest && !b.rest->records.empty()) {  // RFC 3263 §4.3: a registrar of the same domain is left
+        if (has_next(b.rest)) {  // RFC 3263 §4.3: a registrar of the same domain is left
             log(log_level::warning, "registrar " + b.acct.registrar + " at " + transport::to_string(b.dest) + " unreachable: " + why +
-                                        "; trying the next SRV target");
+                                        "; " + next_hint(b.rest));
             b.next_ping.reset();
             b.ping_outstanding = false;
             return register_at_next(b);

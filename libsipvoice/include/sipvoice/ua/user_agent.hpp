@@ -82,7 +82,8 @@ struct user_agent_config {
     // order and preference name the SRV names to ask, in place of the three above. `dns_server`: "IP", "IP:PORT" or "[IPv6]:PORT"; empty: the first
     // name server of /etc/resolv.conf.
     // RFC 3263 §4.3: an out-of-dialog request (OPTIONS, MESSAGE...) or a REGISTER that gets no answer,
-    // a transport error or a 503 goes to the next SRV target in a new transaction; a registered
+    // a transport error or a 503 goes to the next address of the same host (A/AAAA records, IPv4
+    // first), then to the next SRV target, in a new transaction; a registered
     // account whose registrar is lost (connection closed, keep-alive unanswered) registers at the
     // next target at once; with every target tried, each probe of a TCP/TLS registration looks the
     // domain up again, from the first (a UDP one probes the last target with OPTIONS). A call's
