@@ -655,6 +655,48 @@ TEST_CASE("user_agent calls: an INVITE challenged with 407 by the outbound proxy
     CHECK(invites[1].from()->address.text == "sip:1001@pbx.example.com");
 }
 
+TEST_CASE("user_agent calls: the INVITE with credentials goes to the proxy that challenged it, whatever DNS says by then",
+          "[ua][loopback][call][auth]") {
+    asio::io_context io;
+    transport::sip_transport proxy(io, udp_proxy_config());
+    REQUIRE_FALSE(proxy.start());
+    // proxy.test is the proxy until its first INVITE; from then on DNS (TTL 0) says 127.0.0.2,
+    // where nobody listens.
+    bool moved = false;
+    test::dns_server dns(io);
+    dns.serve([&](const std::vector<std::uint8_t>& q, const asio::ip::udp::endpoint& from) {
+        const auto qq = test::read_question(q);
+        REQUIRE(qq);
+        if (qq->name != "proxy.test" || qq->type != ns_t_a) return dns.send(test::respond(q, qq->id, ns_r_nxdomain, 0, {}), from);
+        const std::uint8_t last = moved ? 2 : 1;
+        dns.send(test::respond(q, qq->id, 0, 1, test::rr(ns_t_a, {127, 0, 0, last}, 0)), from);
+    });
+    std::vector<sip::message> invites;
+    proxy.on_message([&](sip::message m, const transport::flow& f) {
+        if (!m.is_request() || m.method_name() != "INVITE") return;
+        invites.push_back(m);
+        moved = true;
+        const bool authorized = proxy_digest_ok(m, "n1", {"auth1001", "pw"}).value_or(false);
+        sip::message_builder b = sip::message_builder::response_to(m, authorized ? 486 : 407, {}, "px");
+        if (!authorized) b.add(sip::header_id::proxy_authenticate, R"(Digest realm="proxy", nonce="n1")");
+        proxy.send(f, b.str(), {});
+    });
+    ua::user_agent_config ac = local_config();
+    ac.dns_server = dns.address();
+    ua::user_agent a(io, ac);
+    REQUIRE_FALSE(a.start());
+    ua::call_options opts;
+    opts.from = "sip:1001@pbx.example.com";
+    opts.proxy = "sip:proxy.test:" + std::to_string(proxy.local_port(protocol::udp));
+    opts.credentials = auth::credentials{"auth1001", "pw"};
+    auto r = std::make_shared<recorder>();
+    a.place_call("sip:1002@pbx.example.com", sdp_a, r, opts);
+    REQUIRE(run_until(io, [&] { return r->ended(); }));
+    CHECK(r->final_status == 486);  // the proxy's answer to the INVITE with credentials
+    REQUIRE(invites.size() == 2);
+    CHECK(invites[1].cseq()->number == invites[0].cseq()->number + 1);
+}
+
 TEST_CASE("user_agent calls: hold and unhold by re-INVITE, DTMF by INFO, and RFC 4028 session refreshes keep the call up",
           "[ua][loopback][call][timer]") {
     asio::io_context io;

@@ -249,8 +249,17 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                     if (auto it = self->calls.find(id); it != self->calls.end()) it->second.rest = std::move(rest);
                     send(std::move(error), std::move(t), ep);
                 };
-                auto where = target_of(out.destination);
                 if (std::exchange(c.to_next_target, false) && resolve_next(c.rest, keep)) return;
+                // The INVITE again to the same destination (with credentials after a 401/407, or
+                // after a 422): to the server that asked for it, not wherever a new lookup leads.
+                if (c.invite_sent_to && c.invite_destination == out.destination) {
+                    asio::post(io, [keep = std::move(keep), to = *c.invite_sent_to, rest = c.rest]() mutable {
+                        keep({}, to.first, to.second, rest);
+                    });
+                    return;
+                }
+                c.invite_destination = out.destination;
+                auto where = target_of(out.destination);
                 if (!where) return keep("not a usable SIP URI: " + out.destination, {}, {}, nullptr);
                 resolve(*where, std::move(keep));
             } else {

@@ -862,6 +862,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         // UAC: where the INVITE went; its CANCEL goes there too (RFC 3261 §9.1), not wherever a new
         // lookup of the destination would lead (another SRV target of the same priority).
         std::optional<std::pair<target, transport::endpoint>> invite_sent_to;
+        std::string invite_destination;  // the URI it was sent to (a redirect changes it)
         fallback rest;                // UAC: the SRV targets of the INVITE's destination not tried yet
         bool to_next_target = false;  // the INVITE being sent again goes to the first of them
     };
