@@ -167,9 +167,9 @@ TEST_CASE("user_agent moves an OPTIONS on to the host's next address when the fi
     });
     ua::user_agent_config ac = local_config();
     ac.dns_server = dns.address();
+    std::vector<std::string> logs;  // before the agent: it still logs while it is destroyed
     ua::user_agent a(io, ac);
     REQUIRE_FALSE(a.start());
-    std::vector<std::string> logs;
     a.on_log([&](log_level, std::string_view text) { logs.emplace_back(text); });
     std::optional<ua::request_outcome> out;
     a.send_options("sip:multi.test:" + std::to_string(b.transport().local_port(protocol::tcp)) + ";transport=tcp",
@@ -615,6 +615,17 @@ struct answering_callee : recorder {
 
 }  // namespace
 
+namespace {
+// A call as 1001 through the test's proxy at `proxy_uri`, with the credentials it challenges for.
+ua::call_options through_proxy(std::string proxy_uri) {
+    ua::call_options opts;
+    opts.from = "sip:1001@pbx.example.com";
+    opts.proxy = std::move(proxy_uri);
+    opts.credentials = auth::credentials{"auth1001", "pw"};
+    return opts;
+}
+}  // namespace
+
 TEST_CASE("user_agent calls: an INVITE challenged with 407 by the outbound proxy is sent again with credentials",
           "[ua][loopback][call][auth]") {
     asio::io_context io;
@@ -638,10 +649,7 @@ TEST_CASE("user_agent calls: an INVITE challenged with 407 by the outbound proxy
         if (status == 407) b.add(sip::header_id::proxy_authenticate, R"(Digest realm="proxy", nonce="n1")");
         proxy.send(f, b.str(), {});
     });
-    ua::call_options opts;
-    opts.from = "sip:1001@pbx.example.com";
-    opts.proxy = "sip:127.0.0.1:" + std::to_string(proxy.local_port(protocol::udp));
-    opts.credentials = auth::credentials{"auth1001", "pw"};
+    const ua::call_options opts = through_proxy("sip:127.0.0.1:" + std::to_string(proxy.local_port(protocol::udp)));
     auto r = std::make_shared<recorder>();
     a.place_call("sip:1002@pbx.example.com", sdp_a, r, opts);
     REQUIRE(run_until(io, [&] { return r->ended(); }));
@@ -685,10 +693,7 @@ TEST_CASE("user_agent calls: the INVITE with credentials goes to the proxy that 
     ac.dns_server = dns.address();
     ua::user_agent a(io, ac);
     REQUIRE_FALSE(a.start());
-    ua::call_options opts;
-    opts.from = "sip:1001@pbx.example.com";
-    opts.proxy = "sip:proxy.test:" + std::to_string(proxy.local_port(protocol::udp));
-    opts.credentials = auth::credentials{"auth1001", "pw"};
+    const ua::call_options opts = through_proxy("sip:proxy.test:" + std::to_string(proxy.local_port(protocol::udp)));
     auto r = std::make_shared<recorder>();
     a.place_call("sip:1002@pbx.example.com", sdp_a, r, opts);
     REQUIRE(run_until(io, [&] { return r->ended(); }));
