@@ -84,7 +84,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         registration_handler handler;
         target where;
         transport::endpoint dest;
-        fallback rest;  // the registrar's SRV targets not tried yet (RFC 3263 §4.3)
+        fallback rest;  // where the registrar may still be reached (RFC 3263 §4.3)
         bool resolved = false;
         std::unique_ptr<registration> reg;
         std::uint64_t register_seq = 0;  // answers to older REGISTERs are not ours to report
@@ -118,7 +118,8 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         return host_reference(local_host_for(to)) + ":" + std::to_string(local_port_for(p));
     }
 
-    // `rest`: the SRV targets left after `where` (null when no SRV record chose it).
+    // `rest`: the places left after `to` (the host's other addresses, the SRV targets not tried);
+    // null for an address given as such.
     using resolved_handler = std::function<void(std::string error, target where, transport::endpoint to, fallback rest)>;
 
     // RFC 3263 §4: the transport, port and address a request to `t` goes to. An address is taken as
@@ -327,7 +328,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         int auth_attempts = 0;
         target where;
         transport::endpoint ep;
-        fallback rest;  // the SRV targets not tried yet (RFC 3263 §4.3)
+        fallback rest;  // where the destination may still be reached (RFC 3263 §4.3)
         outcome_handler done;
     };
 
@@ -863,7 +864,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         // lookup of the destination would lead (another SRV target of the same priority).
         std::optional<std::pair<target, transport::endpoint>> invite_sent_to;
         std::string invite_destination;  // the URI it was sent to (a redirect changes it)
-        fallback rest;                // UAC: the SRV targets of the INVITE's destination not tried yet
+        fallback rest;                // UAC: where the INVITE's destination may still be reached
         bool to_next_target = false;  // the INVITE being sent again goes to the first of them
     };
     std::map<std::uint64_t, call_entry> calls;
