@@ -24,11 +24,23 @@ namespace sipvoice::transport {
 
 namespace {
 
+std::string_view without_final_dot(std::string_view name) {
+    while (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    return name;
+}
+
 // DNS names compare without regard to ASCII case or a final dot.
 bool same_name(std::string_view a, std::string_view b) {
-    while (!a.empty() && a.back() == '.') a.remove_suffix(1);
-    while (!b.empty() && b.back() == '.') b.remove_suffix(1);
-    return sip::detail::iequals(a, b);
+    return sip::detail::iequals(without_final_dot(a), without_final_dot(b));
+}
+
+// The domain name at `at` in record data of `len` bytes (compression pointers followed within the
+// message); nothing when it is malformed or runs past the record.
+std::optional<std::string> read_name(const ns_msg& msg, const unsigned char* rd, int at, int len) {
+    char name[NS_MAXDNAME];
+    const int used = dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + at, name, sizeof name);
+    if (used < 0 || used > len - at) return std::nullopt;
+    return std::string(name);
 }
 
 std::uint16_t get16(const unsigned char* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
@@ -138,18 +150,16 @@ dns_answer read_dns_response(std::span<const std::uint8_t> response, std::uint16
                 text->assign(reinterpret_cast<const char*>(rd + at + 1), rd[at]);
                 at += 1 + rd[at];
             }
-            char replacement[NS_MAXDNAME];
-            const int used = dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + at, replacement, sizeof replacement);
-            if (used < 0 || used > len - at) return fail("malformed NAPTR record");
-            n.replacement = replacement;
+            auto replacement = read_name(msg, rd, at, len);
+            if (!replacement) return fail("malformed NAPTR record");
+            n.replacement = std::move(*replacement);
             out.naptrs.push_back(std::move(n));
         } else {
             if (!same_name(ns_rr_name(rr), name)) continue;  // an SRV record is the service's own
             if (len < 7) return fail("malformed SRV record");
-            char target[NS_MAXDNAME];
-            const int used = dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 6, target, sizeof target);
-            if (used < 0 || used > len - 6) return fail("malformed SRV record");
-            out.records.push_back({get16(rd), get16(rd + 2), get16(rd + 4), target});
+            auto target = read_name(msg, rd, 6, len);
+            if (!target) return fail("malformed SRV record");
+            out.records.push_back({get16(rd), get16(rd + 2), get16(rd + 4), std::move(*target)});
         }
     }
     // RFC 2782: a single record with the target "." says the service is not available at this domain.
@@ -326,10 +336,7 @@ struct srv_resolver::impl : std::enable_shared_from_this<impl> {
 
     // The cache's key: the type and the name in lower case, without a final dot.
     static std::string cache_key(std::string_view name, dns_type type) {
-        while (!name.empty() && name.back() == '.') name.remove_suffix(1);
-        std::string key = std::to_string(static_cast<int>(type)) + ":";
-        for (char c : name) key += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-        return key;
+        return std::to_string(static_cast<int>(type)) + ":" + sip::detail::lowercase(without_final_dot(name));
     }
 
     void remember(const std::string& key, const dns_answer& a) {
