@@ -134,17 +134,13 @@ void user_agent::impl::handle_invite(const std::string& key, const sip::message&
     incoming_cb(handle_of(id), invite);
 }
 
-void user_agent::impl::send_to_uri(const std::string& uri,
-                                   std::function<void(std::string error, target, transport::endpoint)> then) {
+void user_agent::impl::send_to_uri(const std::string& uri, resolved_handler then) {
     auto where = target_of(uri);
     if (!where) {
-        then("not a usable SIP URI: " + uri, {}, {});
+        then("not a usable SIP URI: " + uri, {}, {}, nullptr);
         return;
     }
-    // Requests in a call go to the first SRV target (its INVITE moves on to the next ones in apply()).
-    resolve(*where, [then = std::move(then)](std::string error, target t, transport::endpoint ep, fallback) {
-        then(std::move(error), std::move(t), ep);
-    });
+    resolve(*where, std::move(then));
 }
 
 void user_agent::impl::start_outgoing(std::uint64_t id, const std::string& uri, const std::string& offer, const target& t,
@@ -173,7 +169,7 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
         case session_output_kind::respond: layer.respond(out.key, std::move(out.bytes), out.status, now); return;
         case session_output_kind::send_ack:
             // RFC 3261 §13.2.2.4: the ACK for a 2xx is the TU's, sent without a transaction.
-            send_to_uri(out.destination, [weak, bytes = std::move(out.bytes)](std::string error, target t, transport::endpoint ep) {
+            send_to_uri(out.destination, [weak, bytes = std::move(out.bytes)](std::string error, target t, transport::endpoint ep, fallback) {
                 auto self = weak.lock();
                 if (!self || !error.empty()) return;
                 self->tp.send(t.proto, ep, bytes, {}, t.host);
@@ -185,12 +181,18 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                                         c.session->state() == session_state::calling;
             const bool is_cancel = out.kind == session_output_kind::cancel;
             const std::uint32_t cseq = out.cseq;
-            auto send = [weak, id, initial_invite, is_cancel, cseq, bytes = std::move(out.bytes)](
-                            std::string error, target t, transport::endpoint ep) mutable {
+            // Requests in a call go to the first place a lookup gives; its INVITE keeps the others
+            // (`rest`) to move on to them.
+            auto send = [weak, id, initial_invite, is_cancel, cseq, bytes = std::move(out.bytes),
+                         destination = initial_invite ? out.destination : std::string()](
+                            std::string error, target t, transport::endpoint ep, fallback rest) mutable {
                 auto self = weak.lock();
                 if (!self) return;
                 auto it = self->calls.find(id);
-                if (initial_invite && error.empty() && it != self->calls.end()) it->second.invite_sent_to.emplace(t, ep);
+                if (initial_invite && it != self->calls.end()) {
+                    it->second.rest = std::move(rest);
+                    if (error.empty()) it->second.invite_sent = call_entry::sent_invite{destination, t, ep};
+                }
                 // A call that ended while its last request was resolved (the BYE of an expired
                 // session timer, of a missing ACK) still sends it; nobody waits for the answer.
                 const bool call_alive = it != self->calls.end() && it->second.session;
@@ -213,8 +215,7 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                     // RFC 3263 §4.3: no answer, a transport error or a 503 before anything else came:
                     // the INVITE again, to the destination's next SRV target.
                     if (initial_invite && worth_next_target(r) && has_next(entry.rest) && s.resend_invite(at)) {
-                        me->log(log_level::warning, "INVITE: " + (r.response ? "503 from " + transport::to_string(ep) : r.error) +
-                                                        "; " + next_hint(entry.rest));
+                        me->log(log_level::warning, "INVITE: " + moving_on(r, ep, entry.rest));
                         entry.to_next_target = true;
                         me->pump();
                         return;
@@ -239,32 +240,16 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                     };
                 self->dispatch(std::move(bytes), t.proto, ep, t.host, done, std::move(provisional));
             };
-            if (is_cancel && c.invite_sent_to) {
-                asio::post(io, [send = std::move(send), to = *c.invite_sent_to]() mutable { send({}, to.first, to.second); });
-            } else if (initial_invite) {
-                // The SRV targets not tried are kept with the call, for the INVITE to move on to them.
-                auto keep = [weak, id, send = std::move(send)](std::string error, target t, transport::endpoint ep, fallback rest) mutable {
-                    auto self = weak.lock();
-                    if (!self) return;
-                    if (auto it = self->calls.find(id); it != self->calls.end()) it->second.rest = std::move(rest);
-                    send(std::move(error), std::move(t), ep);
-                };
-                if (std::exchange(c.to_next_target, false) && resolve_next(c.rest, keep)) return;
-                // The INVITE again to the same destination (with credentials after a 401/407, or
-                // after a 422): to the server that asked for it, not wherever a new lookup leads.
-                if (c.invite_sent_to && c.invite_destination == out.destination) {
-                    asio::post(io, [keep = std::move(keep), to = *c.invite_sent_to, rest = c.rest]() mutable {
-                        keep({}, to.first, to.second, rest);
-                    });
-                    return;
-                }
-                c.invite_destination = out.destination;
-                auto where = target_of(out.destination);
-                if (!where) return keep("not a usable SIP URI: " + out.destination, {}, {}, nullptr);
-                resolve(*where, std::move(keep));
-            } else {
-                send_to_uri(out.destination, std::move(send));
+            const bool again = initial_invite && c.invite_sent && c.invite_sent->destination == out.destination;
+            if (initial_invite && std::exchange(c.to_next_target, false) && resolve_next(c.rest, send)) return;
+            if ((is_cancel && c.invite_sent) || again) {
+                // Where the INVITE went: its CANCEL, or the INVITE again to the same URI.
+                asio::post(io, [send = std::move(send), sent = *c.invite_sent, rest = c.rest]() mutable {
+                    send({}, sent.where, sent.to, rest);
+                });
+                return;
             }
+            send_to_uri(out.destination, std::move(send));
             return;
         }
     }
@@ -430,7 +415,7 @@ call user_agent::place_call(std::string uri, std::string offer_sdp, std::shared_
     // and Contact), else the target itself.
     const std::string first_hop = options.proxy.empty() ? uri : options.proxy;
     m.send_to_uri(first_hop, [weak, id, uri, offer = std::move(offer_sdp), opts = std::move(options)](std::string error, target t,
-                                                                                                  transport::endpoint ep) {
+                                                                                                  transport::endpoint ep, impl::fallback) {
         auto self = weak.lock();
         if (!self) return;
         auto it = self->calls.find(id);

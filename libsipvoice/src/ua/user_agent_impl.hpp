@@ -67,6 +67,11 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     static std::string next_hint(const fallback& rest) {
         return rest && !rest->addresses.empty() ? "trying the next address of " + rest->current.host : "trying the next SRV target";
     }
+    // The log's account of a request that moves on: what went wrong at `from`, and where it goes.
+    static std::string moving_on(const request_outcome& r, const transport::endpoint& from, const fallback& rest) {
+        return (r.response ? std::to_string(r.response->status()) + " from " + transport::to_string(from) : r.error) + "; " +
+               next_hint(rest);
+    }
 
     struct client_entry {
         protocol proto = protocol::udp;
@@ -386,9 +391,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
                 }
             }
             if (worth_next_target(r) && has_next(o->rest)) {
-                self->log(log_level::warning, o->method + " to " + o->uri + ": " +
-                                                  (r.response ? std::to_string(status) + " from " + transport::to_string(o->ep) : r.error) +
-                                                  "; " + next_hint(o->rest));
+                self->log(log_level::warning, o->method + " to " + o->uri + ": " + moving_on(r, o->ep, o->rest));
                 self->resolve_next(o->rest, [weak, o](std::string error, target where, transport::endpoint to, fallback rest) {
                     auto me = weak.lock();
                     if (!me) return;
@@ -474,9 +477,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             binding& bb = it->second;
             const time_point now = sipvoice::clock::now();
             if (worth_next_target(r) && has_next(bb.rest) && !bb.removing) {
-                self->log(log_level::warning, "REGISTER to " + bb.acct.registrar + ": " +
-                                                  (r.response ? "503 from " + transport::to_string(bb.dest) : r.error) + "; " +
-                                                  next_hint(bb.rest));
+                self->log(log_level::warning, "REGISTER to " + bb.acct.registrar + ": " + moving_on(r, bb.dest, bb.rest));
                 return self->register_at_next(bb);
             }
             if (r.response) {
@@ -860,10 +861,15 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         std::shared_ptr<call_handler> handler;
         std::string invite_key;  // UAS: the INVITE's server transaction
         std::string contact_user;
-        // UAC: where the INVITE went; its CANCEL goes there too (RFC 3261 §9.1), not wherever a new
+        // UAC: where the INVITE went. Its CANCEL goes there too (RFC 3261 §9.1), and so does the
+        // INVITE again to the same URI (credentials after a 401/407, a 422), not wherever a new
         // lookup of the destination would lead (another SRV target of the same priority).
-        std::optional<std::pair<target, transport::endpoint>> invite_sent_to;
-        std::string invite_destination;  // the URI it was sent to (a redirect changes it)
+        struct sent_invite {
+            std::string destination;  // the URI it was sent to (a redirect changes it)
+            target where;
+            transport::endpoint to;
+        };
+        std::optional<sent_invite> invite_sent;
         fallback rest;                // UAC: where the INVITE's destination may still be reached
         bool to_next_target = false;  // the INVITE being sent again goes to the first of them
     };
@@ -882,7 +888,8 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     void handle_invite(const std::string& key, const sip::message& invite, time_point now);
     bool pump_calls();
     void apply(call_entry& c, session_output out);
-    void send_to_uri(const std::string& uri, std::function<void(std::string error, target, transport::endpoint)> then);
+    // The URI's target resolved (resolve()); `then` at once with an error when the URI is unusable.
+    void send_to_uri(const std::string& uri, resolved_handler then);
     // Creates the outgoing call `id`'s session (the first hop resolved) and sends its INVITE.
     void start_outgoing(std::uint64_t id, const std::string& uri, const std::string& offer, const target& t,
                         const transport::endpoint& ep, const call_options& opts, std::uint16_t port);
