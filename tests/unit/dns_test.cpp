@@ -105,6 +105,17 @@ struct wire {
 
 constexpr unsigned response_flags = 0x8180;  // QR, RD, RA, NOERROR
 
+// Every cut of `whole` (a response to query `id` for `name`'s `type` records) is malformed.
+void check_every_cut_malformed(const std::vector<std::uint8_t>& whole, std::uint16_t id, std::string_view name,
+                               tp::dns_type type) {
+    for (std::size_t n = 0; n < whole.size(); ++n) {
+        // A copy of exactly n bytes, so that ASan sees a read past the cut.
+        const std::vector<std::uint8_t> cut(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(n));
+        INFO("cut at " << n);
+        CHECK_FALSE(tp::read_dns_response(cut, id, name, type).ok);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("dns: a query asks one question with recursion desired") {
@@ -203,13 +214,7 @@ TEST_CASE("dns: every cut of a response is malformed or whole, never read past i
     w.question(name, ns_t_srv);
     w.srv(10, 60, 5060, "a.pbx.example.com");
     w.srv(20, 0, 5070, "b.pbx.example.com");
-    for (std::size_t n = 0; n < w.b.size(); ++n) {
-        // A copy of exactly n bytes, so that ASan sees a read past the cut.
-        const std::vector<std::uint8_t> cut(w.b.begin(), w.b.begin() + static_cast<std::ptrdiff_t>(n));
-        const auto a = tp::read_dns_response(cut, 9, name, tp::dns_type::srv);
-        INFO("cut at " << n);
-        CHECK_FALSE(a.ok);
-    }
+    check_every_cut_malformed(w.b, 9, name, tp::dns_type::srv);
     CHECK(tp::read_dns_response(w.b, 9, name, tp::dns_type::srv).records.size() == 2);
     // An SRV record too short for its fixed fields.
     wire s;
@@ -394,11 +399,7 @@ TEST_CASE("dns: NAPTR answers are read whole and put in order, then preference (
     CHECK(ordered[2].service == "SIPS+D2T");
     CHECK(ordered[3].service == "SIP+D2U");
     // Every cut of it is malformed, never read past its end; a string longer than its record too.
-    for (std::size_t n = HFIXEDSZ; n < w.b.size(); ++n) {
-        const std::vector<std::uint8_t> cut(w.b.begin(), w.b.begin() + static_cast<std::ptrdiff_t>(n));
-        INFO("cut at " << n);
-        CHECK_FALSE(tp::read_dns_response(cut, 8, name, tp::dns_type::naptr).ok);
-    }
+    check_every_cut_malformed(w.b, 8, name, tp::dns_type::naptr);
     wire bad;
     bad.header(8, response_flags, 1, 1);
     bad.question(name, ns_t_naptr);
