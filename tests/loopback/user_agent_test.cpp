@@ -702,6 +702,66 @@ TEST_CASE("user_agent calls: the INVITE with credentials goes to the proxy that 
     CHECK(invites[1].cseq()->number == invites[0].cseq()->number + 1);
 }
 
+TEST_CASE("user_agent calls: the ACK and BYE to a host name go where the INVITE went, whatever DNS says by then",
+          "[ua][loopback][call]") {
+    // Through an outbound proxy that record-routes by its name, and straight to a callee whose
+    // Contact names the host the INVITE went to.
+    for (const bool through_proxy : {true, false}) {
+        CAPTURE(through_proxy);
+        asio::io_context io;
+        transport::sip_transport server(io, udp_proxy_config());
+        REQUIRE_FALSE(server.start());
+        const std::string port = std::to_string(server.local_port(protocol::udp));
+        const std::string named = "sip:pbx.test:" + port;
+        // pbx.test is the server until the INVITE comes; from then on DNS (TTL 0) says 127.0.0.2,
+        // where nobody listens. The server answers for the callee.
+        bool moved = false;
+        test::dns_server dns(io);
+        dns.serve([&](const std::vector<std::uint8_t>& q, const asio::ip::udp::endpoint& from) {
+            const auto qq = test::read_question(q);
+            REQUIRE(qq);
+            if (qq->name != "pbx.test" || qq->type != ns_t_a) return dns.send(test::respond(q, qq->id, ns_r_nxdomain, 0, {}), from);
+            const std::uint8_t last = moved ? 2 : 1;
+            dns.send(test::respond(q, qq->id, 0, 1, test::rr(ns_t_a, {127, 0, 0, last}, 0)), from);
+        });
+        std::vector<std::string> got;  // the methods the server got, in order
+        server.on_message([&](sip::message m, const transport::flow& f) {
+            if (!m.is_request()) return;
+            got.emplace_back(m.method_name());
+            moved = true;
+            if (m.method_name() == "ACK") return;
+            sip::message_builder b = sip::message_builder::response_to(m, 200, {}, "px");
+            if (m.method_name() == "INVITE") {
+                if (through_proxy) {
+                    b.add(sip::header_id::record_route, "<" + named + ";lr>");
+                    b.add(sip::header_id::contact, "<sip:1002@127.0.0.1:" + port + ">");
+                } else {
+                    b.add(sip::header_id::contact, "<sip:1002@pbx.test:" + port + ">");
+                }
+                b.body("application/sdp", sdp_b);
+            }
+            server.send(f, b.str(), {});
+        });
+        ua::user_agent_config ac = local_config();
+        ac.dns_server = dns.address();
+        ua::user_agent a(io, ac);
+        REQUIRE_FALSE(a.start());
+        ua::call_options opts;
+        if (through_proxy) opts.proxy = named;
+        auto caller = std::make_shared<recorder>();
+        ua::call c = a.place_call(through_proxy ? "sip:1002@pbx.example.com" : "sip:1002@pbx.test:" + port, sdp_a, caller, opts);
+        REQUIRE(run_until(io, [&] { return !caller->events.empty() && caller->events.back() == "connected"; }));
+        REQUIRE(run_until(io, [&] { return got.size() == 2; }));
+        CHECK(got[1] == "ACK");
+        const std::size_t asked = dns.got.size();
+        c.hangup();  // -> BYE, to the route set's proxy or the remote target
+        REQUIRE(run_until(io, [&] { return caller->ended(); }));
+        CHECK(caller->final_status == 200);
+        CHECK(got == std::vector<std::string>{"INVITE", "ACK", "BYE"});
+        CHECK(dns.got.size() == asked);  // the BYE's next hop was not looked up again
+    }
+}
+
 TEST_CASE("user_agent calls: hold and unhold by re-INVITE, DTMF by INFO, and RFC 4028 session refreshes keep the call up",
           "[ua][loopback][call][timer]") {
     asio::io_context io;

@@ -143,6 +143,28 @@ void user_agent::impl::send_to_uri(const std::string& uri, resolved_handler then
     resolve(*where, std::move(then));
 }
 
+const user_agent::impl::call_entry::sent_invite* user_agent::impl::call_entry::sent_to_same_place(const std::string& uri) const {
+    if (!invite_sent) return nullptr;
+    if (uri == invite_sent->destination) return &*invite_sent;
+    const auto a = target_of(uri);
+    const auto b = target_of(invite_sent->destination);
+    if (!a || !b || !sip::detail::iequals(a->host, b->host) || a->port_given != b->port_given ||
+        a->transport_given != b->transport_given)
+        return nullptr;
+    if ((a->port_given && a->port != b->port) || (a->transport_given && a->proto != b->proto)) return nullptr;
+    return &*invite_sent;
+}
+
+void user_agent::impl::send_in_call(const call_entry& c, const std::string& uri, resolved_handler then) {
+    if (const auto* sent = c.sent_to_same_place(uri)) {
+        asio::post(io, [then = std::move(then), where = sent->where, to = sent->to, rest = c.rest]() mutable {
+            then({}, std::move(where), to, std::move(rest));
+        });
+        return;
+    }
+    send_to_uri(uri, std::move(then));
+}
+
 void user_agent::impl::start_outgoing(std::uint64_t id, const std::string& uri, const std::string& offer, const target& t,
                                       const transport::endpoint& ep, const call_options& opts, std::uint16_t port) {
     auto it = calls.find(id);
@@ -169,7 +191,7 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
         case session_output_kind::respond: layer.respond(out.key, std::move(out.bytes), out.status, now); return;
         case session_output_kind::send_ack:
             // RFC 3261 §13.2.2.4: the ACK for a 2xx is the TU's, sent without a transaction.
-            send_to_uri(out.destination, [weak, bytes = std::move(out.bytes)](std::string error, target t, transport::endpoint ep, fallback) {
+            send_in_call(c, out.destination, [weak, bytes = std::move(out.bytes)](std::string error, target t, transport::endpoint ep, fallback) {
                 auto self = weak.lock();
                 if (!self || !error.empty()) return;
                 self->tp.send(t.proto, ep, bytes, {}, t.host);
@@ -240,16 +262,10 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                     };
                 self->dispatch(std::move(bytes), t.proto, ep, t.host, done, std::move(provisional));
             };
-            const bool again = initial_invite && c.invite_sent && c.invite_sent->destination == out.destination;
             if (initial_invite && std::exchange(c.to_next_target, false) && resolve_next(c.rest, send)) return;
-            if ((is_cancel && c.invite_sent) || again) {
-                // Where the INVITE went: its CANCEL, or the INVITE again to the same URI.
-                asio::post(io, [send = std::move(send), sent = *c.invite_sent, rest = c.rest]() mutable {
-                    send({}, sent.where, sent.to, rest);
-                });
-                return;
-            }
-            send_to_uri(out.destination, std::move(send));
+            // Where the INVITE went: its CANCEL (RFC 3261 §9.1) whatever its destination says, and
+            // the INVITE again (credentials, 422) and the dialog's requests when they name that place.
+            send_in_call(c, is_cancel && c.invite_sent ? c.invite_sent->destination : out.destination, std::move(send));
             return;
         }
     }

@@ -872,6 +872,12 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         std::optional<sent_invite> invite_sent;
         fallback rest;                // UAC: where the INVITE's destination may still be reached
         bool to_next_target = false;  // the INVITE being sent again goes to the first of them
+        // Where the INVITE went, when `uri` (a next hop: the INVITE's own URI, the top Route, the
+        // remote target) names the same host, port and transport as the URI it was sent to; null
+        // otherwise. The dialog's requests and ACKs through that proxy or to that host reach the
+        // server that set up the dialog, not the first SRV target or address of a new lookup
+        // (which may be the one the INVITE moved on from, or another server of the same priority).
+        [[nodiscard]] const sent_invite* sent_to_same_place(const std::string& uri) const;
     };
     std::map<std::uint64_t, call_entry> calls;
     std::uint64_t next_call = 1;
@@ -890,6 +896,9 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     void apply(call_entry& c, session_output out);
     // The URI's target resolved (resolve()); `then` at once with an error when the URI is unusable.
     void send_to_uri(const std::string& uri, resolved_handler then);
+    // A request of call `c` toward `uri`: where its INVITE went when `uri` names that place (see
+    // sent_to_same_place()), else wherever send_to_uri() leads. `then` runs from the io_context.
+    void send_in_call(const call_entry& c, const std::string& uri, resolved_handler then);
     // Creates the outgoing call `id`'s session (the first hop resolved) and sends its INVITE.
     void start_outgoing(std::uint64_t id, const std::string& uri, const std::string& offer, const target& t,
                         const transport::endpoint& ep, const call_options& opts, std::uint16_t port);
