@@ -13,13 +13,20 @@
 #    48 kHz for Opus), at least 1 s of sound, at least 80% of its energy at 1000 Hz (Goertzel).
 # MEASURED: rtp_in, rtp_out, the call's length, the tone share, the delay before the first echo
 # (about 0.44 s: the DTMF 12 goes first and the tone waits for it; 0.10 s without --dtmf).
-# Usage: call_sipp_uas.sh SIPVOICE udp|tcp [pcmu|pcma|opus] [caller|callee]
+#   RELIABLE=100rel: SIPp sends its 180 reliably (RFC 3262) and answers only once our PRACK came.
+# Usage: call_sipp_uas.sh SIPVOICE udp|tcp [pcmu|pcma|opus] [caller|callee] [100rel]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 iop_sipvoice_check "${1:-}"
 t=${2:?usage: call_sipp_uas.sh SIPVOICE udp|tcp [pcmu|pcma|opus] [caller|callee]}
 codec=${3:-pcmu}
 who=${4:-caller}
+reliable=0
+case "${5:-}" in
+  '') ;;
+  100rel) reliable=1 ;;
+  *) iop_fail "the fifth argument is 100rel or nothing, not '$5'" ;;
+esac
 case "$codec" in
   pcmu) rate=8000 want='PCMU/8000' ;;
   pcma) rate=8000 want='PCMA/8000' ;;
@@ -31,7 +38,7 @@ case "$who" in
   callee) duration=20 hangup_ms=2000 ;;
   *) iop_fail "who hangs up: caller or callee, not '$who'" ;;
 esac
-iop_init "call-sipp-uas-$t-$codec-$who"
+iop_init "call-sipp-uas-$t-$codec-$who${5:+-$5}"
 iop_require_sipp
 iop_sipvoice_command call
 out=$IOP_DIR/call.out
@@ -40,7 +47,7 @@ out=$IOP_DIR/call.out
 iop_pick_port sp
 iop_pick_media_port mp
 iop_sipp sipp sipp-uas -sf "$IOP_SRC_DIR/sipp/uas_echo.xml" -t "$(iop_sipp_transport "$t")" -i 127.0.0.1 \
-  -p "$sp" -mi 127.0.0.1 -mp "$mp" -rtp_echo -set hangup_ms "$hangup_ms" -m 1 -timeout 40s -timeout_error
+  -p "$sp" -mi 127.0.0.1 -mp "$mp" -rtp_echo -set hangup_ms "$hangup_ms" -set reliable "$reliable" -m 1 -timeout 40s -timeout_error
 iop_wait_listening "$t" "$sp" 10 || iop_fail "SIPp does not listen on $t:127.0.0.1:$sp after 10 s"
 iop_wait_listening udp "$mp" 5 || iop_fail "SIPp's RTP echo does not listen on udp:127.0.0.1:$mp"
 
@@ -55,6 +62,10 @@ iop_show "$out" 12
 iop_show "$IOP_DIR/call.err" 5
 [ "$call_rc" -eq 0 ] || iop_fail "sipvoice call exited $call_rc (expected 0: answered, two-way RTP): $(tail -n 2 "$IOP_DIR/call.err" | tr '\n' ' ')"
 grep -q '^progress 180$' "$out" || iop_fail "no 'progress 180' line (SIPp sends 180 Ringing)"
+if [ "$reliable" = 1 ]; then
+  grep -q '^PRACK ' "$IOP_DIR/sipp-uas-messages.log" || iop_fail "SIPp's trace shows no PRACK (its 180 was reliable)"
+  [ "$(grep -c '^progress 180$' "$out")" = 1 ] || iop_fail "the reliable 180 was reported $(grep -c '^progress 180$' "$out") times (expected once)"
+fi
 grep -Eq "^connected codec=$want\$" "$out" || iop_fail "expected 'connected codec=$want', got: $(iop_cli_lines "$out" '^connected')"
 ended=$(grep -m1 '^ended ' "$out" || true)
 [ -n "$ended" ] || iop_fail "no 'ended' line"
@@ -80,7 +91,7 @@ active=$(iop_field "$level" active)
 tone=$(iop_field "$level" tone)
 iop_le 1 "$active" || iop_fail "the recording has $active s of sound (expected the 2.5 s tone echoed back, at least 1 s)"
 iop_le 0.8 "$tone" || iop_fail "only $tone of the recording's energy is at 1000 Hz (expected >= 0.8: our tone, echoed)"
-echo "MEASURED call-sipp-uas-$t-$codec-$who: rtp_in=$rtp_in rtp_out=$rtp_out call_s=$call_s" \
+echo "MEASURED call-sipp-uas-$t-$codec-$who${5:+-$5}: rtp_in=$rtp_in rtp_out=$rtp_out call_s=$call_s" \
   "recorded_s=$IOP_WAV_SECONDS sound_s=$active tone_share=$tone first_sound_s=$(iop_field "$level" delay)" \
   "reason='$(sed -n 's/^ended reason=\(.*\) rtp_in=.*/\1/p' <<<"$ended")' $(iop_cli_lines "$out" '^dtmf')"
 iop_pass

@@ -89,7 +89,7 @@ TEST_CASE("user_agent answers OPTIONS with 200, Allow, Accept and Supported", "[
     REQUIRE(run_until(io, [&] { return !p.messages.empty(); }));
     const sip::message& r = p.messages[0];
     CHECK(r.status() == 200);
-    CHECK(r.header(sip::header_id::allow) == "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY");
+    CHECK(r.header(sip::header_id::allow) == "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, PRACK");
     CHECK(r.header(sip::header_id::accept) == "application/sdp");
     CHECK(r.has(sip::header_id::supported));
     CHECK_FALSE(r.to()->tag().empty());

@@ -406,7 +406,7 @@ TEST_CASE("session timers (RFC 4028) as UAC and refresher: UPDATE at half the in
     const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
     CHECK(inv.header(sip::header_id::session_expires) == "1800;refresher=uac");
     CHECK(inv.header(sip::header_id::min_se) == "90");
-    CHECK(inv.header(sip::header_id::supported) == "timer");
+    CHECK(inv.header(sip::header_id::supported) == "100rel, timer");
 
     s.on_response(reply(inv, 200, "b1", answer,
                         {{sip::header_id::session_expires, "120;refresher=uac"},

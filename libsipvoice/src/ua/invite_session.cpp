@@ -143,9 +143,12 @@ std::string invite_session::via() {
 
 // ---- RFC 4028 session timers -----------------------------------------------------------------------
 
-void invite_session::add_session_timer_request_headers(sip::message_builder& b) const {
-    if (cfg_.session_expires == 0) return;
-    b.add(sip::header_id::supported, "timer");
+void invite_session::add_session_timer_request_headers(sip::message_builder& b, std::string_view supported) const {
+    if (cfg_.session_expires == 0) {
+        if (!supported.empty()) b.add(sip::header_id::supported, supported);
+        return;
+    }
+    b.add(sip::header_id::supported, supported.empty() ? std::string("timer") : std::string(supported) + ", timer");
     // In a request of ours we are the transaction's UAC: "uac" says we refresh. Before a timer is
     // agreed (the initial INVITE) we offer to be the refresher.
     const std::uint32_t interval = se_interval_ != 0 ? se_interval_ : cfg_.session_expires;
@@ -242,14 +245,18 @@ invite_session invite_session::incoming(const sip::message& invite, std::string 
         return s;
     }
     s.negotiate_uas_timer(invite);
+    // RFC 3262 §3: only an INVITE that requires it gets reliable provisional responses (one that
+    // merely supports it gets them as before).
+    s.reliable_provisional_ = lists_token(invite.require(), "100rel");
     const std::string offer = sdp_of(invite);
     s.invite_had_offer_ = !offer.empty();
     if (s.invite_had_offer_) s.events_.push_back({session_event_kind::offer, 0, offer, {}});
     return s;
 }
 
-std::string invite_session::response_to_invite(int status, const std::string& sdp) {
+std::string invite_session::response_to_invite(int status, const std::string& sdp, std::uint32_t rseq) {
     sip::message_builder b = sip::message_builder::response_to(*invite_, status, {}, status > 100 ? local_tag_ : "");
+    if (rseq != 0) b.add(sip::header_id::require, "100rel").add(sip::header_id::rseq, std::to_string(rseq));
     if (status > 100 && status < 300) {
         // RFC 3261 §12.1.1: a dialog-creating response carries the Record-Route of the request
         // and our Contact.
@@ -273,12 +280,51 @@ void invite_session::respond_invite(int status, std::string sdp, time_point now)
 
 void invite_session::ring(time_point now, int status) {
     if (state_ != session_state::incoming || uac_) return;
-    respond_invite(status, {}, now);
+    if (reliable_provisional_ && status > 100) {
+        // RFC 3262 §3: one reliable provisional response at a time; RSeq starts anywhere below
+        // 2**31 and goes up by one.
+        if (!unacked_provisional_.empty()) return;
+        rseq_ = rseq_ == 0 ? 1 + static_cast<std::uint32_t>(rng_() % 0x7fffffffU) : rseq_ + 1;
+        unacked_provisional_ = response_to_invite(status, {}, rseq_);
+        unacked_status_ = status;
+        outputs_.push_back({session_output_kind::respond, invite_key_, status, unacked_provisional_, {}});
+        prack_interval_ = cfg_.timers.t1;
+        prack_retransmit_at_ = now + prack_interval_;
+        prack_deadline_ = now + 64 * cfg_.timers.t1;
+    } else {
+        respond_invite(status, {}, now);
+    }
     if (!dialog_) dialog_ = dialog::for_uas(*invite_, local_tag_, cfg_.contact);  // early, §12.1.1
+}
+
+void invite_session::on_prack(const sip::message& request, const std::string& key) {
+    // RAck: response-num CSeq-num Method (RFC 3262 §7.2), matched against our last reliable one.
+    const std::string_view rack = request.header(sip::header_id::rack);
+    std::uint32_t rseq = 0;
+    sip::cseq cs;
+    const std::size_t sp = rack.find_first_of(" \t", rack.find_first_not_of(" \t"));
+    const bool parsed = sp != std::string_view::npos && !sip::parse_number(rack.substr(0, sp), 0xffffffffU, rseq).failed() &&
+                        !sip::parse_value(rack.substr(sp), cs).failed();
+    std::optional<std::uint32_t> invite_cseq;
+    if (invite_)
+        if (auto c = invite_->cseq()) invite_cseq = c->number;
+    if (!parsed || rseq_ == 0 || rseq != rseq_ || cs.number != invite_cseq || cs.method != "INVITE") {
+        respond_to(request, key, 481);
+        return;
+    }
+    unacked_provisional_.clear();
+    prack_retransmit_at_.reset();
+    prack_deadline_.reset();
+    respond_to(request, key, 200);
 }
 
 void invite_session::accept(std::string sdp, time_point now) {
     if (state_ != session_state::incoming || uac_) return;
+    // RFC 3262 §3: the final response ends the retransmissions of an unacknowledged reliable 1xx
+    // (which carried no SDP, so the 2xx need not wait); a late PRACK is still answered.
+    unacked_provisional_.clear();
+    prack_retransmit_at_.reset();
+    prack_deadline_.reset();
     final_response_ = response_to_invite(200, sdp);
     outputs_.push_back({session_output_kind::respond, invite_key_, 200, final_response_, {}});
     if (!dialog_) dialog_ = dialog::for_uas(*invite_, local_tag_, cfg_.contact);
@@ -383,7 +429,7 @@ void invite_session::send_invite(time_point now, const std::string& authorizatio
         .add(sip::header_id::cseq, std::to_string(invite_cseq_) + " INVITE")
         .add(sip::header_id::contact, cfg_.contact)
         .add(sip::header_id::allow, cfg_.allow);
-    add_session_timer_request_headers(b);
+    add_session_timer_request_headers(b, "100rel");
     if (!authorization_line.empty())
         b.add(proxy_auth ? sip::header_id::proxy_authorization : sip::header_id::authorization, authorization_line);
     b.add(sip::header_id::user_agent, cfg_.user_agent);
@@ -525,6 +571,8 @@ void invite_session::on_response(const sip::message& response, time_point now) {
     }
     if (status > 100 && state_ != session_state::terminated && state_ != session_state::terminating) {
         if (!remote_tag.empty() && !dialog_) dialog_ = dialog::for_uac(*invite_, response);
+        // RFC 3262 §4: a reliable provisional response is news once; its retransmissions are not.
+        if (!remote_tag.empty() && lists_token(response.require(), "100rel") && !prack(response, remote_tag, now)) return;
         if (state_ == session_state::calling) state_ = session_state::early;
         const std::string sdp = sdp_of(response);
         events_.push_back({session_event_kind::progress, status, sdp, {}});
@@ -568,6 +616,29 @@ void invite_session::cancel(time_point now) {
     cancel_wanted_ = false;
 }
 
+bool invite_session::prack(const sip::message& response, std::string_view remote_tag, time_point now) {
+    std::uint32_t rseq = 0;
+    if (sip::parse_number(response.header(sip::header_id::rseq), 0xffffffffU, rseq).failed() || rseq == 0) return false;
+    auto seen = std::find_if(pracked_.begin(), pracked_.end(), [&](const auto& p) { return p.first == remote_tag; });
+    if (seen != pracked_.end()) {
+        // RFC 3262 §4: one more than the last, else a retransmission (or out of order): dropped.
+        if (rseq != seen->second + 1) return false;
+        seen->second = rseq;
+    } else {
+        pracked_.emplace_back(std::string(remote_tag), rseq);
+    }
+    const std::string rack = std::to_string(rseq) + " " + std::to_string(invite_cseq_) + " INVITE";
+    if (dialog_ && dialog_->id().remote_tag == remote_tag) {
+        send_in_dialog("PRACK", purpose::other, now, {}, {}, false, 0, "application/sdp", {{sip::header_id::rack, rack}});
+    } else if (auto other = dialog::for_uac(*invite_, response)) {
+        // Another fork's early dialog: its PRACK goes in that dialog; nothing waits for the answer.
+        sip::message_builder b = other->request("PRACK", via());
+        b.add(sip::header_id::rack, rack).add(sip::header_id::user_agent, cfg_.user_agent);
+        outputs_.push_back({session_output_kind::request, {}, 0, b.str(), other->next_hop(), 0});
+    }
+    return true;
+}
+
 // ---- both -----------------------------------------------------------------------------------------
 
 bool invite_session::offer_open() const noexcept {
@@ -595,6 +666,7 @@ void invite_session::on_request(const sip::message& request, const std::string& 
         case dialog::check::ok: break;
     }
     const std::string_view method = request.method_name();
+    if (method == "PRACK") return on_prack(request, key);
     if (method == "BYE") {
         respond(200);
         end(0, "remote hangup");
@@ -886,6 +958,9 @@ void invite_session::send_refer_notify(int status, bool final, std::string_view 
 }
 
 void invite_session::stop_timers() {
+    unacked_provisional_.clear();
+    prack_retransmit_at_.reset();
+    prack_deadline_.reset();
     retransmit_at_.reset();
     ack_deadline_.reset();
     refresh_at_.reset();
@@ -956,6 +1031,8 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
         }
         return;
     }
+    // A PRACK's fate changes nothing: the INVITE's own response decides the call.
+    if (req.method == "PRACK") return;
     if (state_ != session_state::connected || !dialog_) return;  // e.g. a re-offer's answer after our BYE
     if (retry_with_credentials(req, response, now)) return;
     if (req.method == "NOTIFY") {
@@ -1052,6 +1129,17 @@ void invite_session::retry_after_glare(const pending_request& req, time_point no
 }
 
 void invite_session::on_time(time_point now) {
+    if (prack_deadline_ && now >= *prack_deadline_ && state_ == session_state::incoming) {
+        // RFC 3262 §3: no PRACK in 64*T1: the INVITE is refused with a 5xx.
+        respond_invite(500, {}, now);
+        end(500, "no PRACK for our reliable provisional response");
+        return;
+    }
+    if (prack_retransmit_at_ && now >= *prack_retransmit_at_ && !unacked_provisional_.empty()) {
+        outputs_.push_back({session_output_kind::respond, invite_key_, unacked_status_, unacked_provisional_, {}});
+        prack_interval_ *= 2;
+        prack_retransmit_at_ = now + prack_interval_;
+    }
     if (retransmit_at_ && now >= *retransmit_at_) {
         outputs_.push_back({session_output_kind::respond, invite_key_, 200, final_response_, {}});
         retransmit_interval_ = std::min(2 * retransmit_interval_, cfg_.timers.t2);
@@ -1114,7 +1202,7 @@ void invite_session::on_time(time_point now) {
 
 std::optional<time_point> invite_session::next_deadline() const noexcept {
     std::optional<time_point> next;
-    for (const auto& t : {retransmit_at_, ack_deadline_, reoffer_retry_at_, refresh_at_, expire_at_})
+    for (const auto& t : {retransmit_at_, ack_deadline_, reoffer_retry_at_, refresh_at_, expire_at_, prack_retransmit_at_, prack_deadline_})
         if (t && (!next || *t < *next)) next = t;
     // on_time() acts on a REFER's deadline only in a confirmed call (stop_timers() clears them when
     // it ends), so a deadline never stays due without being acted on.

@@ -21,7 +21,11 @@
 // application/dtmf-relay or application/dtmf as DTMF events; UAC with provisional responses, early
 // dialog, ACK for the 2xx built here, CANCEL, 401/407 answered with credentials, 3xx followed to the
 // first Contact (a limited number of times), 422 retried with the peer's Min-SE, non-2xx endings,
-// and extra 2xx from a forking proxy ACKed and BYEd; re-offers of our own (re-INVITE) with 491
+// and extra 2xx from a forking proxy ACKed and BYEd; reliable provisional responses (RFC 3262, 100rel)
+// in both roles: our INVITE says Supported: 100rel and each reliable 1xx is PRACKed once (its
+// retransmissions and out-of-order ones dropped), and an INVITE that requires 100rel gets its 180/183
+// with RSeq, retransmitted until the PRACK comes (answered 200; one that matches nothing 481), a 500
+// after 64*T1 without one; re-offers of our own (re-INVITE) with 491
 // retried after the RFC 3261 §14.1 delay and 481/408 ending the call; session timers (RFC 4028) in
 // both roles: Session-Expires and Min-SE negotiated, the refresher sends an UPDATE (or a re-INVITE
 // with the last SDP when the peer does not allow UPDATE) at half the interval, the other side ends
@@ -64,7 +68,7 @@ struct session_config {
     std::string via_transport = "UDP";
     std::string sent_by;        // host:port for our Via
     std::string user_agent = "sipvoice";
-    std::string allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
+    std::string allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, PRACK";
     // A REFER from the peer (RFC 3515): accepted (202, then refer_requested) or declined with 603.
     bool accept_refer = true;
     transaction::timer_config timers;
@@ -226,12 +230,18 @@ private:
     invite_session(session_config cfg, std::uint64_t seed);
     std::string token(std::size_t n);
     std::string via();
-    std::string response_to_invite(int status, const std::string& sdp);
+    // rseq != 0: a reliable provisional response (RFC 3262: Require: 100rel, RSeq).
+    std::string response_to_invite(int status, const std::string& sdp, std::uint32_t rseq = 0);
     void respond_invite(int status, std::string sdp, time_point now);
     void end(int status, std::string reason);
     void end_with_bye(int status, std::string reason, time_point now);  // BYE, then end when it is answered
     void send_bye(time_point now);  // BYE in the dialog; terminating until it is answered
     void stop_timers();
+    // RFC 3262 §4, UAC: PRACK for the reliable provisional `response` of the early dialog with
+    // `remote_tag`; false when it is not to be taken (no valid RSeq, a retransmission, out of order).
+    bool prack(const sip::message& response, std::string_view remote_tag, time_point now);
+    // RFC 3262 §3, UAS: a PRACK in the early dialog.
+    void on_prack(const sip::message& request, const std::string& key);
 
     // Requests we send inside the dialog, and what their final response means.
     enum class purpose : std::uint8_t { bye, reoffer, refresh, other };
@@ -268,7 +278,8 @@ private:
     [[nodiscard]] const char* offer_method(bool by_update) const noexcept;
 
     // RFC 4028
-    void add_session_timer_request_headers(sip::message_builder& b) const;
+    // `supported`: option tags our Supported lists before "timer" (the INVITE's "100rel").
+    void add_session_timer_request_headers(sip::message_builder& b, std::string_view supported = {}) const;
     void add_session_timer_response_headers(sip::message_builder& b, const sip::message& request) const;
     bool timer_request_too_small(const sip::message& request, sip::message_builder* reject) const;
     void negotiate_uas_timer(const sip::message& request);
@@ -293,6 +304,18 @@ private:
     duration retransmit_interval_{};
     std::optional<time_point> retransmit_at_;
     std::optional<time_point> ack_deadline_;
+
+    // RFC 3262, UAS: the INVITE requires 100rel; the RSeq of our last reliable provisional response,
+    // which is retransmitted (T1, doubling) until its PRACK comes, or the INVITE refused at the deadline.
+    bool reliable_provisional_ = false;
+    std::uint32_t rseq_ = 0;
+    std::string unacked_provisional_;
+    int unacked_status_ = 0;
+    duration prack_interval_{};
+    std::optional<time_point> prack_retransmit_at_;
+    std::optional<time_point> prack_deadline_;
+    // RFC 3262, UAC: the RSeq last PRACKed in each early dialog (remote tag).
+    std::vector<std::pair<std::string, std::uint32_t>> pracked_;
 
     // UAC: what we sent
     std::string invite_bytes_;
