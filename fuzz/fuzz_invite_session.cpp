@@ -1,6 +1,6 @@
 // fuzz_invite_session: one call's signaling state machine (ua/invite_session) driven by hostile
 // messages: the offer/answer, re-INVITE, UPDATE, INFO (DTMF bodies), CANCEL, BYE, ACK, 3xx, 401/407,
-// 422 and Session-Expires/Min-SE handling.
+// 422 and Session-Expires/Min-SE handling, and RFC 3262 (reliable 1xx with RSeq, PRACK with RAck).
 //
 // The input is a sequence of SIP messages separated by NUL bytes. Two sessions take them:
 //  - a UAS: the first message, when it is an INVITE the validator accepts, creates it; it rings and

@@ -34,9 +34,6 @@ inline constexpr std::string_view handled_methods[] = {"INVITE", "ACK", "CANCEL"
                                                        "UPDATE", "REFER", "NOTIFY", "PRACK"};
 inline constexpr std::string_view allow_list = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, PRACK";
 inline constexpr std::string_view supported_list = "path, timer, 100rel";
-// The option tags a request may Require of us (RFC 3261 §8.2.2.3; else 420): the validator's
-// defaults and RFC 3262's 100rel.
-inline constexpr std::string_view required_ok[] = {"path", "timer", "replaces", "norefersub", "100rel"};
 // The longest a dead registrar waits between probes, whatever the keep-alive interval.
 inline constexpr duration max_probe_interval{4000};
 
@@ -670,7 +667,6 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     void handle_request(const std::string& key, const sip::message& req, time_point now) {
         sip::validation_policy policy;
         policy.allowed_methods = handled_methods;
-        policy.supported_extensions = required_ok;
         policy.authenticates = false;
         const sip::verdict v = sip::validate(req, policy);
         if (v.action == sip::action::drop) return;

@@ -33,7 +33,8 @@ enum class role : std::uint8_t { user_agent, proxy };
 inline constexpr std::string_view default_allowed_methods[] = {
     "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "PRACK",
     "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE"};
-inline constexpr std::string_view default_supported_extensions[] = {"path", "timer", "replaces", "norefersub"};
+// What the user agent (ua/) takes in a Require: "100rel" since its invite sessions do RFC 3262.
+inline constexpr std::string_view default_supported_extensions[] = {"path", "timer", "replaces", "norefersub", "100rel"};
 inline constexpr std::string_view default_accepted_content_types[] = {
     "application/sdp", "multipart/mixed", "multipart/alternative", "multipart/related",
     "application/dtmf-relay", "application/dtmf", "message/sipfrag", "text/plain"};
