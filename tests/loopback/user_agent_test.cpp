@@ -939,3 +939,87 @@ TEST_CASE("user_agent calls: a REFER is declined with 603 when the call has no h
         REQUIRE(run_until(io, [&] { return caller->ended(); }));
     }
 }
+
+TEST_CASE("user_agent calls: an INVITE with Replaces takes a connected call's place, which ends with BYE (RFC 3891)",
+          "[ua][loopback][call][replaces]") {
+    asio::io_context io;
+    auto b_config = local_config();
+    b_config.seed = 43;  // tags unlike a's, so that swapped tags name no dialog
+    ua::user_agent a(io, local_config()), b(io, b_config);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    const std::uint16_t b_port = b.transport().local_port(protocol::udp);
+    std::vector<std::shared_ptr<recorder>> at_b;  // each call b took, in order
+    std::vector<ua::call> b_calls;
+    std::vector<std::string> replaces_seen;
+    b.on_incoming_call([&](ua::call c, const sip::message& invite) {
+        replaces_seen.emplace_back(invite.header(sip::header_id::replaces));
+        at_b.push_back(std::make_shared<recorder>());
+        b_calls.push_back(c);
+        c.set_handler(at_b.back());
+        c.accept(sdp_b);
+    });
+    auto caller = std::make_shared<recorder>();
+    a.place_call("sip:1002@127.0.0.1:" + std::to_string(b_port), sdp_a, caller);
+    REQUIRE(run_until(io, [&] { return !at_b.empty() && !at_b[0]->events.empty() && at_b[0]->events.back() == "connected"; }));
+    const auto d = b_calls[0].dialog();
+    REQUIRE(d);
+    CHECK_FALSE(d->local_tag.empty());
+    CHECK_FALSE(d->remote_tag.empty());
+
+    // A third party (the test, through a bare transport) sends INVITEs naming b's dialog with a.
+    peer p(io);
+    const transport::endpoint to_b{asio::ip::make_address("127.0.0.1"), b_port};
+    const std::string p_contact = "<sip:p@127.0.0.1:" + std::to_string(p.t.local_port(protocol::udp)) + ">";
+    int n = 0;
+    auto invite_with = [&](const std::string& replaces) {
+        ++n;
+        sip::message_builder m = sip::message_builder::request("INVITE", "sip:1002@127.0.0.1:" + std::to_string(b_port));
+        m.add(sip::header_id::via, "SIP/2.0/UDP 127.0.0.1:" + std::to_string(p.t.local_port(protocol::udp)) +
+                                       ";branch=z9hG4bKrep" + std::to_string(n))
+            .add(sip::header_id::max_forwards, "70")
+            .add(sip::header_id::from, "<sip:p@127.0.0.1>;tag=p" + std::to_string(n))
+            .add(sip::header_id::to, "<sip:1002@127.0.0.1>")
+            .add(sip::header_id::call_id, "replacing-" + std::to_string(n))
+            .add(sip::header_id::cseq, "1 INVITE")
+            .add(sip::header_id::contact, p_contact)
+            .add(sip::header_id::replaces, replaces)
+            .body("application/sdp", sdp_a);
+        const std::size_t before = p.messages.size();
+        p.t.send(protocol::udp, to_b, m.str(), {});
+        REQUIRE(run_until(io, [&] {
+            return std::any_of(p.messages.begin() + static_cast<std::ptrdiff_t>(before), p.messages.end(),
+                               [](const sip::message& r) { return r.is_response() && r.status() >= 200; });
+        }));
+        return *std::find_if(p.messages.begin() + static_cast<std::ptrdiff_t>(before), p.messages.end(),
+                             [](const sip::message& r) { return r.is_response() && r.status() >= 200; });
+    };
+    const std::string tags = ";to-tag=" + d->local_tag + ";from-tag=" + d->remote_tag;
+    CHECK(invite_with(d->call_id + ";to-tag=" + d->remote_tag + ";from-tag=" + d->local_tag).status() == 481);  // tags swapped
+    CHECK(invite_with("no-such-call" + tags).status() == 481);
+    CHECK(invite_with(d->call_id + tags + ";early-only").status() == 486);  // the call is confirmed
+    CHECK(invite_with(d->call_id + ";to-tag=" + d->local_tag).status() == 400);  // from-tag missing
+    CHECK(at_b.size() == 1);  // none of them reached the application
+    CHECK(caller->events.back() == "connected");
+
+    const sip::message ok = invite_with(d->call_id + tags);
+    REQUIRE(ok.status() == 200);
+    REQUIRE(at_b.size() == 2);
+    CHECK(replaces_seen[1] == d->call_id + tags);
+    CHECK_FALSE(caller->ended());  // not before the new call is confirmed
+    sip::message_builder ack = sip::message_builder::request("ACK", "sip:1002@127.0.0.1:" + std::to_string(b_port));
+    ack.add(sip::header_id::via, "SIP/2.0/UDP 127.0.0.1:" + std::to_string(p.t.local_port(protocol::udp)) + ";branch=z9hG4bKrepack")
+        .add(sip::header_id::max_forwards, "70")
+        .add(sip::header_id::from, std::string(ok.header(sip::header_id::from)))
+        .add(sip::header_id::to, std::string(ok.header(sip::header_id::to)))
+        .add(sip::header_id::call_id, std::string(ok.header(sip::header_id::call_id)))
+        .add(sip::header_id::cseq, "1 ACK");
+    p.t.send(protocol::udp, to_b, ack.str(), {});
+    // The replaced call ends: b's BYE reaches a.
+    REQUIRE(run_until(io, [&] { return caller->ended() && at_b[0]->ended(); }));
+    CHECK(caller->reason == "remote hangup");
+    CHECK(at_b[0]->reason == "replaced");
+    CHECK(at_b[1]->events.back() == "connected");
+    CHECK_FALSE(at_b[1]->ended());
+    CHECK(b.call_count() == 1);
+}

@@ -986,6 +986,11 @@ void invite_session::end_with_bye(int status, std::string reason, time_point now
     pending_end_ = std::make_pair(status, std::move(reason));
 }
 
+void invite_session::hangup(time_point now, std::string reason) {
+    if (state_ == session_state::accepted || state_ == session_state::connected) return end_with_bye(0, std::move(reason), now);
+    hangup(now);
+}
+
 void invite_session::hangup(time_point now) {
     switch (state_) {
         case session_state::incoming: reject(603, now); return;

@@ -113,10 +113,68 @@ void user_agent::impl::route_late_2xx(const sip::message& response, time_point n
     if (call_entry* c = find_call(response)) c->session->on_response(response, now);
 }
 
+namespace {
+
+// RFC 3891 §6.1: Replaces = callid *(SEMI (to-tag / from-tag / early-flag / generic-param)), with
+// to-tag and from-tag required.
+struct replaces_value {
+    std::string_view call_id, to_tag, from_tag;
+    bool early_only = false;
+};
+
+std::optional<replaces_value> parse_replaces(std::string_view text) {
+    const std::size_t semi = text.find(';');
+    if (semi == std::string_view::npos) return std::nullopt;
+    replaces_value r;
+    r.call_id = sip::detail::trim(text.substr(0, semi));
+    const std::string_view raw = text.substr(semi);
+    if (r.call_id.empty() || sip::parse_call_id(r.call_id).failed() || sip::validate_params(raw, sip::param_syntax::header).failed())
+        return std::nullopt;
+    const sip::param_list params(raw, sip::param_syntax::header);
+    const auto to = params.find("to-tag");
+    const auto from = params.find("from-tag");
+    if (!to || !from || !to->has_value || !from->has_value) return std::nullopt;
+    r.to_tag = to->value;
+    r.from_tag = from->value;
+    r.early_only = params.contains("early-only");
+    return r;
+}
+
+}  // namespace
+
+int user_agent::impl::replaced_call(const sip::message& invite, std::uint64_t& id) const {
+    std::size_t count = 0;
+    for (const sip::header_field& f : invite.fields()) count += f.id == sip::header_id::replaces ? 1 : 0;
+    const auto r = count == 1 ? parse_replaces(invite.header(sip::header_id::replaces)) : std::nullopt;
+    if (!r) return 400;
+    // The tags as in a request we receive: to-tag is ours, from-tag the peer's.
+    const dialog_id wanted{std::string(r->call_id), std::string(r->to_tag), std::string(r->from_tag)};
+    for (const auto& [cid, c] : calls) {
+        if (!c.session || !c.session->current_dialog() || c.session->current_dialog()->id() != wanted) continue;
+        const session_state st = c.session->state();
+        if (st == session_state::terminating || st == session_state::terminated) return 603;
+        const bool early = st == session_state::incoming || st == session_state::calling || st == session_state::early;
+        if (early && !c.invite_key.empty()) return 481;  // an early dialog we did not start
+        if (!early && r->early_only) return 486;
+        id = cid;
+        return 0;
+    }
+    return 481;
+}
+
 void user_agent::impl::handle_invite(const std::string& key, const sip::message& invite, time_point now) {
     if (shutting_down || !incoming_cb) {
         respond(key, invite, shutting_down ? 503 : 480, {}, {}, now);
         return;
+    }
+    std::uint64_t replaced = 0;
+    if (invite.has(sip::header_id::replaces)) {
+        if (const int refusal = replaced_call(invite, replaced); refusal != 0) {
+            log(log_level::info, "refused an INVITE with Replaces " + std::string(invite.header(sip::header_id::replaces)) +
+                                     ": " + std::to_string(refusal));
+            respond(key, invite, refusal, {}, {}, now);
+            return;
+        }
     }
     auto flow = server_flows.find(key);
     if (flow == server_flows.end()) return;
@@ -126,6 +184,7 @@ void user_agent::impl::handle_invite(const std::string& key, const sip::message&
     c.id = id;
     c.invite_key = key;
     c.contact_user = user;
+    c.replaces = replaced;
     c.session = invite_session::incoming(invite, key, session_config_for(flow->second, user), rng());
     log(log_level::info, "incoming call from " + std::string(invite.header(sip::header_id::from)));
     // Refused by the session itself (a session interval below our Min-SE: 422): the application
@@ -284,6 +343,15 @@ bool user_agent::impl::pump_calls() {
         }
         for (const session_event& ev : it->second.session->take_events()) {
             any = true;
+            if (ev.kind == session_event_kind::connected && it->second.replaces != 0) {
+                // RFC 3891 §3: the new call is up; the one it replaces ends (BYE, or CANCEL if still early).
+                auto old = calls.find(std::exchange(it->second.replaces, 0));
+                if (old != calls.end() && old->second.session) {
+                    log(log_level::info, "call " + std::to_string(old->first) + " replaced by call " + std::to_string(id));
+                    old->second.session->hangup(sipvoice::clock::now(), "replaced");
+                }
+                it = calls.find(id);
+            }
             auto handler = it->second.handler;  // the handler may replace itself
             if (!handler) continue;
             switch (ev.kind) {
@@ -408,6 +476,12 @@ std::optional<session_state> call::state() const {
     auto [self, c] = lookup(owner_, id_);
     if (!c) return std::nullopt;
     return c->session->state();
+}
+
+std::optional<dialog_id> call::dialog() const {
+    auto [self, c] = lookup(owner_, id_);
+    if (!c || !c->session->current_dialog()) return std::nullopt;
+    return c->session->current_dialog()->id();
 }
 
 void user_agent::on_incoming_call(incoming_call_handler handler) { impl_->incoming_cb = std::move(handler); }

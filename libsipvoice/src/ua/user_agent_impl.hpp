@@ -872,6 +872,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         std::optional<sent_invite> invite_sent;
         fallback rest;                // UAC: where the INVITE's destination may still be reached
         bool to_next_target = false;  // the INVITE being sent again goes to the first of them
+        std::uint64_t replaces = 0;   // UAS: the call this one replaces (RFC 3891), ended once this one is connected
         // Where the INVITE went, when `uri` (a next hop: the INVITE's own URI, the top Route, the
         // remote target) names the same host, port and transport as the URI it was sent to; null
         // otherwise. The dialog's requests and ACKs through that proxy or to that host reach the
@@ -892,6 +893,10 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     void route_ack(const sip::message& ack, time_point now);
     void route_late_2xx(const sip::message& response, time_point now);
     void handle_invite(const std::string& key, const sip::message& invite, time_point now);
+    // RFC 3891: the call an INVITE's Replaces names (`id`), or the status that refuses the INVITE:
+    // 400 (malformed, or several), 481 (no such dialog, or an early one we did not start), 486
+    // (early-only, but the call is confirmed), 603 (the call is ending).
+    int replaced_call(const sip::message& invite, std::uint64_t& id) const;
     bool pump_calls();
     void apply(call_entry& c, session_output out);
     // The URI's target resolved (resolve()); `then` at once with an error when the URI is unusable.

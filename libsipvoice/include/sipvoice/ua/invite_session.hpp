@@ -214,6 +214,9 @@ public:
     // (reason=timeout, as RFC 6665 has it) with the last status.
     void notify_refer(int status, time_point now);
     void hangup(time_point now);
+    // The same, but a confirmed call ends with `reason` (and status 0) once its BYE is answered:
+    // "replaced" when another call took its place (RFC 3891).
+    void hangup(time_point now, std::string reason);
     void on_time(time_point now);
 
     [[nodiscard]] session_state state() const noexcept { return state_; }

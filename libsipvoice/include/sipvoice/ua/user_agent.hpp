@@ -218,6 +218,9 @@ public:
     // BYE (or CANCEL / a refusal before the call was answered).
     void hangup();
     [[nodiscard]] std::optional<session_state> state() const;
+    // The call's dialog (Call-ID, our tag, the peer's tag) once it has one: what a Replaces header
+    // (RFC 3891) names to take the call's place, e.g. in an attended transfer.
+    [[nodiscard]] std::optional<dialog_id> dialog() const;
 
     // Made by the user agent; `owner` is its state.
     call(std::weak_ptr<void> owner, std::uint64_t id) : owner_(std::move(owner)), id_(id) {}
