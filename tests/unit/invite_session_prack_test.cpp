@@ -17,8 +17,9 @@ using namespace sipvoice::test::uac;
 namespace {
 
 // bob's provisional or final response to our INVITE, reliable when `rseq` is set.
-sip::message from_bob(const sip::message& invite, int status, const std::string& rseq = {}, const std::string& body = {}) {
-    sip::message_builder b = sip::message_builder::response_to(invite, status, {}, "b1");
+sip::message from_bob(const sip::message& invite, int status, const std::string& rseq = {}, const std::string& body = {},
+                      const std::string& tag = "b1") {
+    sip::message_builder b = sip::message_builder::response_to(invite, status, {}, tag);
     b.add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>");
     if (!rseq.empty()) b.add(sip::header_id::require, "100rel").add(sip::header_id::rseq, rseq);
     if (!body.empty()) b.body("application/sdp", body);
@@ -100,10 +101,6 @@ TEST_CASE("invite_session UAC: Supported 100rel, each reliable provisional respo
     CHECK(s.take_outputs().empty());
     CHECK(s.take_events().size() == 1);
 
-    // A PRACK refused (481) or unanswered changes nothing: the INVITE's 200 decides.
-    s.on_dialog_response(nullptr, t0 + 1s, prack.cseq()->number);
-    CHECK(s.take_outputs().empty());
-    CHECK(s.state() == session_state::early);
     s.on_response(from_bob(inv, 200, {}, answer), t0 + 2s);
     out = s.take_outputs();
     REQUIRE(out.size() == 1);
@@ -206,4 +203,111 @@ TEST_CASE("invite_session UAS: no PRACK within 64*T1 refuses the INVITE with 500
     REQUIRE(out.size() == 1);
     CHECK_FALSE(parse_wire(out[0].bytes).has(sip::header_id::rseq));
     CHECK_FALSE(plain.next_deadline());
+}
+
+TEST_CASE("invite_session UAC: forked reliable provisional responses are PRACKed in each fork's own CSeq order",
+          "[invite_session][prack]") {
+    const time_point t0{};
+    auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, config(), 9, t0);
+    const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    auto prack_of = [&](const sip::message& response) {
+        s.on_response(response, t0);
+        auto out = s.take_outputs();
+        REQUIRE(out.size() == 1);
+        return parse_wire(out[0].bytes);
+    };
+    const sip::message p1 = prack_of(from_bob(inv, 180, "1", {}, "b1"));
+    CHECK(p1.to()->tag() == "b1");
+    CHECK(p1.cseq()->number == 2);
+    const sip::message p2 = prack_of(from_bob(inv, 180, "1", {}, "b2"));  // another fork, its own RSeq
+    CHECK(p2.to()->tag() == "b2");
+    CHECK(p2.cseq()->number == 2);
+    const sip::message p3 = prack_of(from_bob(inv, 183, "2", answer, "b2"));
+    CHECK(p3.to()->tag() == "b2");
+    CHECK(p3.header(sip::header_id::rack) == "2 1 INVITE");
+    CHECK(p3.cseq()->number == 3);  // not 2 again: the fork's dialog is kept
+    s.take_events();
+
+    // b2 answers: the call goes on in b2's dialog, whose next request comes after its PRACKs.
+    s.on_response(from_bob(inv, 200, {}, answer, "b2"), t0 + 1s);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == session_output_kind::send_ack);
+    CHECK(parse_wire(out[0].bytes).to()->tag() == "b2");
+    REQUIRE(s.state() == session_state::connected);
+    s.hangup(t0 + 2s);
+    out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message bye = parse_wire(out[0].bytes);
+    CHECK(bye.method_name() == "BYE");
+    CHECK(bye.to()->tag() == "b2");
+    CHECK(bye.cseq()->number == 4);
+}
+
+TEST_CASE("invite_session UAC: a PRACK challenged with 407 goes again with credentials; an offerless INVITE offers no 100rel",
+          "[invite_session][prack]") {
+    const time_point t0{};
+    auto cfg = config(1800);
+    cfg.credentials = auth::credentials{"auth1001", "secret"};
+    auto s = ua::invite_session::outgoing("sip:bob@example.com", offer, cfg, 9, t0);
+    const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    s.on_response(from_bob(inv, 180, "3"), t0);
+    const sip::message prack = parse_wire(s.take_outputs().at(0).bytes);
+    sip::message_builder challenge = sip::message_builder::response_to(prack, 407);
+    challenge.add(sip::header_id::proxy_authenticate, R"(Digest realm="pbx.example.com", nonce="n7")");
+    const sip::message challenged = parse_wire(challenge.str());
+    s.on_dialog_response(&challenged, t0 + 100ms, prack.cseq()->number);
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 1);
+    const sip::message again = parse_wire(out[0].bytes);
+    CHECK(again.method_name() == "PRACK");
+    CHECK(again.header(sip::header_id::rack) == "3 1 INVITE");
+    CHECK(again.cseq()->number == prack.cseq()->number + 1);
+    CHECK(again.header(sip::header_id::proxy_authorization).find("username=\"auth1001\"") != std::string_view::npos);
+    // A second challenge is not answered again.
+    sip::message_builder second = sip::message_builder::response_to(again, 407);
+    second.add(sip::header_id::proxy_authenticate, R"(Digest realm="pbx.example.com", nonce="n8")");
+    const sip::message challenged_again = parse_wire(second.str());
+    s.on_dialog_response(&challenged_again, t0 + 200ms, again.cseq()->number);
+    CHECK(s.take_outputs().empty());
+    CHECK(s.state() == session_state::early);
+
+    auto offerless = ua::invite_session::outgoing("sip:bob@example.com", "", config(1800), 9, t0);
+    CHECK(parse_wire(offerless.take_outputs().at(0).bytes).header(sip::header_id::supported) == "timer");
+}
+
+TEST_CASE("invite_session UAS: a second PRACK for the same response gets 481; an offerless INVITE requiring 100rel is not rung",
+          "[invite_session][prack]") {
+    const time_point t0{};
+    auto s = ua::invite_session::incoming(invite_from_alice({{sip::header_id::require, "100rel"}}), "inv", config(), 7);
+    s.ring(t0);
+    std::uint32_t rseq = 0;
+    REQUIRE_FALSE(sip::parse_number(parse_wire(s.take_outputs().at(0).bytes).header(sip::header_id::rseq), 0x7fffffffU, rseq).failed());
+    const std::string rack = std::to_string(rseq) + " 10 INVITE";
+    s.on_request(prack_from_alice(s, 11, rack), "p1", t0 + 100ms);
+    s.on_request(prack_from_alice(s, 12, rack), "p2", t0 + 200ms);  // a new transaction, not a retransmission
+    auto out = s.take_outputs();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].status == 200);
+    CHECK(out[1].status == 481);
+
+    // No offer in the INVITE: a reliable 180 would have to carry ours (RFC 3262 §5), so none goes;
+    // the 200 carries the offer as ever.
+    sip::message_builder b = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
+    b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinv2")
+        .add(sip::header_id::from, "<sip:alice@example.com>;tag=a2")
+        .add(sip::header_id::to, "<sip:1001@example.com>")
+        .add(sip::header_id::call_id, "call-offerless")
+        .add(sip::header_id::cseq, "1 INVITE")
+        .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
+        .add(sip::header_id::require, "100rel");
+    auto offerless = ua::invite_session::incoming(parse_wire(b.str()), "inv2", config(), 7);
+    offerless.ring(t0);
+    CHECK(offerless.take_outputs().empty());
+    CHECK_FALSE(offerless.next_deadline());
+    offerless.accept(answer, t0 + 1s);
+    out = offerless.take_outputs();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].status == 200);
+    CHECK(parse_wire(out[0].bytes).body() == answer);
 }

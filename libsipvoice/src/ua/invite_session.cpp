@@ -282,11 +282,13 @@ void invite_session::ring(time_point now, int status) {
     if (state_ != session_state::incoming || uac_) return;
     if (reliable_provisional_ && status > 100) {
         // RFC 3262 §3: one reliable provisional response at a time; RSeq starts anywhere below
-        // 2**31 and goes up by one.
-        if (!unacked_provisional_.empty()) return;
+        // 2**31 and goes up by one. An offerless INVITE's first reliable one would have to carry our
+        // offer (§5): none is sent, the 200 carries it.
+        if (!unacked_provisional_.empty() || !invite_had_offer_) return;
         rseq_ = rseq_ == 0 ? 1 + static_cast<std::uint32_t>(rng_() % 0x7fffffffU) : rseq_ + 1;
         unacked_provisional_ = response_to_invite(status, {}, rseq_);
         unacked_status_ = status;
+        rseq_acked_ = false;
         outputs_.push_back({session_output_kind::respond, invite_key_, status, unacked_provisional_, {}});
         prack_interval_ = cfg_.timers.t1;
         prack_retransmit_at_ = now + prack_interval_;
@@ -308,10 +310,11 @@ void invite_session::on_prack(const sip::message& request, const std::string& ke
     std::optional<std::uint32_t> invite_cseq;
     if (invite_)
         if (auto c = invite_->cseq()) invite_cseq = c->number;
-    if (!parsed || rseq_ == 0 || rseq != rseq_ || cs.number != invite_cseq || cs.method != "INVITE") {
+    if (!parsed || rseq_ == 0 || rseq_acked_ || rseq != rseq_ || cs.number != invite_cseq || cs.method != "INVITE") {
         respond_to(request, key, 481);
         return;
     }
+    rseq_acked_ = true;
     unacked_provisional_.clear();
     prack_retransmit_at_.reset();
     prack_deadline_.reset();
@@ -429,7 +432,9 @@ void invite_session::send_invite(time_point now, const std::string& authorizatio
         .add(sip::header_id::cseq, std::to_string(invite_cseq_) + " INVITE")
         .add(sip::header_id::contact, cfg_.contact)
         .add(sip::header_id::allow, cfg_.allow);
-    add_session_timer_request_headers(b, "100rel");
+    // RFC 3262 §5: offered only with our offer in the INVITE; otherwise a reliable 1xx would bring the
+    // peer's offer, whose answer would have to go in the PRACK.
+    add_session_timer_request_headers(b, offered_ ? "100rel" : "");
     if (!authorization_line.empty())
         b.add(proxy_auth ? sip::header_id::proxy_authorization : sip::header_id::authorization, authorization_line);
     b.add(sip::header_id::user_agent, cfg_.user_agent);
@@ -437,6 +442,10 @@ void invite_session::send_invite(time_point now, const std::string& authorizatio
     invite_bytes_ = b.str();
     if (auto parsed = sip::message::parse(invite_bytes_)) invite_ = std::move(*parsed);
     dialog_.reset();  // an early dialog of an earlier attempt is gone with its transaction
+    // ...and so are its reliable provisional responses: RSeq starts anew with each transaction.
+    pracked_.clear();
+    forks_.clear();
+    std::erase_if(in_flight_, [](const pending_request& r) { return r.method == "PRACK"; });
     state_ = session_state::calling;
     outputs_.push_back({session_output_kind::request, {}, 0, invite_bytes_,
                         cfg_.outbound_proxy.empty() ? target_ : cfg_.outbound_proxy, invite_cseq_});
@@ -517,7 +526,9 @@ void invite_session::on_response(const sip::message& response, time_point now) {
         if (state_ == session_state::terminated) return;
         // RFC 3261 §13.2.2.4: a second dialog from a forking proxy is ACKed and ended at once.
         if (dialog_ && !dialog_->early() && dialog_->id().remote_tag != remote_tag) {
-            if (auto other = dialog::for_uac(*invite_, response)) {
+            auto other = take_fork(remote_tag);  // a fork we PRACKed in: its CSeq goes on
+            if (!other) other = dialog::for_uac(*invite_, response);
+            if (other) {
                 outputs_.push_back({session_output_kind::send_ack, {}, 0,
                                     other->request("ACK", via(), invite_cseq_).str(), other->next_hop()});
                 sip::message_builder bye = other->request("BYE", via());
@@ -532,10 +543,14 @@ void invite_session::on_response(const sip::message& response, time_point now) {
                                 dialog_->next_hop()});
             return;
         }
-        if (dialog_ && dialog_->id().remote_tag == remote_tag)
+        if (dialog_ && dialog_->id().remote_tag == remote_tag) {
             dialog_->confirm(response);
-        else
+        } else if (auto fork = take_fork(remote_tag)) {
+            dialog_ = std::move(fork);  // the answering fork's early dialog, with the CSeq its PRACKs took
+            dialog_->confirm(response);
+        } else {
             dialog_ = dialog::for_uac(*invite_, response);
+        }
         if (!dialog_) {
             end(status, "the 2xx had no To tag or Contact");
             return;
@@ -630,13 +645,29 @@ bool invite_session::prack(const sip::message& response, std::string_view remote
     const std::string rack = std::to_string(rseq) + " " + std::to_string(invite_cseq_) + " INVITE";
     if (dialog_ && dialog_->id().remote_tag == remote_tag) {
         send_in_dialog("PRACK", purpose::other, now, {}, {}, false, 0, "application/sdp", {{sip::header_id::rack, rack}});
-    } else if (auto other = dialog::for_uac(*invite_, response)) {
-        // Another fork's early dialog: its PRACK goes in that dialog; nothing waits for the answer.
-        sip::message_builder b = other->request("PRACK", via());
+    } else {
+        // Another fork's early dialog, kept for its CSeq: its PRACK goes in that dialog, and nothing
+        // waits for the answer (cseq 0: the user agent reports no outcome).
+        auto fork = std::find_if(forks_.begin(), forks_.end(), [&](const dialog& d) { return d.id().remote_tag == remote_tag; });
+        if (fork == forks_.end()) {
+            auto made = dialog::for_uac(*invite_, response);
+            if (!made) return true;
+            forks_.push_back(std::move(*made));
+            fork = std::prev(forks_.end());
+        }
+        sip::message_builder b = fork->request("PRACK", via());
         b.add(sip::header_id::rack, rack).add(sip::header_id::user_agent, cfg_.user_agent);
-        outputs_.push_back({session_output_kind::request, {}, 0, b.str(), other->next_hop(), 0});
+        outputs_.push_back({session_output_kind::request, {}, 0, b.str(), fork->next_hop(), 0});
     }
     return true;
+}
+
+std::optional<dialog> invite_session::take_fork(std::string_view remote_tag) {
+    auto it = std::find_if(forks_.begin(), forks_.end(), [&](const dialog& d) { return d.id().remote_tag == remote_tag; });
+    if (it == forks_.end()) return std::nullopt;
+    std::optional<dialog> d = std::move(*it);
+    forks_.erase(it);
+    return d;
 }
 
 // ---- both -----------------------------------------------------------------------------------------
@@ -1004,13 +1035,18 @@ void invite_session::hangup(time_point now) {
 }
 
 void invite_session::on_dialog_response(const sip::message* response, time_point now, std::uint32_t cseq) {
+    std::string_view method;  // the response's CSeq method: a number alone may name another dialog's request
     if (response) {
-        if (auto cs = response->cseq()) cseq = cs->number;
+        if (auto cs = response->cseq()) {
+            cseq = cs->number;
+            method = cs->method;
+        }
     }
-    auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const pending_request& r) { return r.cseq == cseq; });
+    auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
+                           [&](const pending_request& r) { return r.cseq == cseq && (method.empty() || r.method == method); });
     if (it == in_flight_.end()) {
         // Not a request of ours we know (an old caller without cseq): only a BYE's end matters.
-        if (state_ == session_state::terminating) {
+        if (state_ == session_state::terminating && (method.empty() || method == "BYE")) {
             if (pending_end_) end(pending_end_->first, std::move(pending_end_->second));
             else end(response ? response->status() : 408, "local hangup");
         }
@@ -1036,8 +1072,12 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
         }
         return;
     }
-    // A PRACK's fate changes nothing: the INVITE's own response decides the call.
-    if (req.method == "PRACK") return;
+    // A PRACK's fate changes nothing but a challenge, answered once: the INVITE's own response
+    // decides the call.
+    if (req.method == "PRACK") {
+        retry_with_credentials(req, response, now);
+        return;
+    }
     if (state_ != session_state::connected || !dialog_) return;  // e.g. a re-offer's answer after our BYE
     if (retry_with_credentials(req, response, now)) return;
     if (req.method == "NOTIFY") {

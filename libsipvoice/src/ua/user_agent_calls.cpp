@@ -281,7 +281,7 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                 if (!error.empty()) {
                     if (!call_alive) return;
                     if (initial_invite) it->second.session->on_invite_failed(error, when);
-                    else if (!is_cancel) it->second.session->on_dialog_response(nullptr, when, cseq);
+                    else if (!is_cancel && cseq != 0) it->second.session->on_dialog_response(nullptr, when, cseq);
                     self->pump();
                     return;
                 }
@@ -304,7 +304,7 @@ void user_agent::impl::apply(call_entry& c, session_output out) {
                     if (initial_invite) {
                         if (r.response) s.on_response(*r.response, at);
                         else s.on_invite_failed(r.error, at);
-                    } else if (!is_cancel) {
+                    } else if (!is_cancel && cseq != 0) {  // 0: another fork's request, nothing waits for it
                         s.on_dialog_response(r.response ? &*r.response : nullptr, at, cseq);
                     }
                     me->pump();

@@ -25,7 +25,9 @@
 // in both roles: our INVITE says Supported: 100rel and each reliable 1xx is PRACKed once (its
 // retransmissions and out-of-order ones dropped), and an INVITE that requires 100rel gets its 180/183
 // with RSeq, retransmitted until the PRACK comes (answered 200; one that matches nothing 481), a 500
-// after 64*T1 without one; re-offers of our own (re-INVITE) with 491
+// after 64*T1 without one (an offerless INVITE gets no provisional response then: the first reliable
+// one would have to carry our offer; our own offerless INVITE does not say 100rel); one reliable
+// provisional response at a time (ring() while one waits for its PRACK sends nothing); re-offers of our own (re-INVITE) with 491
 // retried after the RFC 3261 §14.1 delay and 481/408 ending the call; session timers (RFC 4028) in
 // both roles: Session-Expires and Min-SE negotiated, the refresher sends an UPDATE (or a re-INVITE
 // with the last SDP when the peer does not allow UPDATE) at half the interval, the other side ends
@@ -317,8 +319,12 @@ private:
     duration prack_interval_{};
     std::optional<time_point> prack_retransmit_at_;
     std::optional<time_point> prack_deadline_;
-    // RFC 3262, UAC: the RSeq last PRACKed in each early dialog (remote tag).
+    bool rseq_acked_ = false;  // ...and its PRACK came (another PRACK for it gets 481)
+    // RFC 3262, UAC: the RSeq last PRACKed in each early dialog (remote tag), and the early dialogs
+    // of other forks than dialog_'s that we PRACKed in (their CSeq goes on from there).
     std::vector<std::pair<std::string, std::uint32_t>> pracked_;
+    std::vector<dialog> forks_;
+    std::optional<dialog> take_fork(std::string_view remote_tag);
 
     // UAC: what we sent
     std::string invite_bytes_;
