@@ -13,7 +13,8 @@
 #    48 kHz for Opus), at least 1 s of sound, at least 80% of its energy at 1000 Hz (Goertzel).
 # MEASURED: rtp_in, rtp_out, the call's length, the tone share, the delay before the first echo
 # (about 0.44 s: the DTMF 12 goes first and the tone waits for it; 0.10 s without --dtmf).
-#   RELIABLE=100rel: SIPp sends its 180 reliably (RFC 3262) and answers only once our PRACK came.
+#   100rel (fifth argument): SIPp sends its 180 reliably (RFC 3262), answers only once our PRACK came,
+#   and sends the 180 again first, which must get no second PRACK.
 # Usage: call_sipp_uas.sh SIPVOICE udp|tcp [pcmu|pcma|opus] [caller|callee] [100rel]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
