@@ -1023,3 +1023,64 @@ TEST_CASE("user_agent calls: an INVITE with Replaces takes a connected call's pl
     CHECK_FALSE(at_b[1]->ended());
     CHECK(b.call_count() == 1);
 }
+
+TEST_CASE("user_agent calls: attended transfer, the REFER's Refer-To carries Replaces and the target swaps the calls",
+          "[ua][loopback][call][refer][replaces]") {
+    asio::io_context io;
+    auto config_with_seed = [](std::uint64_t seed) {
+        auto c = local_config();
+        c.seed = seed;
+        return c;
+    };
+    ua::user_agent a(io, config_with_seed(1)), b(io, config_with_seed(2)), t(io, config_with_seed(3));
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    REQUIRE_FALSE(t.start());
+    auto callee = std::make_shared<transferee>();
+    callee->agent = &b;
+    b.on_incoming_call([&](ua::call c, const sip::message&) {
+        callee->self = c;
+        c.set_handler(callee);
+        c.accept(sdp_b);
+    });
+    std::vector<std::shared_ptr<recorder>> at_t;
+    std::vector<std::string> replaces_at_t;
+    t.on_incoming_call([&](ua::call c, const sip::message& invite) {
+        replaces_at_t.emplace_back(invite.header(sip::header_id::replaces));
+        at_t.push_back(std::make_shared<recorder>());
+        c.set_handler(at_t.back());
+        c.accept(sdp_a);
+    });
+    // a talks to b, then consults t on a second call.
+    auto first = std::make_shared<transferor>();
+    ua::call to_b = a.place_call("sip:1002@127.0.0.1:" + std::to_string(b.transport().local_port(protocol::udp)), sdp_a,
+                                 first, "sip:1001@127.0.0.1");
+    REQUIRE(run_until(io, [&] { return !callee->events.empty() && callee->events.back() == "connected"; }));
+    const std::string t_uri = "sip:1003@127.0.0.1:" + std::to_string(t.transport().local_port(protocol::udp));
+    auto consult = std::make_shared<recorder>();
+    ua::call to_t = a.place_call(t_uri, sdp_a, consult, "sip:1001@127.0.0.1");
+    REQUIRE(run_until(io, [&] { return !at_t.empty() && !at_t[0]->events.empty() && at_t[0]->events.back() == "connected"; }));
+    const auto d = to_t.dialog();
+    REQUIRE(d);
+
+    // RFC 3891 §7.1: the Replaces names the consultation call as the target sees it (to-tag its own).
+    const std::string replaces = d->call_id + ";to-tag=" + d->remote_tag + ";from-tag=" + d->local_tag;
+    REQUIRE(to_b.refer(t_uri + "?Replaces=" + sip::escape(replaces, sip::uri_component::header)));
+    REQUIRE(run_until(io, [&] { return first->transfer_over(); }));
+    CHECK(first->refer_reports.back() == "200 final");
+    // b's INVITE reached t with the Replaces (out of the URI, not in its Request-URI), and took the
+    // consultation call's place: t ended it with a BYE to a.
+    REQUIRE(run_until(io, [&] { return consult->ended() && at_t[0]->ended(); }));
+    REQUIRE(replaces_at_t.size() == 2);
+    CHECK(replaces_at_t[1] == replaces);
+    CHECK(consult->reason == "remote hangup");
+    CHECK(at_t[0]->reason == "replaced");
+    CHECK(at_t[1]->events.back() == "connected");
+    CHECK(callee->onward_handler->events.back() == "connected");
+    // The transferor leaves; b and t stay connected.
+    to_b.hangup();
+    REQUIRE(run_until(io, [&] { return first->ended() && callee->ended(); }));
+    CHECK(a.call_count() == 0);
+    CHECK(t.call_count() == 1);
+    CHECK_FALSE(at_t[1]->ended());
+}

@@ -641,3 +641,19 @@ TEST_CASE("invite_session: a re-INVITE and a BYE in the dialog challenged with 4
     CHECK(ev[0].kind == session_event_kind::terminated);
     CHECK(ev[0].reason == "local hangup");
 }
+
+TEST_CASE("invite_session UAC: headers in the target URI go into the INVITE, not its Request-URI (RFC 3261 §19.1.5)",
+          "[invite_session][replaces]") {
+    auto s = ua::invite_session::outgoing(
+        "sip:bob@example.com;transport=tcp?Replaces=abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2&Subject=hi%20there"
+        "&Call-ID=evil&Priority=urgent%0D%0AX-Injected:%201",
+        offer, config(), 9, time_point{});
+    const sip::message inv = parse_wire(s.take_outputs().at(0).bytes);
+    CHECK(inv.request_uri().text == "sip:bob@example.com;transport=tcp");
+    CHECK(inv.header(sip::header_id::to) == "<sip:bob@example.com;transport=tcp>");
+    CHECK(inv.header(sip::header_id::replaces) == "abc@h;to-tag=1;from-tag=2");
+    CHECK(inv.header("Subject") == "hi there");
+    CHECK(inv.header(sip::header_id::call_id) != "evil");  // never taken from a URI
+    CHECK_FALSE(inv.has(sip::header_id::priority));       // a line break in it: dropped
+    CHECK(inv.header("X-Injected").empty());
+}

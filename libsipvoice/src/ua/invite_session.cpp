@@ -120,6 +120,30 @@ constexpr std::chrono::seconds refer_subscription{60};
 
 }  // namespace
 
+// RFC 3261 §19.1.5: the headers of a URI (hname=hvalue joined by '&', %-escaped) that may go into an
+// INVITE we send: those a transfer or redirect may ask for, never ones that would change the
+// request's identity or routing (Call-ID, From, Via, Route...).
+static std::vector<std::pair<std::string, std::string>> uri_headers_of(std::string_view raw) {
+    static constexpr std::string_view taken[] = {"Replaces", "Subject", "Priority", "Alert-Info", "Call-Info", "Referred-By"};
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!raw.empty()) {
+        const std::size_t amp = raw.find('&');
+        const std::string_view item = raw.substr(0, amp);
+        raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
+        const std::size_t eq = item.find('=');
+        if (eq == std::string_view::npos) continue;
+        const std::string name = sip::unescape(item.substr(0, eq));
+        const std::string value = sip::unescape(item.substr(eq + 1));
+        const auto known = std::find_if(std::begin(taken), std::end(taken), [&](std::string_view t) { return sip::detail::iequals(t, name); });
+        // One header line: no line break or other control character may come in from the URI.
+        const bool one_line = !value.empty() && std::none_of(value.begin(), value.end(), [](char ch) {
+            return (static_cast<unsigned char>(ch) < 0x20 && ch != '\t') || ch == 0x7f;
+        });
+        if (known != std::end(taken) && one_line) out.emplace_back(std::string(*known), value);
+    }
+    return out;
+}
+
 std::string_view session_state_name(session_state s) noexcept {
     switch (s) {
         case session_state::incoming: return "incoming";
@@ -410,6 +434,10 @@ invite_session invite_session::outgoing(std::string target_uri, std::string offe
     s.uac_ = true;
     s.state_ = session_state::calling;
     s.target_ = std::move(target_uri);
+    if (auto u = sip::parse_uri(s.target_); u && !u->headers.empty()) {
+        s.uri_headers_ = uri_headers_of(u->headers);
+        s.target_ = std::string(sip::without_headers(*u));
+    }
     s.original_to_ = "<" + s.target_ + ">";
     s.local_tag_ = s.token(10);
     s.call_id_ = s.token(20);
@@ -432,6 +460,7 @@ void invite_session::send_invite(time_point now, const std::string& authorizatio
         .add(sip::header_id::cseq, std::to_string(invite_cseq_) + " INVITE")
         .add(sip::header_id::contact, cfg_.contact)
         .add(sip::header_id::allow, cfg_.allow);
+    for (const auto& [name, value] : uri_headers_) b.add(name, value);
     // RFC 3262 §5: offered only with our offer in the INVITE; otherwise a reliable 1xx would bring the
     // peer's offer, whose answer would have to go in the PRACK.
     add_session_timer_request_headers(b, offered_ ? "100rel" : "");

@@ -153,7 +153,10 @@ public:
     // UAS: `invite` arrived on server transaction `key`.
     static invite_session incoming(const sip::message& invite, std::string key, session_config cfg, std::uint64_t seed);
     // UAC: builds the INVITE (take_outputs() has it as a request) with `offer_sdp` (may be empty: then
-    // the 200 carries the peer's offer and the ACK our answer, see answer()).
+    // the 200 carries the peer's offer and the ACK our answer, see answer()). Headers in the URI
+    // ("sip:bob@pbx?Replaces=..." from a Refer-To, RFC 3261 §19.1.5) go into the INVITE rather than its
+    // Request-URI: Replaces, Subject, Priority, Alert-Info, Call-Info and Referred-By; others are
+    // ignored, and so is one whose value would not be a single header line.
     static invite_session outgoing(std::string target_uri, std::string offer_sdp, session_config cfg, std::uint64_t seed,
                                    time_point now);
 
@@ -329,6 +332,8 @@ private:
     // UAC: what we sent
     std::string invite_bytes_;
     std::string target_;        // Request-URI of the INVITE (changes on a redirect)
+    // Headers the target URI carried (?Replaces=...), which go into the INVITE (RFC 3261 §19.1.5).
+    std::vector<std::pair<std::string, std::string>> uri_headers_;
     std::string original_to_;   // To of the INVITE (kept across redirects)
     std::string offer_sdp_;
     std::uint32_t invite_cseq_ = 1;
