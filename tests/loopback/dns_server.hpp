@@ -73,6 +73,16 @@ struct dns_server {
         });
     }
     void send(const std::vector<std::uint8_t>& bytes, const udp::endpoint& to) { socket.send_to(asio::buffer(bytes), to); }
+    // `name` has one A record with TTL 0 (never cached): 127.0.0.1, or 127.0.0.2 (where nobody
+    // listens) once `*moved` is set; every other question gets NXDOMAIN.
+    void serve_moving_name(std::string name, const bool* moved) {
+        serve([this, name, moved](const std::vector<std::uint8_t>& q, const udp::endpoint& from) {
+            const auto qq = read_question(q);
+            if (!qq || qq->name != name || qq->type != ns_t_a) return send(respond(q, qq ? qq->id : 0, ns_r_nxdomain, 0, {}), from);
+            const std::uint8_t last = *moved ? 2 : 1;
+            send(respond(q, qq->id, 0, 1, rr(ns_t_a, {127, 0, 0, last}, 0)), from);
+        });
+    }
 };
 
 }  // namespace sipvoice::test

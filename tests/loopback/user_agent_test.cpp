@@ -672,13 +672,7 @@ TEST_CASE("user_agent calls: the INVITE with credentials goes to the proxy that 
     // where nobody listens.
     bool moved = false;
     test::dns_server dns(io);
-    dns.serve([&](const std::vector<std::uint8_t>& q, const asio::ip::udp::endpoint& from) {
-        const auto qq = test::read_question(q);
-        REQUIRE(qq);
-        if (qq->name != "proxy.test" || qq->type != ns_t_a) return dns.send(test::respond(q, qq->id, ns_r_nxdomain, 0, {}), from);
-        const std::uint8_t last = moved ? 2 : 1;
-        dns.send(test::respond(q, qq->id, 0, 1, test::rr(ns_t_a, {127, 0, 0, last}, 0)), from);
-    });
+    dns.serve_moving_name("proxy.test", &moved);
     std::vector<sip::message> invites;
     proxy.on_message([&](sip::message m, const transport::flow& f) {
         if (!m.is_request() || m.method_name() != "INVITE") return;
@@ -717,13 +711,7 @@ TEST_CASE("user_agent calls: the ACK and BYE to a host name go where the INVITE 
         // where nobody listens. The server answers for the callee.
         bool moved = false;
         test::dns_server dns(io);
-        dns.serve([&](const std::vector<std::uint8_t>& q, const asio::ip::udp::endpoint& from) {
-            const auto qq = test::read_question(q);
-            REQUIRE(qq);
-            if (qq->name != "pbx.test" || qq->type != ns_t_a) return dns.send(test::respond(q, qq->id, ns_r_nxdomain, 0, {}), from);
-            const std::uint8_t last = moved ? 2 : 1;
-            dns.send(test::respond(q, qq->id, 0, 1, test::rr(ns_t_a, {127, 0, 0, last}, 0)), from);
-        });
+        dns.serve_moving_name("pbx.test", &moved);
         std::vector<std::string> got;  // the methods the server got, in order
         server.on_message([&](sip::message m, const transport::flow& f) {
             if (!m.is_request()) return;
@@ -855,22 +843,41 @@ struct transferee : recorder {
     }
 };
 
+ua::user_agent_config config_with_seed(std::uint64_t seed) {
+    auto c = local_config();
+    c.seed = seed;
+    return c;
+}
+
+// A transfer's three agents on one io_context, started: a (the transferor), b (answers every call
+// as `callee`, a transferee that calls on when REFERred) and t (the target, left to the test).
+// Different seeds give them different tags and Call-IDs.
+struct three_agents {
+    asio::io_context io;
+    ua::user_agent a, b, t;
+    std::shared_ptr<transferee> callee = std::make_shared<transferee>();
+    explicit three_agents(std::uint64_t a_seed = 42, std::uint64_t b_seed = 42, std::uint64_t t_seed = 42)
+        : a(io, config_with_seed(a_seed)), b(io, config_with_seed(b_seed)), t(io, config_with_seed(t_seed)) {
+        REQUIRE_FALSE(a.start());
+        REQUIRE_FALSE(b.start());
+        REQUIRE_FALSE(t.start());
+        callee->agent = &b;
+        b.on_incoming_call([this](ua::call c, const sip::message&) {
+            callee->self = c;
+            c.set_handler(callee);
+            c.accept(sdp_b);
+        });
+    }
+};
+
 }  // namespace
 
 TEST_CASE("user_agent calls: blind transfer by REFER, the transferee calls the target and NOTIFYs the outcome",
           "[ua][loopback][call][refer]") {
-    asio::io_context io;
-    ua::user_agent a(io, local_config()), b(io, local_config()), t(io, local_config());
-    REQUIRE_FALSE(a.start());
-    REQUIRE_FALSE(b.start());
-    REQUIRE_FALSE(t.start());
-    auto callee = std::make_shared<transferee>();
-    callee->agent = &b;
-    b.on_incoming_call([&](ua::call c, const sip::message&) {
-        callee->self = c;
-        c.set_handler(callee);
-        c.accept(sdp_b);
-    });
+    three_agents agents;
+    asio::io_context& io = agents.io;
+    ua::user_agent &a = agents.a, &b = agents.b, &t = agents.t;
+    const std::shared_ptr<transferee> callee = agents.callee;
     auto target = std::make_shared<recorder>();
     t.on_incoming_call([&](ua::call c, const sip::message&) {
         c.set_handler(target);
@@ -943,9 +950,8 @@ TEST_CASE("user_agent calls: a REFER is declined with 603 when the call has no h
 TEST_CASE("user_agent calls: an INVITE with Replaces takes a connected call's place, which ends with BYE (RFC 3891)",
           "[ua][loopback][call][replaces]") {
     asio::io_context io;
-    auto b_config = local_config();
-    b_config.seed = 43;  // tags unlike a's, so that swapped tags name no dialog
-    ua::user_agent a(io, local_config()), b(io, b_config);
+    // b's tags unlike a's, so that swapped tags name no dialog.
+    ua::user_agent a(io, local_config()), b(io, config_with_seed(43));
     REQUIRE_FALSE(a.start());
     REQUIRE_FALSE(b.start());
     const std::uint16_t b_port = b.transport().local_port(protocol::udp);
@@ -1026,23 +1032,10 @@ TEST_CASE("user_agent calls: an INVITE with Replaces takes a connected call's pl
 
 TEST_CASE("user_agent calls: attended transfer, the REFER's Refer-To carries Replaces and the target swaps the calls",
           "[ua][loopback][call][refer][replaces]") {
-    asio::io_context io;
-    auto config_with_seed = [](std::uint64_t seed) {
-        auto c = local_config();
-        c.seed = seed;
-        return c;
-    };
-    ua::user_agent a(io, config_with_seed(1)), b(io, config_with_seed(2)), t(io, config_with_seed(3));
-    REQUIRE_FALSE(a.start());
-    REQUIRE_FALSE(b.start());
-    REQUIRE_FALSE(t.start());
-    auto callee = std::make_shared<transferee>();
-    callee->agent = &b;
-    b.on_incoming_call([&](ua::call c, const sip::message&) {
-        callee->self = c;
-        c.set_handler(callee);
-        c.accept(sdp_b);
-    });
+    three_agents agents(1, 2, 3);
+    asio::io_context& io = agents.io;
+    ua::user_agent &a = agents.a, &b = agents.b, &t = agents.t;
+    const std::shared_ptr<transferee> callee = agents.callee;
     std::vector<std::shared_ptr<recorder>> at_t;
     std::vector<std::string> replaces_at_t;
     t.on_incoming_call([&](ua::call c, const sip::message& invite) {

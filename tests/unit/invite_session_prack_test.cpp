@@ -26,8 +26,8 @@ sip::message from_bob(const sip::message& invite, int status, const std::string&
     return parse_wire(b.str());
 }
 
-// alice's INVITE to us, with `extra` headers (Require or Supported: 100rel).
-sip::message invite_from_alice(const headers& extra) {
+// alice's INVITE to us, with `extra` headers (Require or Supported: 100rel) and `body` (her offer).
+sip::message invite_from_alice(const headers& extra, const std::string& body = offer) {
     sip::message_builder b = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
     b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinv1")
         .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
@@ -37,7 +37,7 @@ sip::message invite_from_alice(const headers& extra) {
         .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
         .add(sip::header_id::max_forwards, "70");
     for (const auto& [id, value] : extra) b.add(id, value);
-    b.body("application/sdp", offer);
+    if (!body.empty()) b.body("application/sdp", body);
     return parse_wire(b.str());
 }
 
@@ -293,15 +293,7 @@ TEST_CASE("invite_session UAS: a second PRACK for the same response gets 481; an
 
     // No offer in the INVITE: a reliable 180 would have to carry ours (RFC 3262 §5), so none goes;
     // the 200 carries the offer as ever.
-    sip::message_builder b = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
-    b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinv2")
-        .add(sip::header_id::from, "<sip:alice@example.com>;tag=a2")
-        .add(sip::header_id::to, "<sip:1001@example.com>")
-        .add(sip::header_id::call_id, "call-offerless")
-        .add(sip::header_id::cseq, "1 INVITE")
-        .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
-        .add(sip::header_id::require, "100rel");
-    auto offerless = ua::invite_session::incoming(parse_wire(b.str()), "inv2", config(), 7);
+    auto offerless = ua::invite_session::incoming(invite_from_alice({{sip::header_id::require, "100rel"}}, ""), "inv2", config(), 7);
     offerless.ring(t0);
     CHECK(offerless.take_outputs().empty());
     CHECK_FALSE(offerless.next_deadline());
