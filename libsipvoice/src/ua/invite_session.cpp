@@ -339,9 +339,7 @@ void invite_session::on_prack(const sip::message& request, const std::string& ke
         return;
     }
     rseq_acked_ = true;
-    unacked_provisional_.clear();
-    prack_retransmit_at_.reset();
-    prack_deadline_.reset();
+    stop_provisional_retransmits();
     respond_to(request, key, 200);
 }
 
@@ -349,9 +347,7 @@ void invite_session::accept(std::string sdp, time_point now) {
     if (state_ != session_state::incoming || uac_) return;
     // RFC 3262 §3: the final response ends the retransmissions of an unacknowledged reliable 1xx
     // (which carried no SDP, so the 2xx need not wait); a late PRACK is still answered.
-    unacked_provisional_.clear();
-    prack_retransmit_at_.reset();
-    prack_deadline_.reset();
+    stop_provisional_retransmits();
     final_response_ = response_to_invite(200, sdp);
     outputs_.push_back({session_output_kind::respond, invite_key_, 200, final_response_, {}});
     if (!dialog_) dialog_ = dialog::for_uas(*invite_, local_tag_, cfg_.contact);
@@ -677,7 +673,7 @@ bool invite_session::prack(const sip::message& response, std::string_view remote
     } else {
         // Another fork's early dialog, kept for its CSeq: its PRACK goes in that dialog, and nothing
         // waits for the answer (cseq 0: the user agent reports no outcome).
-        auto fork = std::find_if(forks_.begin(), forks_.end(), [&](const dialog& d) { return d.id().remote_tag == remote_tag; });
+        auto fork = fork_with(remote_tag);
         if (fork == forks_.end()) {
             auto made = dialog::for_uac(*invite_, response);
             if (!made) return true;
@@ -691,8 +687,12 @@ bool invite_session::prack(const sip::message& response, std::string_view remote
     return true;
 }
 
+std::vector<dialog>::iterator invite_session::fork_with(std::string_view remote_tag) {
+    return std::find_if(forks_.begin(), forks_.end(), [&](const dialog& d) { return d.id().remote_tag == remote_tag; });
+}
+
 std::optional<dialog> invite_session::take_fork(std::string_view remote_tag) {
-    auto it = std::find_if(forks_.begin(), forks_.end(), [&](const dialog& d) { return d.id().remote_tag == remote_tag; });
+    auto it = fork_with(remote_tag);
     if (it == forks_.end()) return std::nullopt;
     std::optional<dialog> d = std::move(*it);
     forks_.erase(it);
@@ -1017,10 +1017,14 @@ void invite_session::send_refer_notify(int status, bool final, std::string_view 
     if (final) peer_refer_.reset();
 }
 
-void invite_session::stop_timers() {
+void invite_session::stop_provisional_retransmits() {
     unacked_provisional_.clear();
     prack_retransmit_at_.reset();
     prack_deadline_.reset();
+}
+
+void invite_session::stop_timers() {
+    stop_provisional_retransmits();
     retransmit_at_.reset();
     ack_deadline_.reset();
     refresh_at_.reset();

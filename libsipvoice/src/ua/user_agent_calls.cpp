@@ -143,9 +143,8 @@ std::optional<replaces_value> parse_replaces(std::string_view text) {
 }  // namespace
 
 int user_agent::impl::replaced_call(const sip::message& invite, std::uint64_t& id) const {
-    std::size_t count = 0;
-    for (const sip::header_field& f : invite.fields()) count += f.id == sip::header_id::replaces ? 1 : 0;
-    const auto r = count == 1 ? parse_replaces(invite.header(sip::header_id::replaces)) : std::nullopt;
+    // (A second Replaces never gets here: Replaces is a single header, and the validator answers 400.)
+    const auto r = parse_replaces(invite.header(sip::header_id::replaces));
     if (!r) return 400;
     // The tags as in a request we receive: to-tag is ours, from-tag the peer's.
     const dialog_id wanted{std::string(r->call_id), std::string(r->to_tag), std::string(r->from_tag)};

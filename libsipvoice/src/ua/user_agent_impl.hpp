@@ -894,7 +894,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     void route_late_2xx(const sip::message& response, time_point now);
     void handle_invite(const std::string& key, const sip::message& invite, time_point now);
     // RFC 3891: the call an INVITE's Replaces names (`id`), or the status that refuses the INVITE:
-    // 400 (malformed, or several), 481 (no such dialog, or an early one we did not start), 486
+    // 400 (malformed; several are the validator's 400), 481 (no such dialog, or an early one we did not start), 486
     // (early-only, but the call is confirmed), 603 (the call is ending).
     int replaced_call(const sip::message& invite, std::uint64_t& id) const;
     bool pump_calls();

@@ -245,6 +245,7 @@ private:
     void end_with_bye(int status, std::string reason, time_point now);  // BYE, then end when it is answered
     void send_bye(time_point now);  // BYE in the dialog; terminating until it is answered
     void stop_timers();
+    void stop_provisional_retransmits();  // RFC 3262, UAS: the reliable 1xx goes no more
     // RFC 3262 §4, UAC: PRACK for the reliable provisional `response` of the early dialog with
     // `remote_tag`; false when it is not to be taken (no valid RSeq, a retransmission, out of order).
     bool prack(const sip::message& response, std::string_view remote_tag, time_point now);
@@ -327,7 +328,8 @@ private:
     // of other forks than dialog_'s that we PRACKed in (their CSeq goes on from there).
     std::vector<std::pair<std::string, std::uint32_t>> pracked_;
     std::vector<dialog> forks_;
-    std::optional<dialog> take_fork(std::string_view remote_tag);
+    std::vector<dialog>::iterator fork_with(std::string_view remote_tag);  // forks_.end() when none
+    std::optional<dialog> take_fork(std::string_view remote_tag);          // ...taken out of forks_
 
     // UAC: what we sent
     std::string invite_bytes_;
