@@ -20,7 +20,7 @@ packages=(
   # the peer stacks the parser benchmark compares against
   libosip2-dev libsofia-sip-ua-dev libre-dev
   # interop tests (tests/interop/): a real registrar, SIP test clients, certificates, ss, pgrep/pkill
-  kamailio kamailio-tls-modules sipsak sip-tester openssl iproute2 procps
+  kamailio kamailio-tls-modules kamailio-outbound-modules sipsak sip-tester openssl iproute2 procps
   # the DNS SRV interop test (tests/interop/cli_srv.sh): dnsmasq as the name server, without its service
   dnsmasq-base
   # call interop tests (tests/interop/call_*.sh): baresip as a headless softphone (its core package

@@ -95,6 +95,8 @@ ua::account account_of(const sip_settings& s) {
     acct.password = s.password;
     acct.domain = s.domain;
     acct.expires = static_cast<std::uint32_t>(s.expires);
+    acct.outbound = s.outbound || !s.instance_id.empty();
+    acct.instance_id = s.instance_id;
     return acct;
 }
 

@@ -195,6 +195,13 @@ std::optional<std::string> check_ha_name(std::string& v) {
     return "'" + v + "' is not DOMAIN.NAME or DOMAIN.* (lower case letters, digits, _)";
 }
 
+// RFC 5626 §4.1: a URN, put between <...> inside a quoted Contact parameter.
+std::optional<std::string> check_instance_id(std::string& v) {
+    if (v.empty() || (v.size() > 4 && v.compare(0, 4, "urn:") == 0 && v.find_first_of("<>\" \t\r\n") == std::string::npos))
+        return std::nullopt;
+    return "'" + v + "' is not a URN such as urn:uuid:00000000-0000-1000-8000-000000000000";
+}
+
 std::optional<std::string> check_units(std::string& v) {
     if (v == "metric" || v == "imperial") return std::nullopt;
     return "must be \"metric\" or \"imperial\"";
@@ -210,6 +217,8 @@ const std::vector<spec>& table() {
         secret<&c::sip, &sip_settings::password>("sip.password", "SIP_PASSWORD", secrecy::password),
         text<&c::sip, &sip_settings::domain>("sip.domain", "SIP_DOMAIN"),
         integer<&c::sip, &sip_settings::expires>("sip.expires", "SIP_EXPIRES", 30, 86400),
+        boolean<&c::sip, &sip_settings::outbound>("sip.outbound", "SIP_OUTBOUND"),
+        text<&c::sip, &sip_settings::instance_id>("sip.instance_id", "SIP_INSTANCE_ID", check_instance_id),
         text<&c::sip, &sip_settings::listen_address>("sip.listen_address", "SIP_LISTEN_ADDRESS", check_ip_address),
         integer<&c::sip, &sip_settings::listen_port>("sip.listen_port", "SIP_LISTEN_PORT", 0, 65535),
         choice<&c::sip, &sip_settings::mode>("sip.mode", "SIP_MODE", modes),

@@ -37,6 +37,10 @@ struct sip_settings {
     std::string password;
     std::string domain;     // empty: the registrar's host
     std::int64_t expires = 600;
+    // SIP Outbound (RFC 5626): register with reg-id and +sip.instance; a registrar that requires it
+    // gets its flow kept alive at its Flow-Timer and a dead TCP/TLS flow noticed within 10 s.
+    bool outbound = false;
+    std::string instance_id;  // "urn:uuid:..."; empty: derived from /etc/machine-id and the AOR
     std::string listen_address = "0.0.0.0";
     std::int64_t listen_port = 5060;
     // Not set anywhere: registered when a registrar is configured, else trunk.

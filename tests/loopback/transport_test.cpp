@@ -307,3 +307,76 @@ TEST_CASE("TLS: a host name is verified against the certificate's DNS name", "[t
     CHECK(sent == std::error_code());
     std::filesystem::remove_all(cert.dir);
 }
+
+namespace {
+// A TCP peer that reads what comes, counts the CRLF pings, and answers each with a pong or not.
+struct ping_peer {
+    asio::ip::tcp::acceptor acceptor;
+    asio::ip::tcp::socket socket;
+    std::array<char, 4096> buf{};
+    std::string seen;
+    bool answer = true;
+    bool message_done = false;
+    int pings = 0;
+    explicit ping_peer(asio::io_context& io) : acceptor(io, {loopback, 0}), socket(io) {
+        acceptor.async_accept(socket, [this](std::error_code ec) {
+            if (!ec) read();
+        });
+    }
+    void read() {
+        socket.async_read_some(asio::buffer(buf), [this](std::error_code ec, std::size_t n) {
+            if (ec) return;
+            seen.append(buf.data(), n);
+            if (!message_done) {  // first the OPTIONS that opened the connection
+                const std::size_t end = seen.find("\r\n\r\n");
+                if (end == std::string::npos) return read();
+                seen.erase(0, end + 4);
+                message_done = true;
+            }
+            while (seen.size() >= 4 && seen.compare(0, 4, "\r\n\r\n") == 0) {
+                seen.erase(0, 4);
+                ++pings;
+                if (answer) asio::write(socket, asio::buffer(std::string("\r\n")));
+            }
+            read();
+        });
+    }
+    [[nodiscard]] transport::endpoint where() const { return {loopback, acceptor.local_endpoint().port()}; }
+};
+}  // namespace
+
+TEST_CASE("TCP: an outbound flow's pings must be answered within the pong timeout (RFC 5626 §4.4.1)", "[transport][loopback][outbound]") {
+    asio::io_context io;
+    auto cfg = local_config();
+    cfg.keepalive_interval = {};  // no pings until the flow asks for them
+    transport::sip_transport a(io, cfg);
+    REQUIRE_FALSE(a.start());
+    received ra;
+    collect(a, ra);
+    ping_peer peer(io);
+    bool sent = false;
+    a.send(protocol::tcp, peer.where(), options_request("TCP"), [&](std::error_code ec) { sent = !ec; });
+    REQUIRE(run_until(io, [&] { return sent; }));
+    CHECK_FALSE(a.set_keepalive(protocol::tcp, {loopback, 1}, std::chrono::milliseconds(100), std::chrono::milliseconds(300)));
+
+    SECTION("answered: the connection stays, pinged again and again") {
+        REQUIRE(a.set_keepalive(protocol::tcp, peer.where(), std::chrono::milliseconds(100), std::chrono::milliseconds(300)));
+        REQUIRE(run_until(io, [&] { return peer.pings >= 5; }, std::chrono::milliseconds(3000)));
+        CHECK(ra.closed.empty());
+        CHECK(a.connection_count() == 1);
+    }
+    SECTION("unanswered: the connection is closed as timed out after the first ping") {
+        peer.answer = false;
+        REQUIRE(a.set_keepalive(protocol::tcp, peer.where(), std::chrono::milliseconds(100), std::chrono::milliseconds(300)));
+        REQUIRE(run_until(io, [&] { return !ra.closed.empty(); }, std::chrono::milliseconds(3000)));
+        CHECK(ra.closed[0] == asio::error::timed_out);
+        CHECK(peer.pings == 1);
+        CHECK(a.connection_count() == 0);
+    }
+    SECTION("no pong timeout: unanswered pings go on, the connection stays") {
+        peer.answer = false;
+        REQUIRE(a.set_keepalive(protocol::tcp, peer.where(), std::chrono::milliseconds(100), {}));
+        REQUIRE(run_until(io, [&] { return peer.pings >= 4; }, std::chrono::milliseconds(3000)));
+        CHECK(ra.closed.empty());
+    }
+}

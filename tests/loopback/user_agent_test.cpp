@@ -1077,3 +1077,57 @@ TEST_CASE("user_agent calls: attended transfer, the REFER's Refer-To carries Rep
     CHECK(t.call_count() == 1);
     CHECK_FALSE(at_t[1]->ended());
 }
+
+TEST_CASE("user_agent with outbound (RFC 5626): the Contact of calls over the flow asks for it (ob) only when the registrar requires outbound",
+          "[ua][loopback][outbound]") {
+    asio::io_context io;
+    ua::user_agent a(io, local_config());
+    REQUIRE_FALSE(a.start());
+    transport::transport_config rc;
+    rc.bind_address = "127.0.0.1";
+    rc.udp = false;
+    rc.tcp_port = 0;
+    transport::sip_transport registrar(io, rc);
+    REQUIRE_FALSE(registrar.start());
+    const bool supports = GENERATE(true, false);
+    std::vector<sip::message> registers;
+    std::vector<sip::message> invites;
+    registrar.on_message([&](sip::message m, const transport::flow& f) {
+        if (!m.is_request()) return;
+        sip::message_builder b = sip::message_builder::response_to(m, m.method_name() == "REGISTER" ? 200 : 486, {}, "r1");
+        if (m.method_name() == "REGISTER") {
+            registers.push_back(m);
+            b.add(sip::header_id::contact, std::string(m.header(sip::header_id::contact)) + ";expires=300");
+            if (supports) b.add("Require", "outbound").add("Flow-Timer", "1");
+        } else if (m.method_name() == "INVITE") {
+            invites.push_back(m);
+        }
+        registrar.send(f, b.str(), {});
+    });
+    const std::string uri = "sip:127.0.0.1:" + std::to_string(registrar.local_port(protocol::tcp)) + ";transport=tcp";
+    ua::account acct;
+    acct.registrar = uri;
+    acct.user = "1001";
+    acct.outbound = true;
+    acct.instance_id = "urn:uuid:00000000-0000-1000-8000-000a95a0e128";
+    std::vector<ua::registration_state> states;
+    a.add_registration(acct, [&](const ua::registration_state& s) { states.push_back(s); });
+    REQUIRE(run_until(io, [&] { return !states.empty() && states.back().status == ua::registration_status::registered; }));
+    CHECK(states.back().outbound == supports);
+    CHECK(states.back().flow_timer == (supports ? 1U : 0U));
+    REQUIRE(!registers.empty());
+    CHECK(registers[0].contacts().front()->address.params.get("+sip.instance") ==
+          "\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\"");
+
+    auto r = std::make_shared<recorder>();
+    a.place_call("sip:1002@127.0.0.1", sdp_a, r, through_proxy(uri));
+    REQUIRE(run_until(io, [&] { return r->ended(); }));
+    REQUIRE(invites.size() == 1);
+    const std::string contact(invites[0].header(sip::header_id::contact));
+    CHECK((contact.find(";ob>") != std::string::npos) == supports);
+    // The flow's pings (every 0.8-1 s at a Flow-Timer of 1) are answered: still registered, one connection.
+    const std::size_t events = states.size();
+    run_until(io, [] { return false; }, std::chrono::milliseconds(2500));
+    CHECK(states.size() == events);
+    CHECK(registrar.connection_count() == 1);
+}

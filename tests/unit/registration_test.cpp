@@ -3,12 +3,14 @@
 
 #include "parse_helper.hpp"
 
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "sipvoice/auth/digest.hpp"
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/ua/registration.hpp"
+#include "sipvoice/ua/user_agent.hpp"
 
 namespace sip = sipvoice::sip;
 namespace ua = sipvoice::ua;
@@ -237,4 +239,90 @@ TEST_CASE("registration: other refusals fail with the registrar's words", "[ua][
     req = next_request(r);
     r.on_response(parse_wire(answer(req, 401, {{"WWW-Authenticate", R"(Basic realm="x")"}})), t0);
     CHECK(r.state().reason.find("cannot answer") != std::string::npos);
+}
+
+TEST_CASE("registration: outbound (RFC 5626) asks with reg-id and +sip.instance and learns the Flow-Timer", "[ua][registration][outbound]") {
+    const ua::time_point t0{};
+    auto cfg = config();
+    cfg.transport = "TCP";
+    cfg.instance_id = "urn:uuid:00000000-0000-1000-8000-000a95a0e128";
+    ua::registration r(cfg, 7);
+    r.start();
+    auto req = next_request(r);
+    CHECK(req.header(sip::header_id::contact) ==
+          "<sip:1001@192.0.2.10:5060;transport=tcp>;reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\"");
+    std::vector<std::string> supported;
+    for (auto t : req.supported())
+        if (t) supported.emplace_back(t->text);
+    CHECK(supported == std::vector<std::string>{"outbound", "path"});
+    auto contact = req.contacts().front();
+    REQUIRE(contact);
+    CHECK(contact->address.params.get("reg-id") == "1");
+    CHECK(contact->address.params.get("+sip.instance") == "\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\"");
+
+    SECTION("a registrar that requires outbound in its 2xx: the flow is an outbound one") {
+        r.on_response(parse_wire(answer(req, 200, {{"Expires", "600"}, {"Require", "outbound"}, {"Flow-Timer", "25"}})), t0);
+        CHECK(r.state().status == ua::registration_status::registered);
+        CHECK(r.state().outbound);
+        CHECK(r.state().flow_timer == 25);
+        // The refresh keeps the same instance and reg-id, so it replaces the binding.
+        r.on_time(t0 + 600s);
+        req = next_request(r);
+        CHECK(req.contacts().front()->address.params.get("reg-id") == "1");
+        // An answer without Require: outbound turns it off again (and says so in an event).
+        r.take_events();
+        r.on_response(parse_wire(answer(req, 200, {{"Expires", "600"}})), t0 + 600s);
+        CHECK_FALSE(r.state().outbound);
+        CHECK(r.take_events().size() == 1);
+    }
+    SECTION("a registrar that ignores it: an ordinary binding") {
+        r.on_response(parse_wire(answer(req, 200, {{"Expires", "600"}, {"Flow-Timer", "25"}})), t0);
+        CHECK(r.state().status == ua::registration_status::registered);
+        CHECK_FALSE(r.state().outbound);
+        CHECK(r.state().flow_timer == 0);
+    }
+    SECTION("439 First Hop Lacks Outbound Support: registered again without outbound") {
+        r.on_response(parse_wire(answer(req, 439)), t0);
+        req = next_request(r);
+        CHECK(req.header(sip::header_id::contact) == "<sip:1001@192.0.2.10:5060;transport=tcp>");
+        CHECK(req.supported().empty());
+        CHECK(r.state().status == ua::registration_status::registering);
+        r.on_response(parse_wire(answer(req, 200, {{"Expires", "600"}})), t0);
+        CHECK(r.state().status == ua::registration_status::registered);
+        CHECK_FALSE(r.state().outbound);
+    }
+    SECTION("a new public address: the registrar replaces the binding by its instance, no expires=0 Contact") {
+        std::string reply = answer(req, 200, {{"Expires", "600"}, {"Require", "outbound"}});
+        const std::string via(req.header(sip::header_id::via));
+        const std::size_t at = reply.find(via);
+        REQUIRE(at != std::string::npos);
+        reply.replace(at, via.size(), via.substr(0, via.size() - 5) + "rport=40000;received=203.0.113.5");
+        r.on_response(parse_wire(reply), t0);
+        req = next_request(r);
+        CHECK(req.count(sip::header_id::contact) == 1);
+        CHECK(req.header(sip::header_id::contact) ==
+              "<sip:1001@203.0.113.5:40000;transport=tcp>;reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\"");
+    }
+    SECTION("the un-REGISTER names the same instance and reg-id") {
+        r.on_response(parse_wire(answer(req, 200, {{"Expires", "600"}, {"Require", "outbound"}})), t0);
+        r.stop();
+        req = next_request(r);
+        CHECK(req.header(sip::header_id::expires) == "0");
+        CHECK(req.contacts().front()->address.params.get("reg-id") == "1");
+    }
+}
+
+TEST_CASE("registration: no instance id, no outbound parameters", "[ua][registration][outbound]") {
+    ua::registration r(config(), 8);
+    r.start();
+    auto req = next_request(r);
+    CHECK(req.header(sip::header_id::contact) == "<sip:1001@192.0.2.10:5060>");
+    CHECK_FALSE(req.has(sip::header_id::supported));
+}
+
+TEST_CASE("default_instance_id: one UUID URN per address of record, the same every time", "[ua][outbound]") {
+    const std::string a = ua::default_instance_id("sip:1001@pbx.example.com");
+    CHECK(a == ua::default_instance_id("sip:1001@pbx.example.com"));
+    CHECK(a != ua::default_instance_id("sip:1002@pbx.example.com"));
+    CHECK(std::regex_match(a, std::regex("urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
 }

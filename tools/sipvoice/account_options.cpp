@@ -17,13 +17,13 @@ bool parse_seconds(std::string_view text, std::uint32_t& out) {
 int parse_account_option(std::span<const std::string_view> args, std::size_t& i, account_options& out,
                          std::string_view command) {
     const std::string_view a = args[i];
-    if (a == "--options-ping") {
-        out.acct.options_ping = true;
+    if (a == "--options-ping" || a == "--outbound") {
+        (a == "--outbound" ? out.acct.outbound : out.acct.options_ping) = true;
         out.given = true;
         return 1;
     }
     const bool takes_value = a == "--registrar" || a == "--user" || a == "--auth-user" || a == "--password" ||
-                             a == "--domain" || a == "--expires" || a == "--keepalive";
+                             a == "--domain" || a == "--expires" || a == "--keepalive" || a == "--instance-id";
     if (!takes_value) return 0;
     auto v = option_value(args, i);
     if (!v) return -1;
@@ -33,6 +33,17 @@ int parse_account_option(std::span<const std::string_view> args, std::size_t& i,
     if (a == "--user") acct.user = std::string(*v);
     if (a == "--auth-user") acct.auth_user = std::string(*v);
     if (a == "--domain") acct.domain = std::string(*v);
+    if (a == "--instance-id") {
+        // RFC 5626 §4.1: a URN; "urn:uuid:" + a UUID is what RFC 4122 names and every registrar takes.
+        const std::string_view id = *v;
+        if (id.size() < 5 || id.substr(0, 4) != "urn:" || id.find_first_of("<>\" \t\r\n") != std::string_view::npos) {
+            std::fprintf(stderr, "%.*s: --instance-id: not a URN (urn:uuid:...): %.*s\n", static_cast<int>(command.size()),
+                         command.data(), static_cast<int>(id.size()), id.data());
+            return -1;
+        }
+        acct.instance_id = std::string(id);
+        acct.outbound = true;
+    }
     if (a == "--password") {
         acct.password = std::string(*v);
         out.have_password = true;
@@ -79,7 +90,13 @@ void apply_account(const ua::account& acct, net_options& net) { net.config.trans
 void print_registration(const ua::registration_state& s) {
     switch (s.status) {
         case ua::registration_status::registering: std::printf("registering\n"); break;
-        case ua::registration_status::registered: std::printf("registered expires=%u\n", s.expires); break;
+        case ua::registration_status::registered:
+            // RFC 5626: the registrar took the flow as an outbound one (and said how often to keep it alive).
+            if (s.outbound)
+                std::printf("registered expires=%u outbound=yes flow_timer=%u\n", s.expires, s.flow_timer);
+            else
+                std::printf("registered expires=%u\n", s.expires);
+            break;
         case ua::registration_status::failed:
             std::printf("failed retry_in=%.1fs reason=%s\n", static_cast<double>(s.retry_in.count()) / 1000.0, s.reason.c_str());
             break;

@@ -1,6 +1,7 @@
 // The account options shared by `register`, `call` (the registrar as outbound proxy, digest
 // credentials for the INVITE) and `answer --register`: --registrar, --user, --auth-user, --password,
-// --domain, --expires, --keepalive, --options-ping; the password may come from SIP_PASSWORD instead.
+// --domain, --expires, --keepalive, --options-ping, --outbound, --instance-id; the password may come
+// from SIP_PASSWORD instead.
 #pragma once
 
 #include <span>
@@ -23,6 +24,12 @@ constexpr std::string_view account_options_help = R"(account options:
   --keepalive S    keep-alive interval toward the registrar: CRLF pings on TCP/TLS, OPTIONS on
                    UDP (default 30; 0 switches it off)
   --options-ping   ping with OPTIONS on TCP/TLS too (for registrars that ignore CRLF pings)
+  --outbound       SIP Outbound (RFC 5626): register with reg-id and +sip.instance; when the
+                   registrar requires outbound in its 200, keep the flow alive at its Flow-Timer,
+                   take a TCP/TLS ping without pong in 10 s as a dead flow (register again at once),
+                   and ask for calls' in-dialog requests over the flow (;ob in their Contact)
+  --instance-id URN  the instance id for --outbound (implies it), e.g. urn:uuid:UUID; default:
+                   one derived from /etc/machine-id and the address of record, stable across runs
 )";
 
 struct account_options {
@@ -51,7 +58,7 @@ using ua::account_domain;
 void apply_account(const ua::account& acct, net_options& net);
 
 // One line per registration state change, the same for every command:
-//   registering | registered expires=N | failed retry_in=Ns reason=... | unregistered
+//   registering | registered expires=N [outbound=yes flow_timer=S] | failed retry_in=Ns reason=... | unregistered
 void print_registration(const ua::registration_state& s);
 
 }  // namespace sipvoice::cli

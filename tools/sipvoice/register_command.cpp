@@ -16,7 +16,8 @@ constexpr std::string_view register_usage = R"(usage: sipvoice register --regist
 Registers EXT with the registrar (RFC 3261 §10) and keeps it registered: digest authentication on
 401 and 407, refresh before the granted expiry lapses, backoff with jitter after failures, keep-alive
 pings, and registration again as soon as a lost registrar is back. Prints one line per state change:
-  registering | registered expires=N | failed retry_in=Ns reason=... | unregistered
+  registering | registered expires=N [outbound=yes flow_timer=S] | failed retry_in=Ns reason=... |
+  unregistered
 On SIGINT/SIGTERM it un-registers (Expires: 0) and exits 0.
 
   --once           exit 0 as soon as registered (after un-registering again), or 1 with the

@@ -188,6 +188,16 @@ public:
     // A connect probe: completes when the connection is open (or at once when it already is).
     void when_open(sip_transport::send_handler done) { send({}, std::move(done)); }
 
+    // RFC 5626 §4.4.1 for this connection: a ping every `interval` (0: none), and with a pong
+    // timeout, the connection closed as failed when no pong follows a ping within it.
+    void set_keepalive(duration interval, duration pong_timeout) {
+        keepalive_interval_ = interval;
+        pong_timeout_ = pong_timeout;
+        awaiting_pong_ = false;
+        keepalive_.cancel();
+        if (phase_ == phase::open && keepalive_interval_.count() > 0) arm_keepalive();
+    }
+
     void close(std::error_code ec) {
         if (phase_ == phase::closed) return;
         phase_ = phase::closed;
@@ -289,8 +299,31 @@ private:
         keepalive_.async_wait([self](std::error_code ec) {
             if (ec || self->phase_ != phase::open) return;
             self->send("\r\n\r\n", {});  // RFC 5626 §4.4.1 ping
+            if (self->pong_timeout_.count() > 0) return self->await_pong();
             self->arm_keepalive();
         });
+    }
+
+    // After a ping that must be answered: the next ping once the pong came, or the end of the flow.
+    void await_pong() {
+        awaiting_pong_ = true;
+        keepalive_.expires_after(pong_timeout_);
+        auto self = shared_from_this();
+        keepalive_.async_wait([self](std::error_code ec) {
+            if (ec || self->phase_ != phase::open || !self->awaiting_pong_) return;
+            if (auto owner = self->owner_.lock())
+                owner->log(log_level::warning, "no keep-alive pong from " + to_string(self->remote_) + " within " +
+                                                   std::to_string(self->pong_timeout_.count() / 1000) + " s: closing the " +
+                                                   std::string(protocol_name(self->proto_)) + " connection (RFC 5626 §4.4.1)");
+            self->close(asio::error::timed_out);
+        });
+    }
+
+    void pong_received() {
+        if (!awaiting_pong_) return;
+        awaiting_pong_ = false;
+        keepalive_.cancel();  // the pong wait's handler sees the cancel and does nothing
+        if (phase_ == phase::open && keepalive_interval_.count() > 0) arm_keepalive();
     }
 
     template <class Handler>
@@ -319,7 +352,7 @@ private:
             switch (ev.kind) {
                 case sip::frame_kind::need_more: return true;
                 case sip::frame_kind::ping: send("\r\n", {}); break;  // RFC 5626 §4.4.1 pong
-                case sip::frame_kind::pong: break;
+                case sip::frame_kind::pong: pong_received(); break;
                 case sip::frame_kind::error: {
                     if (auto owner = owner_.lock())
                         owner->log(log_level::warning, "closing " + std::string(protocol_name(proto_)) + " connection from " +
@@ -389,6 +422,8 @@ private:
     sipvoice::time_point last_activity_{};
     duration idle_timeout_;
     duration keepalive_interval_;
+    duration pong_timeout_{};
+    bool awaiting_pong_ = false;
 };
 
 // ---- impl ------------------------------------------------------------------------------------------
@@ -673,6 +708,14 @@ void sip_transport::connect(protocol p, const endpoint& to, send_handler done, s
         return;
     }
     c->when_open(std::move(done));
+}
+
+bool sip_transport::set_keepalive(protocol p, const endpoint& to, duration interval, duration pong_timeout) {
+    if (p == protocol::udp) return false;
+    auto c = impl_->find(p, to);
+    if (!c) return false;
+    c->set_keepalive(interval, pong_timeout);
+    return true;
 }
 
 std::optional<flow> sip_transport::connection_to(protocol p, const endpoint& to) const {

@@ -20,6 +20,7 @@ duration refresh_after(std::uint32_t granted) {
 }  // namespace
 
 registration::registration(registration_config config, std::uint64_t seed) : cfg_(std::move(config)), rng_(seed) {
+    outbound_ = !cfg_.instance_id.empty() && cfg_.reg_id != 0;
     call_id_ = random_token(20);  // one Call-ID for every REGISTER of this binding (RFC 3261 §10.2.4)
     from_tag_ = random_token(10);
 }
@@ -36,9 +37,16 @@ std::string registration::contact() const {
     return "<sip:" + cfg_.contact_user + "@" + sent_by() + (t == "udp" ? "" : ";transport=" + t) + ">";
 }
 
-void registration::set_state(registration_status status, std::uint32_t expires, std::string reason, duration retry_in) {
-    const bool changed = status != state_.status || expires != state_.expires || reason != state_.reason;
-    state_ = {status, expires, std::move(reason), retry_in};
+std::string registration::contact_params() const {
+    if (!outbound_) return {};
+    return ";reg-id=" + std::to_string(cfg_.reg_id) + ";+sip.instance=\"<" + cfg_.instance_id + ">\"";
+}
+
+void registration::set_state(registration_status status, std::uint32_t expires, std::string reason, duration retry_in,
+                             bool outbound, std::uint32_t flow_timer) {
+    const bool changed = status != state_.status || expires != state_.expires || reason != state_.reason ||
+                         outbound != state_.outbound || flow_timer != state_.flow_timer;
+    state_ = {status, expires, std::move(reason), retry_in, outbound, flow_timer};
     if (changed) events_.push_back(state_);
 }
 
@@ -72,15 +80,16 @@ void registration::send_register(std::uint32_t expires) {
         .add(sip::header_id::to, "<" + cfg_.aor + ">")
         .add(sip::header_id::call_id, call_id_)
         .add(sip::header_id::cseq, std::to_string(cseq_) + " REGISTER")
-        .add(sip::header_id::contact, contact());
+        .add(sip::header_id::contact, contact() + contact_params());
     // The binding registered under our old address would outlive us at the registrar (and draw
-    // calls to nowhere): remove it in the same request (RFC 3261 §10.2.2).
-    if (!stale_contact_.empty()) {
+    // calls to nowhere): remove it in the same request (RFC 3261 §10.2.2). With outbound the
+    // registrar replaces the binding of the same instance and reg-id by itself (RFC 5626 §6).
+    if (!stale_contact_.empty() && !outbound_) {
         b.add(sip::header_id::contact, stale_contact_ + ";expires=0");  // kept until a 2xx confirms it
     }
-    b.add(sip::header_id::expires, std::to_string(expires))
-        .add(sip::header_id::allow, cfg_.allow)
-        .add(sip::header_id::user_agent, cfg_.user_agent);
+    b.add(sip::header_id::expires, std::to_string(expires)).add(sip::header_id::allow, cfg_.allow);
+    if (outbound_) b.add(sip::header_id::supported, "outbound, path");  // RFC 5626 §4.2.1
+    b.add(sip::header_id::user_agent, cfg_.user_agent);
     sent_credentials_ = false;
     if (challenge_) {
         nonce_count_ = challenge_->nonce == last_nonce_ ? nonce_count_ + 1 : 1;
@@ -127,6 +136,13 @@ void registration::on_response(const sip::message& response, time_point now) {
             return;
         }
         challenge_ = *ch;
+        send_register(requested_expires_);
+        return;
+    }
+    if (status == 439 && outbound_) {
+        // RFC 5626 §4.2.1/§6: a proxy between us and the registrar does not do outbound; register
+        // without it (an ordinary binding, kept alive as one).
+        outbound_ = false;
         send_register(requested_expires_);
         return;
     }
@@ -177,7 +193,19 @@ void registration::on_response(const sip::message& response, time_point now) {
     for (const sip::header_field& f : response.fields())
         if (f.id == sip::header_id::service_route) service_route_.emplace_back(response.value(f));
     backoff_ = {};
-    set_state(registration_status::registered, granted, {}, {});
+    // RFC 5626 §4.2.1: outbound is in use once the registrar requires it in the 2xx; its Flow-Timer
+    // (§4.4) says how often the flow must be kept alive.
+    bool outbound = false;
+    if (outbound_)
+        for (auto t : response.require())
+            if (t && sip::detail::iequals(t->text, "outbound")) outbound = true;
+    std::uint32_t flow_timer = 0;
+    if (outbound) {
+        std::uint32_t v = 0;
+        if (const std::string_view ft = response.header("Flow-Timer"); !ft.empty() && !sip::parse_number(ft, 86400, v).failed())
+            flow_timer = v;
+    }
+    set_state(registration_status::registered, granted, {}, {}, outbound, flow_timer);
     deadline_ = now + refresh_after(granted);
 }
 

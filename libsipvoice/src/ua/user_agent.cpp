@@ -1,6 +1,11 @@
 // The user agent facade: transports, the transaction layer and registrations on one io_context.
 #include "user_agent_impl.hpp"
 
+#include <unistd.h>
+
+#include <array>
+#include <fstream>
+
 namespace sipvoice::ua {
 
 std::optional<target> target_of(std::string_view text) {
@@ -32,6 +37,25 @@ std::string account_aor(const account& acct) { return "sip:" + acct.user + "@" +
 
 auth::credentials account_credentials(const account& acct) {
     return {acct.auth_user.empty() ? acct.user : acct.auth_user, acct.password};
+}
+
+std::string default_instance_id(std::string_view aor) {
+    std::string machine;
+    for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+        std::ifstream in(path);
+        if (in && std::getline(in, machine) && !machine.empty()) break;
+        machine.clear();
+    }
+    if (machine.empty()) {
+        std::array<char, 256> host{};
+        if (::gethostname(host.data(), host.size() - 1) == 0) machine = host.data();
+    }
+    std::string h = auth::hash_hex(auth::algorithm::sha256, "sipvoice instance\n" + machine + "\n" + std::string(aor));
+    h.resize(32);
+    h[12] = '8';  // version 8 (RFC 9562 §5.8: custom)
+    h[16] = "89ab"[(h[16] <= '9' ? h[16] - '0' : h[16] - 'a' + 10) & 3];  // the variant bits 10
+    return "urn:uuid:" + h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
+           h.substr(20, 12);
 }
 
 

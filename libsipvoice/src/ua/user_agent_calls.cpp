@@ -27,7 +27,7 @@ session_config user_agent::impl::session_config_for(const transport::flow& f, co
     const std::uint16_t port =
         f.connection != 0 && cfg.advertised_port == 0 && f.local.port != 0 ? f.local.port : local_port_for(f.proto);
     c.sent_by = host_reference(local_host_for(f.remote)) + ":" + std::to_string(port);
-    c.contact = "<sip:" + (user.empty() ? "" : user + "@") + c.sent_by + transport_param(f.proto) + ">";
+    c.contact = "<sip:" + (user.empty() ? "" : user + "@") + c.sent_by + transport_param(f.proto) + ob_param(f.proto, f.remote) + ">";
     c.user_agent = cfg.user_agent;
     c.allow = std::string(allow_list);
     c.timers = cfg.timers;
@@ -46,7 +46,7 @@ session_config user_agent::impl::session_config_for(const target& t, const trans
     std::string user = "sipvoice";
     if (auto u = sip::parse_uri(from); u && u->has_user) user = std::string(u->user);
     c.local_uri = "<" + (from.empty() ? "sip:sipvoice@" + host_reference(local_host_for(ep)) : from) + ">";
-    c.contact = "<sip:" + user + "@" + c.sent_by + transport_param(t.proto) + ">";
+    c.contact = "<sip:" + user + "@" + c.sent_by + transport_param(t.proto) + ob_param(t.proto, ep) + ">";
     c.user_agent = cfg.user_agent;
     c.allow = std::string(allow_list);
     c.timers = cfg.timers;

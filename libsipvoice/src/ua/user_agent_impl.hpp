@@ -6,6 +6,7 @@
 #include "sipvoice/ua/invite_session.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <vector>
@@ -99,7 +100,20 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         bool removing = false;
         std::optional<time_point> next_ping;
         std::optional<time_point> next_probe;
+        // RFC 5626: the registrar took this flow as an outbound one; how often it is kept alive
+        // (from the Flow-Timer; zero: acct.keepalive).
+        bool outbound = false;
+        duration flow_keepalive{};
+        [[nodiscard]] duration ping_every() const { return flow_keepalive.count() > 0 ? flow_keepalive : acct.keepalive; }
     };
+
+    // ";ob" when an outbound registration (RFC 5626) holds the flow to `remote`: the Contact of a
+    // call over it asks for the dialog's requests to come back the same way (§4.3, §5.4).
+    [[nodiscard]] std::string ob_param(protocol p, const transport::endpoint& remote) const {
+        for (const auto& [id, b] : bindings)
+            if (b.outbound && b.resolved && b.where.proto == p && b.dest == remote) return ";ob";
+        return {};
+    }
 
     void log(log_level level, const std::string& text) const {
         if (log_cb) log_cb(level, text);
@@ -459,10 +473,43 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             b.down = false;
             b.ping_outstanding = false;
             b.next_probe.reset();
-            if (b.acct.keepalive.count() > 0 && (b.where.proto == protocol::udp || b.acct.options_ping))
-                b.next_ping = sipvoice::clock::now() + b.acct.keepalive;
+            use_flow(b, s);
+            if (b.ping_every().count() > 0 && (b.where.proto == protocol::udp || b.acct.options_ping))
+                b.next_ping = sipvoice::clock::now() + b.ping_every();
+        } else if (s.status != registration_status::registering) {
+            use_flow(b, {});  // failed or unregistered: no outbound flow (calls meanwhile get no ;ob)
         }
         if (b.handler) b.handler(s);
+    }
+
+    static std::string seconds_text(duration d) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(d.count()) / 1000.0);
+        return buf;
+    }
+    // RFC 5626 §4.4: a flow the registrar took as an outbound one is kept alive every 80-100% of its
+    // Flow-Timer (else every acct.keepalive); on TCP/TLS each CRLF ping must get its pong within
+    // 10 s (§4.4.1), or the connection is closed, which registers again at once (mark_down).
+    void use_flow(binding& b, const registration_state& s) {
+        const bool was = b.outbound;
+        b.outbound = s.outbound;
+        b.flow_keepalive = {};
+        if (!s.outbound) {
+            if (was && b.where.proto != protocol::udp) tp.set_keepalive(b.where.proto, b.dest, tp.config().keepalive_interval, {});
+            return;
+        }
+        if (s.flow_timer != 0) {
+            std::uniform_real_distribution<double> share(0.8, 1.0);
+            b.flow_keepalive = duration(static_cast<duration::rep>(s.flow_timer * 1000.0 * share(rng)));
+        }
+        const duration every = b.ping_every();
+        const duration pong_wait{10000};
+        if (b.where.proto != protocol::udp) tp.set_keepalive(b.where.proto, b.dest, every, pong_wait);
+        if (!was)
+            log(log_level::info, "registrar " + b.acct.registrar + " supports outbound (RFC 5626): the flow to " +
+                                     transport::to_string(b.dest) + " is kept alive every " + seconds_text(every) + " s" +
+                                     (s.flow_timer != 0 ? " (Flow-Timer " + std::to_string(s.flow_timer) + ")" : "") +
+                                     (b.where.proto != protocol::udp ? ", a pong expected within 10 s" : ""));
     }
 
     void send_register(binding& b, std::string bytes) {
@@ -535,7 +582,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             if (!b.resolved) return;  // gone to the next SRV target, which registers first
         }
         b.ping_outstanding = true;
-        b.next_ping = now + (b.down ? probe_interval(b.acct) : b.acct.keepalive);
+        b.next_ping = now + (b.down ? probe_interval(b.acct) : b.ping_every());
         std::weak_ptr<impl> weak = weak_from_this();
         const std::size_t id = b.id;
         auto ping = new_outgoing("OPTIONS", b.acct.registrar, account_aor(b.acct), b.where, b.dest);
@@ -809,6 +856,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         rc.retry_max = b.acct.retry_max;
         rc.user_agent = cfg.user_agent;
         rc.allow = std::string(allow_list);
+        if (b.acct.outbound) rc.instance_id = b.acct.instance_id.empty() ? default_instance_id(rc.aor) : b.acct.instance_id;
         b.reg = std::make_unique<registration>(std::move(rc), rng());
         if (b.removing) return;
         b.reg->start();

@@ -141,6 +141,12 @@ public:
     // is connected. A user agent that does not listen for a protocol (TLS without a certificate)
     // names this local port in its Via and Contact, so that requests come back over the connection.
     [[nodiscard]] std::optional<flow> connection_to(protocol p, const endpoint& to) const;
+    // RFC 5626 §4.4.1 keep-alive of the TCP/TLS connection to `to` (open or opening), in place of
+    // transport_config::keepalive_interval: a CRLF ping every `interval` (0: none), and, with a
+    // `pong_timeout`, the connection closed as failed (the closed handler gets timed_out) when no
+    // pong comes within that time of a ping. Only a peer that supports outbound answers pings, so
+    // only such a flow should wait for pongs. False when there is no such connection.
+    bool set_keepalive(protocol p, const endpoint& to, duration interval, duration pong_timeout);
 
     // The listening port of a protocol (0 when it does not listen).
     [[nodiscard]] std::uint16_t local_port(protocol p) const noexcept;

@@ -17,6 +17,11 @@
 // before it lapses; failures retried with exponential backoff and jitter; an immediate re-REGISTER after
 // a transport reconnect; the public address learned from received/rport (RFC 3581) put into the
 // Contact and registered again; Service-Route (RFC 3608) kept; un-REGISTER (Expires: 0) on stop().
+// With `outbound` (RFC 5626, SIP Outbound): the Contact carries reg-id and +sip.instance, the REGISTER
+// says `Supported: outbound, path`, and a 2xx with `Require: outbound` (and an optional Flow-Timer)
+// marks the flow as an outbound one, which the caller then keeps alive and watches (state().outbound,
+// state().flow_timer); a 439 First Hop Lacks Outbound Support is answered by registering again
+// without it.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +52,10 @@ struct registration_config {
     duration retry_max{60000};
     std::string user_agent = "sipvoice";
     std::string allow = "OPTIONS";  // the methods we handle, for the registrar's and PBX's information
+    // RFC 5626: register this flow for outbound with this instance id ("urn:uuid:..."; it must stay
+    // the same across restarts, §4.1) and reg-id. Empty instance_id: no outbound.
+    std::string instance_id;
+    std::uint32_t reg_id = 1;
 };
 
 enum class registration_status : std::uint8_t { unregistered, registering, registered, failed };
@@ -56,6 +65,10 @@ struct registration_state {
     std::uint32_t expires = 0;  // granted expiry when registered
     std::string reason;         // why it failed
     duration retry_in{};        // when it will try again after a failure
+    // RFC 5626: the registrar's 2xx said `Require: outbound` (the flow is an outbound one), and its
+    // Flow-Timer in seconds (0: none given).
+    bool outbound = false;
+    std::uint32_t flow_timer = 0;
 };
 
 class registration {
@@ -83,11 +96,15 @@ public:
     [[nodiscard]] const registration_state& state() const noexcept { return state_; }
     [[nodiscard]] const std::vector<std::string>& service_route() const noexcept { return service_route_; }
     [[nodiscard]] std::string contact() const;  // our Contact, e.g. "<sip:1001@192.0.2.10:5060;transport=tcp>"
+    // What follows contact() in a REGISTER: ";reg-id=1;+sip.instance=\"<urn:uuid:...>\"" while
+    // outbound is wanted (RFC 5626 §4.2), else nothing.
+    [[nodiscard]] std::string contact_params() const;
     [[nodiscard]] std::string sent_by() const;  // host:port for Via
 
 private:
     void send_register(std::uint32_t expires);
-    void set_state(registration_status status, std::uint32_t expires, std::string reason, duration retry_in);
+    void set_state(registration_status status, std::uint32_t expires, std::string reason, duration retry_in,
+                   bool outbound = false, std::uint32_t flow_timer = 0);
     void fail(std::string reason, time_point now);
     std::string random_token(std::size_t length);
 
@@ -105,6 +122,7 @@ private:
     duration backoff_{};
     bool stopping_ = false;
     bool stopped_ = false;
+    bool outbound_ = false;  // asking for outbound: an instance id is configured and no 439 refused it
     std::optional<time_point> deadline_;
     registration_state state_;
     std::vector<std::string> service_route_;

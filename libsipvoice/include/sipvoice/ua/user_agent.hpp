@@ -107,6 +107,15 @@ struct account {
     // is still noticed).
     duration keepalive{30000};
     bool options_ping = false;  // ping with OPTIONS on TCP/TLS too (a registrar that ignores CRLF pings)
+    // RFC 5626 (SIP Outbound): register with reg-id and +sip.instance and `Supported: outbound,
+    // path`. When the registrar's 2xx says `Require: outbound`, the flow is kept alive every 80-100%
+    // of its Flow-Timer (else every `keepalive`), a TCP/TLS flow whose ping gets no pong within 10 s
+    // is closed and registered again at once, and the Contact of calls over the flow carries `ob`
+    // so that requests in those dialogs come back over it. A registrar without outbound support
+    // ignores the parameters; a 439 from a proxy on the way is answered by registering without.
+    bool outbound = false;
+    // The instance id (RFC 5626 §4.1), "urn:uuid:...". Empty: default_instance_id(aor).
+    std::string instance_id;
     duration retry_base{2000};
     duration retry_max{60000};
 };
@@ -128,6 +137,9 @@ std::string account_domain(const account& acct);
 std::string account_aor(const account& acct);
 // What answers a 401/407 for the account: its auth user (else the extension) and password.
 auth::credentials account_credentials(const account& acct);
+// An RFC 5626 instance id that stays the same across restarts of this machine: a UUID (version 8,
+// RFC 9562) made from a hash of /etc/machine-id (else the host name) and `aor`, as "urn:uuid:...".
+std::string default_instance_id(std::string_view aor);
 
 // The end of a request: a final response, or an error (timeout, transport failure) with its reason.
 struct request_outcome {
