@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # SIP Outbound (RFC 5626) against Kamailio's outbound module (kamailio.cfg with OUTBOUND and a
-# Flow-Timer of 2 s): our `sipvoice answer --outbound` registers 1001 over TCP.
+# Flow-Timer of 2 s): our `sipvoice answer --outbound` registers 1001 over T (tcp or udp).
 # Passes when:
 #  - the REGISTER carries reg-id=1 and a +sip.instance URN (Kamailio: OUTBOUND-SAVED, Supported:
 #    outbound), and the CLI prints "registered expires=N outbound=yes flow_timer=2";
 #  - a call to 1001 from `sipvoice call` (UDP, to Kamailio) is routed over the registered flow
 #    (Kamailio: FLOW INVITE lr=2, the flow token of the binding's Path), answered with ;ob in the
 #    200's Contact, and has RTP both ways (the call exits 0);
-#  - with Kamailio frozen (SIGSTOP: the connection stays open but nothing answers), the CLI takes the
-#    flow as dead within 16 s (no CRLF pong within 10 s of a ping, RFC 5626 §4.4.1): a "failed" line,
-#    and "no keep-alive pong" in its log; once Kamailio runs again it is registered again (outbound)
-#    over a new connection, and a second call reaches it over the new flow;
+#  - the flow is kept alive the RFC 5626 way: CRLF pings on TCP, STUN Binding requests on UDP (§4.4.2,
+#    answered by Kamailio's stun module), and no OPTIONS pings while it is registered;
+#  - with Kamailio frozen (SIGSTOP: a TCP connection stays open but nothing answers), the CLI takes the
+#    flow as dead within 16 s (TCP: no CRLF pong within 10 s of a ping, §4.4.1; UDP: no STUN answer): a
+#    "failed" line, and the reason in its log; once Kamailio runs again it is registered again
+#    (outbound), and a second call reaches it over the new flow;
 #  - SIGTERM: un-REGISTER (the binding is gone) and exit 0.
 # MEASURED: seconds from the freeze to the failure, and from the thaw to the new registration.
-# Usage: cli_outbound.sh SIPVOICE
+# Usage: cli_outbound.sh SIPVOICE tcp|udp
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 iop_sipvoice_check "${1:-}"
-iop_init "cli-outbound"
+t=${2:?usage: cli_outbound.sh SIPVOICE tcp|udp}
+case "$t" in
+tcp) dead_reason='no keep-alive pong' ;;
+udp) dead_reason='no answer to the STUN keep-alive' ;;
+*) iop_fail "transport: tcp or udp, not '$t'" ;;
+esac
+iop_init "cli-outbound-$t"
 iop_sipvoice_command answer
 [ -f "$IOP_MODULE_DIR/outbound.so" ] ||
   iop_fail "Kamailio's outbound module ($IOP_MODULE_DIR/outbound.so) is missing: install kamailio-outbound-modules (tools/setup.sh does)"
@@ -30,7 +38,7 @@ err=$IOP_DIR/answer.err
 iop_wav_tone "$IOP_DIR/tone.wav" 8000 1000 2
 
 iop_pick_port ap
-iop_spawn ans answer "$SIPVOICE" answer --listen "tcp:127.0.0.1:$ap" --echo --registrar "$(iop_registrar_uri tcp)" \
+iop_spawn ans answer "$SIPVOICE" answer --listen "$t:127.0.0.1:$ap" --echo --registrar "$(iop_registrar_uri "$t")" \
   --user 1001 --password secret1001 --outbound -v
 wait_for_line "$out" '^registered ' 10 || iop_fail "our answer --outbound printed no 'registered' line in 10 s"
 [[ "$IOP_LINE" =~ ^registered\ expires=[0-9]+\ outbound=yes\ flow_timer=2$ ]] ||
@@ -62,7 +70,15 @@ call_once() {
 call_once 1
 iop_log "call 1: $CALL_LINE"
 
-# ---- a flow that dies silently: Kamailio frozen, the TCP connection still open
+# ---- keep-alives: the outbound way (TCP: CRLF, UDP: STUN), never OPTIONS pings
+sleep 2.5
+if [ "$t" = udp ]; then
+  grep -q 'by STUN' "$err" || iop_fail "the UDP flow is not kept alive by STUN: $(grep 'outbound' "$err" | head -n 1)"
+fi
+[ "$(iop_count "$IOP_DIR/kamailio.log" 'OPTIONS-SELF')" -eq 0 ] ||
+  iop_fail "OPTIONS keep-alives went to Kamailio while the flow was an outbound one"
+
+# ---- a flow that dies silently: Kamailio frozen (a TCP connection stays open)
 registered_before=$(iop_count "$out" '^registered ')
 lines_before=$(iop_lines "$out")
 frozen_at=$(iop_now)
@@ -72,7 +88,7 @@ dead_after=$(iop_elapsed "$frozen_at")
 iop_log "CLI: '$IOP_LINE' $dead_after s after the freeze"
 kill -CONT -- "-$IOP_KAM_PID"
 thawed_at=$(iop_now)
-grep -q 'no keep-alive pong' "$err" || iop_fail "the CLI did not log the missing pong (answer.err)"
+grep -q "$dead_reason" "$err" || iop_fail "the CLI did not log '$dead_reason' (answer.err)"
 for _ in $(seq 200); do
   [ "$(iop_count "$out" '^registered .*outbound=yes')" -gt "$registered_before" ] && break
   sleep 0.05
@@ -87,5 +103,5 @@ kill -TERM "$ans"
 iop_wait_exit "$ans" 8
 [ "$IOP_EXIT" = 0 ] || iop_fail "answer exited '$IOP_EXIT' on SIGTERM (expected 0)"
 wait_for_no_binding 1001 5 || iop_fail "the binding of 1001 is still there after SIGTERM (no un-REGISTER)"
-echo "MEASURED cli-outbound: flow_timer=2 dead_flow_noticed_s=$dead_after registered_again_s=$back_after"
+echo "MEASURED cli-outbound-$t: flow_timer=2 dead_flow_noticed_s=$dead_after registered_again_s=$back_after"
 iop_pass

@@ -2,18 +2,22 @@
 // byte stream written by a raw client, keep-alives, limits, and the received/rport stamp.
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 #include <asio/read.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/write.hpp>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <optional>
 #include <vector>
 
 #include "../unit/loopback.hpp"
+#include "sipvoice/transport/stun.hpp"
 #include "sipvoice/transport/transport.hpp"
 
 using namespace sipvoice;
 using transport::protocol;
+namespace stun = transport::stun;
 using test::run_until;
 
 namespace {
@@ -378,5 +382,56 @@ TEST_CASE("TCP: an outbound flow's pings must be answered within the pong timeou
         REQUIRE(a.set_keepalive(protocol::tcp, peer.where(), std::chrono::milliseconds(100), {}));
         REQUIRE(run_until(io, [&] { return peer.pings >= 4; }, std::chrono::milliseconds(3000)));
         CHECK(ra.closed.empty());
+    }
+}
+
+TEST_CASE("UDP: a STUN keep-alive learns the mapped address, and times out after its retransmissions (RFC 5626 §4.4.2)",
+          "[transport][loopback][outbound]") {
+    asio::io_context io;
+    transport::sip_transport a(io, local_config());
+    REQUIRE_FALSE(a.start());
+    asio::ip::udp::socket server(io, {loopback, 0});
+    const transport::endpoint where{loopback, server.local_endpoint().port()};
+    bool answer = true;
+    int requests = 0;
+    std::array<char, 1500> buf{};
+    asio::ip::udp::endpoint from;
+    std::function<void()> serve = [&] {
+        server.async_receive_from(asio::buffer(buf), from, [&](std::error_code ec, std::size_t n) {
+            if (ec) return;
+            const std::string d(buf.data(), n);
+            if (stun::is_stun(d) && n == 20 && d[0] == 0 && d[1] == 1) {
+                ++requests;
+                stun::transaction_id tid{};
+                std::copy(d.begin() + 8, d.end(), tid.begin());
+                if (answer) server.send_to(asio::buffer(stun::binding_success(tid, {from.address(), from.port()})), from);
+            }
+            serve();
+        });
+    };
+    serve();
+    std::optional<transport::endpoint> mapped;
+    std::error_code result;
+    bool done = false;
+    auto handler = [&](std::optional<transport::endpoint> m, std::error_code ec) {
+        mapped = m;
+        result = ec;
+        done = true;
+    };
+    SECTION("answered") {
+        a.stun_ping(where, std::chrono::milliseconds(2000), handler);
+        REQUIRE(run_until(io, [&] { return done; }));
+        CHECK_FALSE(result);
+        REQUIRE(mapped);
+        CHECK(*mapped == transport::endpoint{loopback, a.local_port(protocol::udp)});  // the SIP socket sent it
+        CHECK(requests == 1);
+    }
+    SECTION("unanswered: sent again at 0.5 s, then given up at the timeout") {
+        answer = false;
+        a.stun_ping(where, std::chrono::milliseconds(1200), handler);
+        REQUIRE(run_until(io, [&] { return done; }, std::chrono::milliseconds(5000)));
+        CHECK(result == asio::error::timed_out);
+        CHECK_FALSE(mapped);
+        CHECK(requests == 2);
     }
 }

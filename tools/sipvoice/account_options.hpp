@@ -25,9 +25,10 @@ constexpr std::string_view account_options_help = R"(account options:
                    UDP (default 30; 0 switches it off)
   --options-ping   ping with OPTIONS on TCP/TLS too (for registrars that ignore CRLF pings)
   --outbound       SIP Outbound (RFC 5626): register with reg-id and +sip.instance; when the
-                   registrar requires outbound in its 200, keep the flow alive at its Flow-Timer,
-                   take a TCP/TLS ping without pong in 10 s as a dead flow (register again at once),
-                   and ask for calls' in-dialog requests over the flow (;ob in their Contact)
+                   registrar requires outbound in its 200, keep the flow alive at its Flow-Timer
+                   (CRLF on TCP/TLS, STUN on UDP), take a ping without answer (10 s) as a dead
+                   flow (register again at once), and ask for calls' in-dialog requests over the
+                   flow (;ob in their Contact)
   --instance-id URN  the instance id for --outbound (implies it), e.g. urn:uuid:UUID; default:
                    one derived from /etc/machine-id and the address of record, stable across runs
 )";

@@ -4,6 +4,7 @@
 #include <array>
 #include <deque>
 #include <map>
+#include <random>
 #include <vector>
 
 #include <asio/connect.hpp>
@@ -18,6 +19,7 @@
 #include "../sip/charset.hpp"
 #include "sipvoice/config.hpp"
 #include "sipvoice/sip/framer.hpp"
+#include "sipvoice/transport/stun.hpp"
 
 namespace sipvoice {
 
@@ -109,6 +111,21 @@ struct sip_transport::impl : std::enable_shared_from_this<impl> {
                                                 std::error_code& ec);
     void send_datagram(const endpoint& to, std::string bytes, send_handler done);
     void closed(connection& c, std::error_code ec);
+    void stun_retransmit(const stun::transaction_id& id);
+    void stun_received(std::string_view datagram);
+
+    // STUN Binding requests under way (stun_ping), by transaction id.
+    struct stun_pending {
+        endpoint to;
+        std::string request;
+        std::unique_ptr<asio::steady_timer> timer;
+        sipvoice::time_point deadline;
+        duration gap{500};  // RFC 5389 §7.2.1: RTO 500 ms, doubled after each retransmission
+        bool sent_last = false;  // the next expiry is the deadline
+        sip_transport::stun_handler done;
+    };
+    std::map<stun::transaction_id, stun_pending> stun_requests;
+    std::mt19937_64 stun_rng{std::random_device{}()};
 
     asio::io_context& io;
     transport_config cfg;
@@ -503,6 +520,8 @@ void sip_transport::impl::receive(udp_listener& l) {
             if (n > self->cfg.max_message_size) {
                 self->log(log_level::warning, "dropped a " + std::to_string(n) + "-byte datagram from " +
                                                   to_string(from_asio(l.from)) + ": larger than max_message_size");
+            } else if (stun::is_stun(d)) {
+                self->stun_received(d);
             } else if (!is_keepalive_datagram(d)) {
                 std::error_code e2;
                 flow from{protocol::udp, from_asio(l.from), from_asio(l.socket.local_endpoint(e2)), 0};
@@ -653,10 +672,69 @@ std::error_code sip_transport::start() {
     return {};
 }
 
+void sip_transport::impl::stun_retransmit(const stun::transaction_id& id) {
+    auto it = stun_requests.find(id);
+    if (it == stun_requests.end()) return;
+    stun_pending& p = it->second;
+    const sipvoice::time_point now = sipvoice::clock::now();
+    if (p.sent_last || now >= p.deadline) {
+        auto done = std::move(p.done);
+        stun_requests.erase(it);
+        if (done) done(std::nullopt, asio::error::timed_out);
+        return;
+    }
+    send_datagram(p.to, p.request, {});
+    // The next retransmission, unless the deadline comes first: then only the wait for an answer.
+    sipvoice::time_point next = now + p.gap;
+    if (next >= p.deadline) {
+        next = p.deadline;
+        p.sent_last = true;
+    }
+    p.gap *= 2;
+    p.timer->expires_at(next);
+    std::weak_ptr<impl> weak = weak_from_this();
+    p.timer->async_wait([weak, id](std::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || self->stopped) return;
+        self->stun_retransmit(id);
+    });
+}
+
+void sip_transport::impl::stun_received(std::string_view datagram) {
+    auto r = stun::read_response(datagram);
+    if (!r) return;  // a request or indication (we answer none), or malformed
+    auto it = stun_requests.find(r->id);
+    if (it == stun_requests.end()) return;  // a late answer to a retransmission, or not ours
+    auto done = std::move(it->second.done);
+    stun_requests.erase(it);
+    if (!done) return;
+    if (r->success && r->mapped) return done(r->mapped, {});
+    // An error response, or a success without an address: the server is there, but no binding.
+    done(std::nullopt, std::make_error_code(std::errc::protocol_error));
+}
+
+void sip_transport::stun_ping(const endpoint& to, duration timeout, stun_handler done) {
+    impl& m = *impl_;
+    if (m.stopped) {
+        if (done) asio::post(m.io, [done] { done(std::nullopt, asio::error::operation_aborted); });
+        return;
+    }
+    stun::transaction_id id{};
+    for (auto& b : id) b = static_cast<std::uint8_t>(m.stun_rng());
+    impl::stun_pending& p = m.stun_requests[id];
+    p.to = to;
+    p.request = stun::binding_request(id);
+    p.timer = std::make_unique<asio::steady_timer>(m.io);
+    p.deadline = sipvoice::clock::now() + timeout;
+    p.done = std::move(done);
+    m.stun_retransmit(id);
+}
+
 void sip_transport::stop() {
     impl& m = *impl_;
     if (m.stopped) return;
     m.stopped = true;
+    m.stun_requests.clear();  // their timers go with them; no handler runs after stop()
     std::error_code ec;
     for (auto& s : m.udp_sockets) s->socket.close(ec);
     for (auto& a : m.acceptors) a->socket.close(ec);

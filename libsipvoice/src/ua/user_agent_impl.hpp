@@ -104,6 +104,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         // (from the Flow-Timer; zero: acct.keepalive).
         bool outbound = false;
         duration flow_keepalive{};
+        std::optional<transport::endpoint> stun_mapped;  // UDP: our address as the registrar's STUN saw it
         [[nodiscard]] duration ping_every() const { return flow_keepalive.count() > 0 ? flow_keepalive : acct.keepalive; }
     };
 
@@ -494,6 +495,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         const bool was = b.outbound;
         b.outbound = s.outbound;
         b.flow_keepalive = {};
+        b.stun_mapped.reset();
         if (!s.outbound) {
             if (was && b.where.proto != protocol::udp) tp.set_keepalive(b.where.proto, b.dest, tp.config().keepalive_interval, {});
             return;
@@ -509,7 +511,43 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
             log(log_level::info, "registrar " + b.acct.registrar + " supports outbound (RFC 5626): the flow to " +
                                      transport::to_string(b.dest) + " is kept alive every " + seconds_text(every) + " s" +
                                      (s.flow_timer != 0 ? " (Flow-Timer " + std::to_string(s.flow_timer) + ")" : "") +
-                                     (b.where.proto != protocol::udp ? ", a pong expected within 10 s" : ""));
+                                     (b.where.proto != protocol::udp ? ", a pong expected within 10 s"
+                                                                      : " by STUN, an answer expected within " +
+                                                                            seconds_text(std::min(every * 3 / 4, duration{10000})) + " s"));
+    }
+
+    // RFC 5626 §4.4.2: an outbound UDP flow is kept alive by STUN Binding requests to the registrar's
+    // SIP port. No answer within 10 s (or 3/4 of the interval, so before the next one): the flow failed. Our mapped address changed
+    // (a NAT rebinding): the binding points to the old one, so register again at once.
+    void send_stun(binding& b) {
+        std::weak_ptr<impl> weak = weak_from_this();
+        const std::size_t id = b.id;
+        const std::uint64_t seq = b.register_seq;
+        tp.stun_ping(b.dest, std::min(b.ping_every() * 3 / 4, duration{10000}),
+                     [weak, id, seq](std::optional<transport::endpoint> mapped, std::error_code ec) {
+                         auto self = weak.lock();
+                         if (!self || ec == asio::error::operation_aborted) return;
+                         auto it = self->bindings.find(id);
+                         if (it == self->bindings.end() || !it->second.outbound) return;
+                         binding& bb = it->second;
+                         if (ec == asio::error::timed_out) {
+                             bb.ping_outstanding = false;
+                             self->mark_down(bb, "no answer to the STUN keep-alive");
+                             return self->pump();
+                         }
+                         bb.ping_outstanding = false;  // an answer, even an error, means the registrar is there
+                         if (!mapped) return;
+                         if (bb.stun_mapped && !(*bb.stun_mapped == *mapped) && bb.register_seq == seq) {
+                             self->log(log_level::warning, "registrar " + bb.acct.registrar + " sees us at " +
+                                                               transport::to_string(*mapped) + " now, not " +
+                                                               transport::to_string(*bb.stun_mapped) +
+                                                               " (NAT rebinding): registering again");
+                             bb.stun_mapped = mapped;
+                             bb.reg->on_transport_reconnected();
+                             return self->pump();
+                         }
+                         bb.stun_mapped = mapped;
+                     });
     }
 
     void send_register(binding& b, std::string bytes) {
@@ -577,12 +615,15 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     }
 
     void send_ping(binding& b, time_point now) {
-        if (b.ping_outstanding && !b.down) {
+        // (A STUN keep-alive reports its own failure, before the next one is due: send_stun.)
+        const bool by_stun = b.outbound && !b.down && b.where.proto == protocol::udp;
+        if (b.ping_outstanding && !b.down && !by_stun) {
             mark_down(b, "no answer to keep-alive OPTIONS");
             if (!b.resolved) return;  // gone to the next SRV target, which registers first
         }
         b.ping_outstanding = true;
         b.next_ping = now + (b.down ? probe_interval(b.acct) : b.ping_every());
+        if (by_stun) return send_stun(b);
         std::weak_ptr<impl> weak = weak_from_this();
         const std::size_t id = b.id;
         auto ping = new_outgoing("OPTIONS", b.acct.registrar, account_aor(b.acct), b.where, b.dest);

@@ -20,7 +20,7 @@
 //    peer opened, RFC 3261 §18.2.2) goes over it; otherwise a connection is opened and the bytes wait
 //    for it;
 //  - CRLF keep-alive pings on connections we opened (RFC 5626 §4.4.1), answered pongs, and pings from
-//    the peer answered;
+//    the peer answered; STUN Binding keep-alives on UDP (§4.4.2, stun_ping);
 //  - an idle timeout and a connection limit, so idle connections cannot exhaust us;
 //  - TLS with certificate verification on by default (CA file/dir or the system store), host name or
 //    IP address checked against the certificate, SNI for names; verification can be switched off
@@ -147,6 +147,12 @@ public:
     // pong comes within that time of a ping. Only a peer that supports outbound answers pings, so
     // only such a flow should wait for pongs. False when there is no such connection.
     bool set_keepalive(protocol p, const endpoint& to, duration interval, duration pong_timeout);
+    // RFC 5626 §4.4.2 keep-alive of a UDP flow: a STUN Binding request (RFC 5389) to `to` from the
+    // SIP socket of its address family, sent again after 0.5, 1, 2, 4 s... until `timeout`. `done`
+    // gets our address as `to` saw it (its XOR-MAPPED-ADDRESS), or no address and an error:
+    // timed_out (no answer), protocol_error (an error response), operation_aborted (stopped).
+    using stun_handler = std::function<void(std::optional<endpoint> mapped, std::error_code)>;
+    void stun_ping(const endpoint& to, duration timeout, stun_handler done);
 
     // The listening port of a protocol (0 when it does not listen).
     [[nodiscard]] std::uint16_t local_port(protocol p) const noexcept;

@@ -109,8 +109,9 @@ struct account {
     bool options_ping = false;  // ping with OPTIONS on TCP/TLS too (a registrar that ignores CRLF pings)
     // RFC 5626 (SIP Outbound): register with reg-id and +sip.instance and `Supported: outbound,
     // path`. When the registrar's 2xx says `Require: outbound`, the flow is kept alive every 80-100%
-    // of its Flow-Timer (else every `keepalive`), a TCP/TLS flow whose ping gets no pong within 10 s
-    // is closed and registered again at once, and the Contact of calls over the flow carries `ob`
+    // of its Flow-Timer (else every `keepalive`), by CRLF on TCP/TLS and STUN on UDP; a flow whose
+    // keep-alive goes unanswered (10 s) is taken as failed and registered again at once (so is a UDP
+    // flow whose STUN mapped address changed), and the Contact of calls over the flow carries `ob`
     // so that requests in those dialogs come back over it. A registrar without outbound support
     // ignores the parameters; a 439 from a proxy on the way is answered by registering without.
     bool outbound = false;
