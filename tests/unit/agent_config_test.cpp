@@ -450,3 +450,17 @@ TEST_CASE("agent config: the tools' keys, each mistake one line naming the key",
     CHECK(env.cfg.weather.base_url.empty());
     CHECK(only_error(load("", {{"WEATHER_UNITS", "kelvin"}})).find("WEATHER_UNITS") != std::string::npos);
 }
+
+TEST_CASE("agent config: sip.outbound and sip.instance_id (RFC 5626)", "[agent]") {
+    auto r = load("[sip]\noutbound = true\ninstance_id = \"urn:uuid:00000000-0000-1000-8000-000a95a0e128\"\n");
+    REQUIRE(r.ok());
+    CHECK(r.cfg.sip.outbound);
+    CHECK(r.cfg.sip.instance_id == "urn:uuid:00000000-0000-1000-8000-000a95a0e128");
+    r = load("", {{"SIP_OUTBOUND", "true"}});
+    REQUIRE(r.ok());
+    CHECK(r.cfg.sip.outbound);
+    CHECK(r.cfg.sip.instance_id.empty());
+    CHECK(only_error(load("[sip]\ninstance_id = \"1234\"\n")) ==
+          "agent.toml:2: sip.instance_id = \"1234\": '1234' is not a URN such as urn:uuid:00000000-0000-1000-8000-000000000000");
+    CHECK(only_error(load("", {{"SIP_INSTANCE_ID", "urn:x\"y"}})).find("SIP_INSTANCE_ID") != std::string::npos);
+}
