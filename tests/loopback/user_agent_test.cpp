@@ -47,6 +47,15 @@ struct peer {
     std::vector<transport::flow> flows;
 };
 
+// A bare TCP transport on 127.0.0.1 (any free port), for the test to play a registrar.
+transport::transport_config tcp_registrar_config() {
+    transport::transport_config rc;
+    rc.bind_address = "127.0.0.1";
+    rc.udp = false;
+    rc.tcp_port = 0;
+    return rc;
+}
+
 // A bare UDP transport on 127.0.0.1, for the test to play a proxy.
 transport::transport_config udp_proxy_config() {
     transport::transport_config pc;
@@ -191,10 +200,7 @@ TEST_CASE("user_agent registers through a digest challenge, re-registers after t
     asio::io_context io;
     ua::user_agent agent(io, local_config());
     REQUIRE_FALSE(agent.start());
-    transport::transport_config rc;
-    rc.bind_address = "127.0.0.1";
-    rc.udp = false;
-    rc.tcp_port = 0;
+    transport::transport_config rc = tcp_registrar_config();
     auto registrar = std::make_unique<transport::sip_transport>(io, rc);
     REQUIRE_FALSE(registrar->start());
     const std::uint16_t port = registrar->local_port(protocol::tcp);
@@ -1083,11 +1089,7 @@ TEST_CASE("user_agent with outbound (RFC 5626): the Contact of calls over the fl
     asio::io_context io;
     ua::user_agent a(io, local_config());
     REQUIRE_FALSE(a.start());
-    transport::transport_config rc;
-    rc.bind_address = "127.0.0.1";
-    rc.udp = false;
-    rc.tcp_port = 0;
-    transport::sip_transport registrar(io, rc);
+    transport::sip_transport registrar(io, tcp_registrar_config());
     REQUIRE_FALSE(registrar.start());
     const bool supports = GENERATE(true, false);
     std::vector<sip::message> registers;

@@ -44,6 +44,16 @@ std::string answer(const sip::message& req, int status, const std::vector<std::p
     return b.str();
 }
 
+// A 200 from a registrar that saw the request come from 203.0.113.5:40000 (received/rport in its Via).
+std::string answer_from_nat(const sip::message& req, const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::string reply = answer(req, 200, headers);
+    const std::string via(req.header(sip::header_id::via));
+    const std::size_t at = reply.find(via);
+    REQUIRE(at != std::string::npos);
+    reply.replace(at, via.size(), via.substr(0, via.size() - 5) + "rport=40000;received=203.0.113.5");
+    return reply;
+}
+
 const std::string challenge = R"(Digest realm="pbx.example.com", nonce="n-1", qop="auth", algorithm=MD5)";
 
 }  // namespace
@@ -185,12 +195,7 @@ TEST_CASE("registration: learns its public address from received/rport and regis
     auto req = next_request(r);
     CHECK(req.header(sip::header_id::contact) == "<sip:1001@192.0.2.10:5060;transport=tcp>");
     // The registrar saw us behind a NAT.
-    std::string reply = answer(req, 200, {{"Expires", "600"}});
-    const std::string via(req.header(sip::header_id::via));
-    const std::size_t at = reply.find(via);
-    REQUIRE(at != std::string::npos);
-    reply.replace(at, via.size(), via.substr(0, via.size() - 5) + "rport=40000;received=203.0.113.5");
-    r.on_response(parse_wire(reply), t0);
+    r.on_response(parse_wire(answer_from_nat(req, {{"Expires", "600"}})), t0);
     req = next_request(r);
     CHECK(req.header(sip::header_id::contact) == "<sip:1001@203.0.113.5:40000;transport=tcp>");
     CHECK(req.top_via()->host == "203.0.113.5");
@@ -292,12 +297,7 @@ TEST_CASE("registration: outbound (RFC 5626) asks with reg-id and +sip.instance 
         CHECK_FALSE(r.state().outbound);
     }
     SECTION("a new public address: the registrar replaces the binding by its instance, no expires=0 Contact") {
-        std::string reply = answer(req, 200, {{"Expires", "600"}, {"Require", "outbound"}});
-        const std::string via(req.header(sip::header_id::via));
-        const std::size_t at = reply.find(via);
-        REQUIRE(at != std::string::npos);
-        reply.replace(at, via.size(), via.substr(0, via.size() - 5) + "rport=40000;received=203.0.113.5");
-        r.on_response(parse_wire(reply), t0);
+        r.on_response(parse_wire(answer_from_nat(req, {{"Expires", "600"}, {"Require", "outbound"}})), t0);
         req = next_request(r);
         CHECK(req.count(sip::header_id::contact) == 1);
         CHECK(req.header(sip::header_id::contact) ==
