@@ -4,7 +4,9 @@
 // between agents, blind transfer (REFER) among three of them included.
 #include <algorithm>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include "dns_server.hpp"
 #include "sipvoice/auth/digest.hpp"
 #include "sipvoice/sip/builder.hpp"
+#include "sipvoice/transport/stun.hpp"
 #include "sipvoice/ua/user_agent.hpp"
 
 using namespace sipvoice;
@@ -1132,4 +1135,94 @@ TEST_CASE("user_agent with outbound (RFC 5626): the Contact of calls over the fl
     run_until(io, [] { return false; }, std::chrono::milliseconds(2500));
     CHECK(states.size() == events);
     CHECK(registrar.connection_count() == 1);
+}
+
+namespace {
+// A UDP registrar that also answers STUN on its SIP port (as Kamailio's stun module does): 200 with
+// Require: outbound and Flow-Timer: 1 to every REGISTER, 200 to OPTIONS, and to a Binding request
+// the source address, another one (a NAT that rebound), or nothing.
+struct stun_registrar {
+    enum class stun_mode { answer, rebound, silent };
+    explicit stun_registrar(asio::io_context& io) : socket(io, {asio::ip::make_address("127.0.0.1"), 0}) { serve(); }
+    asio::ip::udp::socket socket;
+    std::array<char, 65536> buf{};
+    asio::ip::udp::endpoint from;
+    stun_mode mode = stun_mode::answer;
+    int registers = 0;
+    int options = 0;
+    int stuns = 0;
+    void serve() {
+        socket.async_receive_from(asio::buffer(buf), from, [this](std::error_code ec, std::size_t n) {
+            if (ec) return;
+            const std::string d(buf.data(), n);
+            if (transport::stun::is_stun(d)) {
+                ++stuns;
+                transport::stun::transaction_id tid{};
+                std::copy(d.begin() + 8, d.begin() + 20, tid.begin());
+                transport::endpoint mapped{from.address(), from.port()};
+                if (mode == stun_mode::rebound) mapped = {asio::ip::make_address("203.0.113.9"), 4000};
+                if (mode != stun_mode::silent) socket.send_to(asio::buffer(transport::stun::binding_success(tid, mapped)), from);
+            } else if (auto m = sip::message::parse(std::string_view(d)); m && m->is_request()) {
+                sip::message_builder b = sip::message_builder::response_to(*m, 200, {}, "r1");
+                if (m->method_name() == "REGISTER") {
+                    ++registers;
+                    b.add(sip::header_id::contact, std::string(m->header(sip::header_id::contact)) + ";expires=300");
+                    b.add("Require", "outbound").add("Flow-Timer", "1");
+                } else if (m->method_name() == "OPTIONS") {
+                    ++options;
+                }
+                socket.send_to(asio::buffer(b.str()), from);
+            }
+            serve();
+        });
+    }
+};
+}  // namespace
+
+TEST_CASE("user_agent with outbound over UDP: STUN keep-alives, a NAT rebinding registers again, "
+          "a registrar that answers no STUN is checked with OPTIONS",
+          "[ua][loopback][outbound]") {
+    asio::io_context io;
+    ua::user_agent a(io, local_config());
+    REQUIRE_FALSE(a.start());
+    std::vector<std::string> logs;
+    a.on_log([&](log_level, std::string_view text) { logs.emplace_back(text); });
+    stun_registrar registrar(io);
+    const auto mode = GENERATE(stun_registrar::stun_mode::answer, stun_registrar::stun_mode::rebound,
+                               stun_registrar::stun_mode::silent);
+    registrar.mode = mode;
+    ua::account acct;
+    acct.registrar = "sip:127.0.0.1:" + std::to_string(registrar.socket.local_endpoint().port());
+    acct.user = "1001";
+    acct.outbound = true;
+    std::vector<ua::registration_state> states;
+    a.add_registration(acct, [&](const ua::registration_state& s) { states.push_back(s); });
+    REQUIRE(run_until(io, [&] { return !states.empty() && states.back().status == ua::registration_status::registered; }));
+    CHECK(states.back().outbound);
+    CHECK(states.back().flow_timer == 1);
+    // Pings every 0.8-1 s: three or more in 3 s (STUN while it is answered).
+    run_until(io, [] { return false; }, std::chrono::milliseconds(3000));
+    if (mode != stun_registrar::stun_mode::silent) CHECK(registrar.stuns >= 3);
+    CHECK(states.back().status == ua::registration_status::registered);
+    const auto logged = [&](std::string_view what) {
+        return std::any_of(logs.begin(), logs.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
+    };
+    switch (mode) {
+        case stun_registrar::stun_mode::answer:
+            CHECK(registrar.registers == 1);
+            CHECK(registrar.options == 0);
+            break;
+        case stun_registrar::stun_mode::rebound:
+            // Once for the new mapped address, not again for each keep-alive that says the same.
+            CHECK(registrar.registers == 2);
+            CHECK(logged("(NAT rebinding): registering again"));
+            break;
+        case stun_registrar::stun_mode::silent:
+            // STUN goes unanswered, OPTIONS are answered: the flow is kept, watched with OPTIONS.
+            CHECK(registrar.stuns == 2);  // the first request and its retransmission, then no more
+            CHECK(registrar.options >= 2);
+            CHECK(registrar.registers == 1);
+            CHECK(logged("no answer to the STUN keep-alive"));
+            break;
+    }
 }

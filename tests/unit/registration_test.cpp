@@ -303,6 +303,16 @@ TEST_CASE("registration: outbound (RFC 5626) asks with reg-id and +sip.instance 
         CHECK(req.header(sip::header_id::contact) ==
               "<sip:1001@203.0.113.5:40000;transport=tcp>;reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\"");
     }
+    SECTION("a new public address, and a registrar without outbound: the old Contact is removed as usual") {
+        r.on_response(parse_wire(answer_from_nat(req, {{"Expires", "600"}})), t0);
+        req = next_request(r);
+        REQUIRE(req.count(sip::header_id::contact) == 2);
+        auto contacts = req.contacts().begin();
+        CHECK((*contacts)->address.address.host == "203.0.113.5");
+        ++contacts;
+        CHECK((*contacts)->address.address.host == "192.0.2.10");
+        CHECK((*contacts)->expires == 0);
+    }
     SECTION("the un-REGISTER names the same instance and reg-id") {
         r.on_response(parse_wire(answer(req, 200, {{"Expires", "600"}, {"Require", "outbound"}})), t0);
         r.stop();

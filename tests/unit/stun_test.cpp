@@ -85,3 +85,16 @@ TEST_CASE("stun: malformed responses are refused", "[stun]") {
     CHECK_FALSE(stun::is_stun(old));
     CHECK_FALSE(stun::read_response(old));
 }
+
+TEST_CASE("stun: the RFC 5769 §2.3 IPv6 response's XOR-MAPPED-ADDRESS (the transaction id in the XOR)", "[stun]") {
+    const stun::transaction_id tid{0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae};
+    std::string s = bytes({0x01, 0x01, 0x00, 0x18, 0x21, 0x12, 0xa4, 0x42});
+    s.append(reinterpret_cast<const char*>(tid.data()), tid.size());
+    s += bytes({0x00, 0x20, 0x00, 0x14, 0x00, 0x02, 0xa1, 0x47, 0x01, 0x13, 0xa9, 0xfa, 0xa5, 0xd3, 0xf1, 0x79,
+                0xbc, 0x25, 0xf4, 0xb5, 0xbe, 0xd2, 0xb9, 0xd9});
+    auto r = stun::read_response(s);
+    REQUIRE(r);
+    REQUIRE(r->mapped);
+    CHECK(*r->mapped == endpoint{asio::ip::make_address("2001:db8:1234:5678:11:2233:4455:6677"), 32853});
+    CHECK(stun::binding_success(tid, *r->mapped) == s);
+}

@@ -15,6 +15,7 @@
 #include <asio/ssl.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
+#include <openssl/rand.h>
 
 #include "../sip/charset.hpp"
 #include "sipvoice/config.hpp"
@@ -112,7 +113,7 @@ struct sip_transport::impl : std::enable_shared_from_this<impl> {
     void send_datagram(const endpoint& to, std::string bytes, send_handler done);
     void closed(connection& c, std::error_code ec);
     void stun_retransmit(const stun::transaction_id& id);
-    void stun_received(std::string_view datagram);
+    void stun_received(std::string_view datagram, const endpoint& from);
 
     // STUN Binding requests under way (stun_ping), by transaction id.
     struct stun_pending {
@@ -125,7 +126,6 @@ struct sip_transport::impl : std::enable_shared_from_this<impl> {
         sip_transport::stun_handler done;
     };
     std::map<stun::transaction_id, stun_pending> stun_requests;
-    std::mt19937_64 stun_rng{std::random_device{}()};
 
     asio::io_context& io;
     transport_config cfg;
@@ -521,7 +521,7 @@ void sip_transport::impl::receive(udp_listener& l) {
                 self->log(log_level::warning, "dropped a " + std::to_string(n) + "-byte datagram from " +
                                                   to_string(from_asio(l.from)) + ": larger than max_message_size");
             } else if (stun::is_stun(d)) {
-                self->stun_received(d);
+                self->stun_received(d, from_asio(l.from));
             } else if (!is_keepalive_datagram(d)) {
                 std::error_code e2;
                 flow from{protocol::udp, from_asio(l.from), from_asio(l.socket.local_endpoint(e2)), 0};
@@ -700,11 +700,12 @@ void sip_transport::impl::stun_retransmit(const stun::transaction_id& id) {
     });
 }
 
-void sip_transport::impl::stun_received(std::string_view datagram) {
+void sip_transport::impl::stun_received(std::string_view datagram, const endpoint& from) {
     auto r = stun::read_response(datagram);
     if (!r) return;  // a request or indication (we answer none), or malformed
     auto it = stun_requests.find(r->id);
-    if (it == stun_requests.end()) return;  // a late answer to a retransmission, or not ours
+    // A late answer to a retransmission, not ours, or from elsewhere than where the request went.
+    if (it == stun_requests.end() || !(it->second.to == from)) return;
     auto done = std::move(it->second.done);
     stun_requests.erase(it);
     if (!done) return;
@@ -719,8 +720,11 @@ void sip_transport::stun_ping(const endpoint& to, duration timeout, stun_handler
         if (done) asio::post(m.io, [done] { done(std::nullopt, asio::error::operation_aborted); });
         return;
     }
-    stun::transaction_id id{};
-    for (auto& b : id) b = static_cast<std::uint8_t>(m.stun_rng());
+    stun::transaction_id id{};  // RFC 5389 §6: cryptographically random, so that no one can guess it
+    if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1) {
+        std::random_device rd;
+        for (auto& b : id) b = static_cast<std::uint8_t>(rd());
+    }
     impl::stun_pending& p = m.stun_requests[id];
     p.to = to;
     p.request = stun::binding_request(id);

@@ -82,9 +82,10 @@ void registration::send_register(std::uint32_t expires) {
         .add(sip::header_id::cseq, std::to_string(cseq_) + " REGISTER")
         .add(sip::header_id::contact, contact() + contact_params());
     // The binding registered under our old address would outlive us at the registrar (and draw
-    // calls to nowhere): remove it in the same request (RFC 3261 §10.2.2). With outbound the
-    // registrar replaces the binding of the same instance and reg-id by itself (RFC 5626 §6).
-    if (!stale_contact_.empty() && !outbound_) {
+    // calls to nowhere): remove it in the same request (RFC 3261 §10.2.2). (A registrar that does
+    // outbound replaces the binding of the same instance and reg-id by itself, RFC 5626 §6: then
+    // stale_contact_ stays empty.)
+    if (!stale_contact_.empty()) {
         b.add(sip::header_id::contact, stale_contact_ + ";expires=0");  // kept until a 2xx confirms it
     }
     b.add(sip::header_id::expires, std::to_string(expires)).add(sip::header_id::allow, cfg_.allow);
@@ -161,13 +162,18 @@ void registration::on_response(const sip::message& response, time_point now) {
         return;
     }
 
-    // 2xx. RFC 3581: received/rport say how the registrar sees us; behind NAT, register that.
+    // 2xx. RFC 5626 §4.2.1: outbound is in use once the registrar requires it in the 2xx.
+    bool outbound = false;
+    if (outbound_)
+        for (auto t : response.require())
+            if (t && sip::detail::iequals(t->text, "outbound")) outbound = true;
+    // RFC 3581: received/rport say how the registrar sees us; behind NAT, register that.
     if (auto via = response.top_via()) {
         std::string host(via->received.empty() ? std::string_view(cfg_.contact_host) : via->received);
         if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
         const std::uint16_t port = via->rport != 0 ? via->rport : cfg_.contact_port;
         if (host != cfg_.contact_host || port != cfg_.contact_port) {
-            stale_contact_ = contact();
+            if (!outbound) stale_contact_ = contact();
             cfg_.contact_host = host;
             cfg_.contact_port = port;
             send_register(cfg_.expires);
@@ -193,12 +199,7 @@ void registration::on_response(const sip::message& response, time_point now) {
     for (const sip::header_field& f : response.fields())
         if (f.id == sip::header_id::service_route) service_route_.emplace_back(response.value(f));
     backoff_ = {};
-    // RFC 5626 §4.2.1: outbound is in use once the registrar requires it in the 2xx; its Flow-Timer
-    // (§4.4) says how often the flow must be kept alive.
-    bool outbound = false;
-    if (outbound_)
-        for (auto t : response.require())
-            if (t && sip::detail::iequals(t->text, "outbound")) outbound = true;
+    // Its Flow-Timer (RFC 5626 §4.4) says how often an outbound flow must be kept alive.
     std::uint32_t flow_timer = 0;
     if (outbound) {
         std::uint32_t v = 0;

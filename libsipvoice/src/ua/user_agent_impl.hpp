@@ -104,7 +104,9 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         // (from the Flow-Timer; zero: acct.keepalive).
         bool outbound = false;
         duration flow_keepalive{};
-        std::optional<transport::endpoint> stun_mapped;  // UDP: our address as the registrar's STUN saw it
+        std::uint64_t flow_generation = 0;  // changes with every use_flow(): older STUN answers are stale
+        bool no_stun = false;  // the registrar answered no STUN: this flow is kept alive with OPTIONS
+        std::optional<transport::endpoint> stun_mapped;  // UDP: the last mapped address STUN gave
         [[nodiscard]] duration ping_every() const { return flow_keepalive.count() > 0 ? flow_keepalive : acct.keepalive; }
     };
 
@@ -496,6 +498,9 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         b.outbound = s.outbound;
         b.flow_keepalive = {};
         b.stun_mapped.reset();
+        b.no_stun = false;
+        ++b.flow_generation;
+        if (was != s.outbound) b.ping_outstanding = false;  // a STUN or OPTIONS of the other kind is no longer watched
         if (!s.outbound) {
             if (was && b.where.proto != protocol::udp) tp.set_keepalive(b.where.proto, b.dest, tp.config().keepalive_interval, {});
             return;
@@ -503,6 +508,11 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
         if (s.flow_timer != 0) {
             std::uniform_real_distribution<double> share(0.8, 1.0);
             b.flow_keepalive = duration(static_cast<duration::rep>(s.flow_timer * 1000.0 * share(rng)));
+        } else if (b.acct.keepalive.count() == 0) {
+            // §4.4.1: without a Flow-Timer, 95-120 s on TCP/TLS and 24-29 s on UDP, even with pings off.
+            const bool udp = b.where.proto == protocol::udp;
+            std::uniform_int_distribution<int> ms(udp ? 24000 : 95000, udp ? 29000 : 120000);
+            b.flow_keepalive = duration(ms(rng));
         }
         const duration every = b.ping_every();
         const duration pong_wait{10000};
@@ -517,31 +527,34 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     }
 
     // RFC 5626 §4.4.2: an outbound UDP flow is kept alive by STUN Binding requests to the registrar's
-    // SIP port. No answer within 10 s (or 3/4 of the interval, so before the next one): the flow failed. Our mapped address changed
-    // (a NAT rebinding): the binding points to the old one, so register again at once.
+    // SIP port. No answer within 10 s (or 3/4 of the interval, so before the next one): either the
+    // flow failed or the registrar does not answer STUN after all, so the flow is checked with
+    // OPTIONS from then on, whose unanswered ping marks it down (send_ping). A mapped address other
+    // than the one the registration learned (rport) is a NAT rebinding: register again at once.
     void send_stun(binding& b) {
         std::weak_ptr<impl> weak = weak_from_this();
         const std::size_t id = b.id;
-        const std::uint64_t seq = b.register_seq;
+        const std::uint64_t generation = b.flow_generation;
         tp.stun_ping(b.dest, std::min(b.ping_every() * 3 / 4, duration{10000}),
-                     [weak, id, seq](std::optional<transport::endpoint> mapped, std::error_code ec) {
+                     [weak, id, generation](std::optional<transport::endpoint> mapped, std::error_code ec) {
                          auto self = weak.lock();
                          if (!self || ec == asio::error::operation_aborted) return;
                          auto it = self->bindings.find(id);
-                         if (it == self->bindings.end() || !it->second.outbound) return;
+                         if (it == self->bindings.end() || it->second.flow_generation != generation) return;
                          binding& bb = it->second;
+                         bb.ping_outstanding = false;
                          if (ec == asio::error::timed_out) {
-                             bb.ping_outstanding = false;
-                             self->mark_down(bb, "no answer to the STUN keep-alive");
+                             self->log(log_level::warning, "no answer to the STUN keep-alive from " + transport::to_string(bb.dest) +
+                                                               ": checking the registrar with OPTIONS instead");
+                             bb.no_stun = true;
+                             self->send_ping(bb, sipvoice::clock::now());
                              return self->pump();
                          }
-                         bb.ping_outstanding = false;  // an answer, even an error, means the registrar is there
-                         if (!mapped) return;
-                         if (bb.stun_mapped && !(*bb.stun_mapped == *mapped) && bb.register_seq == seq) {
-                             self->log(log_level::warning, "registrar " + bb.acct.registrar + " sees us at " +
-                                                               transport::to_string(*mapped) + " now, not " +
-                                                               transport::to_string(*bb.stun_mapped) +
-                                                               " (NAT rebinding): registering again");
+                         if (!mapped || !bb.reg) return;  // an error response: the registrar is there
+                         const std::string seen = transport::to_string(*mapped);
+                         if (seen != bb.reg->sent_by() && !(bb.stun_mapped && *bb.stun_mapped == *mapped)) {
+                             self->log(log_level::warning, "registrar " + bb.acct.registrar + " sees us at " + seen +
+                                                               ", not " + bb.reg->sent_by() + " (NAT rebinding): registering again");
                              bb.stun_mapped = mapped;
                              bb.reg->on_transport_reconnected();
                              return self->pump();
@@ -616,7 +629,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
 
     void send_ping(binding& b, time_point now) {
         // (A STUN keep-alive reports its own failure, before the next one is due: send_stun.)
-        const bool by_stun = b.outbound && !b.down && b.where.proto == protocol::udp;
+        const bool by_stun = b.outbound && !b.no_stun && !b.down && b.where.proto == protocol::udp;
         if (b.ping_outstanding && !b.down && !by_stun) {
             mark_down(b, "no answer to keep-alive OPTIONS");
             if (!b.resolved) return;  // gone to the next SRV target, which registers first
@@ -849,6 +862,7 @@ struct user_agent::impl : std::enable_shared_from_this<impl> {
     // target has no address either, the registration fails as a lookup that found nothing does.
     void register_at_next(binding& b) {
         ++b.register_seq;  // the answer of the REGISTER in flight, if one comes late, is not ours
+        use_flow(b, {});   // the next target has not said it does outbound
         b.reg.reset();
         b.resolved = false;
         if (resolve_next(b.rest, registrar_found(b.id))) return;

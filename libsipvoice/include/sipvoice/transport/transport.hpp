@@ -150,7 +150,8 @@ public:
     // RFC 5626 §4.4.2 keep-alive of a UDP flow: a STUN Binding request (RFC 5389) to `to` from the
     // SIP socket of its address family, sent again after 0.5, 1, 2, 4 s... until `timeout`. `done`
     // gets our address as `to` saw it (its XOR-MAPPED-ADDRESS), or no address and an error:
-    // timed_out (no answer), protocol_error (an error response), operation_aborted (stopped).
+    // timed_out (no answer), protocol_error (an error response), operation_aborted (called after
+    // stop()). Only an answer from `to` counts; a request still waiting at stop() gets no call.
     using stun_handler = std::function<void(std::optional<endpoint> mapped, std::error_code)>;
     void stun_ping(const endpoint& to, duration timeout, stun_handler done);
 
