@@ -8,6 +8,7 @@
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/ua/invite_session.hpp"
 #include "invite_session_uac.hpp"
+#include "invite_session_uas.hpp"
 
 using namespace sipvoice;
 using ua::session_event_kind;
@@ -20,16 +21,6 @@ namespace {
 
 const std::string hold_offer = "v=0\r\no=- 1 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
                                "m=audio 5000 RTP/AVP 0\r\na=sendonly\r\n";
-
-// The peer's response to `request`.
-sip::message reply(const sip::message& request, int status, const std::string& tag, const std::string& body = {},
-                   const headers& extra = {}) {
-    sip::message_builder b = sip::message_builder::response_to(request, status, {}, tag);
-    if (status > 100 && status < 300) b.add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>");
-    for (const auto& [id, value] : extra) b.add(id, value);
-    if (!body.empty()) b.body("application/sdp", body);
-    return parse_wire(b.str());
-}
 
 // A UAC call to bob, answered with `ok_headers` in the 200; the outputs and events so far are drained.
 ua::invite_session connected_call(const headers& ok_headers = {}, std::uint32_t session_expires = 0,
@@ -483,18 +474,10 @@ TEST_CASE("session timers: when the peer refreshes and does not, we end the call
 TEST_CASE("session timers as UAS: too short gets 422 with Min-SE; otherwise the 200 names the refresher",
           "[invite_session][timer]") {
     auto inv = [](const std::string& se, bool supports) {
-        sip::message_builder b = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
-        b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKst")
-            .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
-            .add(sip::header_id::to, "<sip:1001@example.com>")
-            .add(sip::header_id::call_id, "call-st")
-            .add(sip::header_id::cseq, "1 INVITE")
-            .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
-            .add(sip::header_id::max_forwards, "70");
-        if (supports) b.add(sip::header_id::supported, "timer");
-        if (!se.empty()) b.add(sip::header_id::session_expires, se);
-        b.body("application/sdp", offer);
-        return parse_wire(b.str());
+        headers extra;
+        if (supports) extra.emplace_back(sip::header_id::supported, "timer");
+        if (!se.empty()) extra.emplace_back(sip::header_id::session_expires, se);
+        return test::uas::invite_from_alice(offer, extra);
     };
     {
         auto s = ua::invite_session::incoming(inv("30", true), "k", config(1800), 7);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "invite_session_uac.hpp"
+#include "invite_session_uas.hpp"
 #include "parse_helper.hpp"
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/ua/invite_session.hpp"
@@ -13,45 +14,21 @@ using ua::session_output_kind;
 using ua::session_state;
 using namespace std::chrono_literals;
 using namespace sipvoice::test::uac;
+using sipvoice::test::uas::from_alice;
+using sipvoice::test::uas::invite_from_alice;
 
 namespace {
 
 // bob's provisional or final response to our INVITE, reliable when `rseq` is set.
 sip::message from_bob(const sip::message& invite, int status, const std::string& rseq = {}, const std::string& body = {},
                       const std::string& tag = "b1") {
-    sip::message_builder b = sip::message_builder::response_to(invite, status, {}, tag);
-    b.add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>");
-    if (!rseq.empty()) b.add(sip::header_id::require, "100rel").add(sip::header_id::rseq, rseq);
-    if (!body.empty()) b.body("application/sdp", body);
-    return parse_wire(b.str());
-}
-
-// alice's INVITE to us, with `extra` headers (Require or Supported: 100rel) and `body` (her offer).
-sip::message invite_from_alice(const headers& extra, const std::string& body = offer) {
-    sip::message_builder b = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
-    b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinv1")
-        .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
-        .add(sip::header_id::to, "<sip:1001@example.com>")
-        .add(sip::header_id::call_id, "call-rel")
-        .add(sip::header_id::cseq, "10 INVITE")
-        .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
-        .add(sip::header_id::max_forwards, "70");
-    for (const auto& [id, value] : extra) b.add(id, value);
-    if (!body.empty()) b.body("application/sdp", body);
-    return parse_wire(b.str());
+    return reply(invite, status, tag, body,
+                 rseq.empty() ? headers{} : headers{{sip::header_id::require, "100rel"}, {sip::header_id::rseq, rseq}});
 }
 
 // alice's PRACK in the early dialog, with RAck `rack`.
 sip::message prack_from_alice(const ua::invite_session& s, int cseq, const std::string& rack) {
-    sip::message_builder b = sip::message_builder::request("PRACK", "sip:1001@192.0.2.10:5060");
-    b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKpr" + std::to_string(cseq))
-        .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
-        .add(sip::header_id::to, "<sip:1001@example.com>;tag=" + s.current_dialog()->id().local_tag)
-        .add(sip::header_id::call_id, "call-rel")
-        .add(sip::header_id::cseq, std::to_string(cseq) + " PRACK")
-        .add(sip::header_id::rack, rack)
-        .add(sip::header_id::max_forwards, "70");
-    return parse_wire(b.str());
+    return from_alice(s, "PRACK", cseq, {}, {{sip::header_id::rack, rack}});
 }
 
 }  // namespace
@@ -115,7 +92,7 @@ TEST_CASE("invite_session UAC: Supported 100rel, each reliable provisional respo
 TEST_CASE("invite_session UAS: an INVITE requiring 100rel gets a reliable 180, retransmitted until its PRACK",
           "[invite_session][prack]") {
     const time_point t0{};
-    auto s = ua::invite_session::incoming(invite_from_alice({{sip::header_id::require, "100rel"}}), "inv", config(), 7);
+    auto s = ua::invite_session::incoming(invite_from_alice(offer, {{sip::header_id::require, "100rel"}}), "inv", config(), 7);
     s.take_events();
     s.ring(t0);
     auto out = s.take_outputs();
@@ -175,7 +152,7 @@ TEST_CASE("invite_session UAS: an INVITE requiring 100rel gets a reliable 180, r
 TEST_CASE("invite_session UAS: no PRACK within 64*T1 refuses the INVITE with 500; Supported alone gets a plain 180",
           "[invite_session][prack]") {
     const time_point t0{};
-    auto s = ua::invite_session::incoming(invite_from_alice({{sip::header_id::require, "100rel"}}), "inv", config(), 7);
+    auto s = ua::invite_session::incoming(invite_from_alice(offer, {{sip::header_id::require, "100rel"}}), "inv", config(), 7);
     s.take_events();
     s.ring(t0);
     s.take_outputs();
@@ -197,7 +174,7 @@ TEST_CASE("invite_session UAS: no PRACK within 64*T1 refuses the INVITE with 500
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].status == 500);
 
-    auto plain = ua::invite_session::incoming(invite_from_alice({{sip::header_id::supported, "100rel"}}), "inv", config(), 7);
+    auto plain = ua::invite_session::incoming(invite_from_alice(offer, {{sip::header_id::supported, "100rel"}}), "inv", config(), 7);
     plain.ring(t0);
     const auto out = plain.take_outputs();
     REQUIRE(out.size() == 1);
@@ -279,7 +256,7 @@ TEST_CASE("invite_session UAC: a PRACK challenged with 407 goes again with crede
 TEST_CASE("invite_session UAS: a second PRACK for the same response gets 481; an offerless INVITE requiring 100rel is not rung",
           "[invite_session][prack]") {
     const time_point t0{};
-    auto s = ua::invite_session::incoming(invite_from_alice({{sip::header_id::require, "100rel"}}), "inv", config(), 7);
+    auto s = ua::invite_session::incoming(invite_from_alice(offer, {{sip::header_id::require, "100rel"}}), "inv", config(), 7);
     s.ring(t0);
     std::uint32_t rseq = 0;
     REQUIRE_FALSE(sip::parse_number(parse_wire(s.take_outputs().at(0).bytes).header(sip::header_id::rseq), 0x7fffffffU, rseq).failed());
@@ -293,7 +270,7 @@ TEST_CASE("invite_session UAS: a second PRACK for the same response gets 481; an
 
     // No offer in the INVITE: a reliable 180 would have to carry ours (RFC 3262 §5), so none goes;
     // the 200 carries the offer as ever.
-    auto offerless = ua::invite_session::incoming(invite_from_alice({{sip::header_id::require, "100rel"}}, ""), "inv2", config(), 7);
+    auto offerless = ua::invite_session::incoming(invite_from_alice("", {{sip::header_id::require, "100rel"}}), "inv2", config(), 7);
     offerless.ring(t0);
     CHECK(offerless.take_outputs().empty());
     CHECK_FALSE(offerless.next_deadline());

@@ -7,6 +7,7 @@
 #include "sipvoice/sip/validate.hpp"
 #include "sipvoice/ua/invite_session.hpp"
 #include "invite_session_uac.hpp"
+#include "invite_session_uas.hpp"
 
 using namespace sipvoice;
 using ua::session_event_kind;
@@ -18,13 +19,10 @@ using namespace sipvoice::test::uac;
 namespace {
 
 
-// The peer's response to `request`.
+// The peer's response to `request`; a 2xx to an INVITE carries his answer.
 sip::message reply(const sip::message& request, int status, const headers& extra = {}) {
-    sip::message_builder b = sip::message_builder::response_to(request, status, {}, "b1");
-    if (status > 100 && status < 300) b.add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>");
-    for (const auto& [id, value] : extra) b.add(id, value);
-    if (status >= 200 && status < 300 && request.method_name() == "INVITE") b.body("application/sdp", answer);
-    return parse_wire(b.str());
+    const bool answers = status >= 200 && status < 300 && request.method_name() == "INVITE";
+    return test::uac::reply(request, status, "b1", answers ? answer : std::string(), extra);
 }
 
 // A NOTIFY of the peer reporting on our REFER with `sipfrag` as body.
@@ -444,16 +442,7 @@ TEST_CASE("invite_session transferee: REFER answered 202, NOTIFY 100 at once, th
 TEST_CASE("invite_session transferee: a REFER to the callee of an incoming call, and a failure reported",
           "[invite_session][refer]") {
     const time_point t0{};
-    sip::message_builder ib = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
-    ib.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinv1")
-        .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
-        .add(sip::header_id::to, "<sip:1001@example.com>")
-        .add(sip::header_id::call_id, "call-9")
-        .add(sip::header_id::cseq, "10 INVITE")
-        .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
-        .add(sip::header_id::max_forwards, "70")
-        .body("application/sdp", answer);
-    auto s = ua::invite_session::incoming(parse_wire(ib.str()), "inv", config(), 7);
+    auto s = ua::invite_session::incoming(test::uas::invite_from_alice(answer), "inv", config(), 7);
     s.accept(offer, t0);
     s.take_outputs();
     const std::string tag = s.current_dialog()->id().local_tag;

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <optional>
 
+#include "invite_session_uas.hpp"
 #include "parse_helper.hpp"
 #include "sipvoice/sip/builder.hpp"
 #include "sipvoice/ua/invite_session.hpp"
@@ -11,6 +12,8 @@ using ua::session_event_kind;
 using ua::session_output_kind;
 using ua::session_state;
 using namespace std::chrono_literals;
+using sipvoice::test::uas::from_alice;
+using sipvoice::test::uas::invite_from_alice;
 
 namespace {
 
@@ -27,37 +30,11 @@ const std::string offer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4
 const std::string answer = "v=0\r\no=- 2 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
                            "m=audio 5000 RTP/AVP 0\r\n";
 
-sip::message invite(const std::string& body = offer) {
-    sip::message_builder b = sip::message_builder::request("INVITE", "sip:1001@192.0.2.10:5060");
-    b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKinv1")
-        .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
-        .add(sip::header_id::to, "<sip:1001@example.com>")
-        .add(sip::header_id::call_id, "call-9")
-        .add(sip::header_id::cseq, "10 INVITE")
-        .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>")
-        .add(sip::header_id::max_forwards, "70");
-    if (!body.empty()) b.body("application/sdp", body);
-    return parse_wire(b.str());
-}
-
-// A request from the caller inside the dialog the session created.
-sip::message from_caller(const ua::invite_session& s, const std::string& method, int cseq, const std::string& body = {}) {
-    sip::message_builder b = sip::message_builder::request(method, "sip:1001@192.0.2.10:5060");
-    b.add(sip::header_id::via, "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK" + method + std::to_string(cseq))
-        .add(sip::header_id::from, "<sip:alice@example.com>;tag=a1")
-        .add(sip::header_id::to, "<sip:1001@example.com>;tag=" + s.current_dialog()->id().local_tag)
-        .add(sip::header_id::call_id, "call-9")
-        .add(sip::header_id::cseq, std::to_string(cseq) + " " + method)
-        .add(sip::header_id::contact, "<sip:alice@198.51.100.7:5060>");
-    if (!body.empty()) b.body("application/sdp", body);
-    return parse_wire(b.str());
-}
-
 }  // namespace
 
 TEST_CASE("invite_session UAS: ring, answer, 2xx retransmitted until the ACK, remote BYE", "[invite_session]") {
     const time_point t0{};
-    auto s = ua::invite_session::incoming(invite(), "key-1", config(), 7);
+    auto s = ua::invite_session::incoming(invite_from_alice(offer), "key-1", config(), 7);
     auto ev = s.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].kind == session_event_kind::offer);
@@ -90,14 +67,14 @@ TEST_CASE("invite_session UAS: ring, answer, 2xx retransmitted until the ACK, re
     CHECK(out[0].bytes == ok.bytes());
     CHECK(s.next_deadline() == t0 + 2500ms);
 
-    s.on_ack(from_caller(s, "ACK", 10), t0 + 2s);
+    s.on_ack(from_alice(s, "ACK", 10), t0 + 2s);
     CHECK(s.state() == session_state::connected);
     CHECK_FALSE(s.next_deadline());
     ev = s.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].kind == session_event_kind::connected);
 
-    s.on_request(from_caller(s, "BYE", 11), "key-bye", t0 + 10s);
+    s.on_request(from_alice(s, "BYE", 11), "key-bye", t0 + 10s);
     out = s.take_outputs();
     REQUIRE(out.size() == 1);
     CHECK(out[0].key == "key-bye");
@@ -111,7 +88,7 @@ TEST_CASE("invite_session UAS: ring, answer, 2xx retransmitted until the ACK, re
 
 TEST_CASE("invite_session UAS: no ACK ends the call with a BYE after 64*T1", "[invite_session]") {
     const time_point t0{};
-    auto s = ua::invite_session::incoming(invite(), "k", config(), 7);
+    auto s = ua::invite_session::incoming(invite_from_alice(offer), "k", config(), 7);
     s.accept(answer, t0);
     s.take_outputs();
     int retransmissions = 0;
@@ -148,7 +125,7 @@ TEST_CASE("invite_session UAS: no ACK ends the call with a BYE after 64*T1", "[i
 }
 
 TEST_CASE("invite_session UAS: CANCEL before the answer ends the INVITE with 487", "[invite_session]") {
-    auto s = ua::invite_session::incoming(invite(), "k", config(), 7);
+    auto s = ua::invite_session::incoming(invite_from_alice(offer), "k", config(), 7);
     s.ring(time_point{});
     s.take_outputs();
     s.on_cancel(time_point{});
@@ -165,11 +142,11 @@ TEST_CASE("invite_session UAS: CANCEL before the answer ends the INVITE with 487
 
 TEST_CASE("invite_session UAS: an INVITE without offer gets our offer in the 200 and the answer in the ACK",
           "[invite_session]") {
-    auto s = ua::invite_session::incoming(invite(""), "k", config(), 7);
+    auto s = ua::invite_session::incoming(invite_from_alice(""), "k", config(), 7);
     CHECK(s.take_events().empty());
     s.accept(answer, time_point{});
     CHECK(parse_wire(s.take_outputs().at(0).bytes).body() == answer);
-    s.on_ack(from_caller(s, "ACK", 10, offer), time_point{} + 100ms);
+    s.on_ack(from_alice(s, "ACK", 10, offer), time_point{} + 100ms);
     auto ev = s.take_events();
     REQUIRE(ev.size() == 2);
     CHECK(ev[0].kind == session_event_kind::answer);
@@ -179,17 +156,17 @@ TEST_CASE("invite_session UAS: an INVITE without offer gets our offer in the 200
 
 TEST_CASE("invite_session: in-dialog order, re-INVITE offers, 491 while one is pending, local BYE", "[invite_session]") {
     const time_point t0{};
-    auto s = ua::invite_session::incoming(invite(), "k", config(), 7);
+    auto s = ua::invite_session::incoming(invite_from_alice(offer), "k", config(), 7);
     s.accept(answer, t0);
-    s.on_ack(from_caller(s, "ACK", 10), t0);
+    s.on_ack(from_alice(s, "ACK", 10), t0);
     s.take_outputs();
     s.take_events();
 
-    s.on_request(from_caller(s, "INVITE", 12, offer), "re-1", t0 + 1s);  // hold, say
+    s.on_request(from_alice(s, "INVITE", 12, offer), "re-1", t0 + 1s);  // hold, say
     auto ev = s.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].kind == session_event_kind::offer);
-    s.on_request(from_caller(s, "INVITE", 13, offer), "re-2", t0 + 1s);
+    s.on_request(from_alice(s, "INVITE", 13, offer), "re-2", t0 + 1s);
     auto out = s.take_outputs();
     REQUIRE(out.size() == 1);
     CHECK(out[0].key == "re-2");
@@ -199,10 +176,10 @@ TEST_CASE("invite_session: in-dialog order, re-INVITE offers, 491 while one is p
     REQUIRE(out.size() == 1);
     CHECK(out[0].key == "re-1");
     CHECK(out[0].status == 200);
-    s.on_ack(from_caller(s, "ACK", 12), t0 + 2s);
+    s.on_ack(from_alice(s, "ACK", 12), t0 + 2s);
     CHECK_FALSE(s.next_deadline());
 
-    s.on_request(from_caller(s, "INFO", 11), "info", t0 + 3s);  // CSeq 11 < 13: out of order
+    s.on_request(from_alice(s, "INFO", 11), "info", t0 + 3s);  // CSeq 11 < 13: out of order
     out = s.take_outputs();
     REQUIRE(out.size() == 1);
     CHECK(out[0].status == 500);

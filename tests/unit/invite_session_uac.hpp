@@ -1,5 +1,6 @@
 // What the invite_session tests of a call we place share: our configuration (1001 at 192.0.2.10,
-// calling bob at 203.0.113.5), the offer and answer, and requests from bob inside the dialog.
+// calling bob at 203.0.113.5), the offer and answer, bob's responses, and requests from bob inside
+// the dialog.
 #pragma once
 
 #include <string>
@@ -28,6 +29,16 @@ inline const std::string answer = "v=0\r\no=- 2 2 IN IP4 203.0.113.5\r\ns=-\r\nc
                                   "m=audio 4000 RTP/AVP 0\r\n";
 
 using headers = std::vector<std::pair<sip::header_id, std::string>>;
+
+// The peer's (bob's) response to `request`, with his Contact when it is 101-299.
+inline sip::message reply(const sip::message& request, int status, const std::string& tag, const std::string& body = {},
+                          const headers& extra = {}) {
+    sip::message_builder b = sip::message_builder::response_to(request, status, {}, tag);
+    if (status > 100 && status < 300) b.add(sip::header_id::contact, "<sip:bob@203.0.113.5:5060>");
+    for (const auto& [id, value] : extra) b.add(id, value);
+    if (!body.empty()) b.body("application/sdp", body);
+    return parse_wire(b.str());
+}
 
 // A request from the peer (bob) inside the session's dialog, with `extra` headers and a body.
 // `named`: headers the parser has no id for ("Refer-Sub"), by name.
