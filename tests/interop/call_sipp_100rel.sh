@@ -23,12 +23,8 @@ iop_pick_port sp
 iop_pick_media_port mp
 iop_sipp sipp sipp-uac -sf "$IOP_SRC_DIR/sipp/uac_100rel.xml" -t "$(iop_sipp_transport "$t")" -i 127.0.0.1 \
   -p "$sp" -mi 127.0.0.1 -mp "$mp" -s 1002 -m 1 -timeout 20s -timeout_error "127.0.0.1:$ap"
-iop_wait_exit "$sipp" 25
-[ "$IOP_EXIT" = 0 ] || iop_fail "SIPp exited '$IOP_EXIT' (0: the call went as uac_100rel.xml says; see sipp-uac-errors.log, sipp-uac-messages.log)"
-wait_for_line "$out" '^ended ' 5 || iop_fail "no 'ended' line within 5 s of SIPp's BYE"
-ended=$IOP_LINE
-iop_wait_exit "$ans" 5
-[ "$IOP_EXIT" = 0 ] || iop_fail "sipvoice answer --max-calls 1 exited '$IOP_EXIT' after the call (expected 0)"
+iop_sipp_call_done "$sipp" sipp-uac "$ans" "$out"
+ended=$IOP_ENDED
 iop_show "$out" 10
 grep -q '^incoming from=sip:sipp@127.0.0.1' "$out" || iop_fail "no 'incoming from=sip:sipp@127.0.0.1...' line"
 grep -q '^connected ' "$out" || iop_fail "no 'connected' line"

@@ -42,12 +42,8 @@ iop_sipp sipp sipp-dtmf -sf "$scenario" -t "$(iop_sipp_transport "$t")" -i 127.0
   -mp "$mp" -set audio_ms 2000 -m 1 -l 1 -timeout 30s -timeout_error "127.0.0.1:$ap"
 wait_for_line "$out" '^connected ' 10 || iop_fail "no 'connected' line within 10 s of SIPp's INVITE"
 iop_log "answer: $IOP_LINE"
-iop_wait_exit "$sipp" 25
-[ "$IOP_EXIT" = 0 ] || iop_fail "SIPp exited '$IOP_EXIT' (0: the call completed; see sipp-dtmf-errors.log, sipp-dtmf-messages.log)"
-wait_for_line "$out" '^ended ' 5 || iop_fail "no 'ended' line within 5 s of SIPp's BYE"
-ended=$IOP_LINE
-iop_wait_exit "$ans" 5
-[ "$IOP_EXIT" = 0 ] || iop_fail "sipvoice answer --max-calls 1 exited '$IOP_EXIT' after the call (expected 0)"
+iop_sipp_call_done "$sipp" sipp-dtmf "$ans" "$out"
+ended=$IOP_ENDED
 iop_show "$out" 15
 
 got=$(sed -n 's/^dtmf digit=\(.\).*/\1/p' "$out" | tr -d '\n')

@@ -41,13 +41,8 @@ sleep 3
 queued=$(iop_udp_recvq "$mp")
 iop_log "bytes queued on SIPp's media socket (port $mp) 3 s into the call: $queued"
 
-iop_wait_exit "$sipp" 25
-[ "$IOP_EXIT" = 0 ] || iop_fail "SIPp exited '$IOP_EXIT' (0: the call completed; see sipp-uac-errors.log, sipp-uac-messages.log)"
-iop_log "SIPp: call completed (exit 0)"
-wait_for_line "$out" '^ended ' 5 || iop_fail "no 'ended' line within 5 s of SIPp's BYE"
-ended=$IOP_LINE
-iop_wait_exit "$ans" 5
-[ "$IOP_EXIT" = 0 ] || iop_fail "sipvoice answer --max-calls 1 exited '$IOP_EXIT' after the call (expected 0)"
+iop_sipp_call_done "$sipp" sipp-uac "$ans" "$out"
+ended=$IOP_ENDED
 iop_show "$out" 10
 
 # ---- the event lines

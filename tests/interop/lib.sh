@@ -577,6 +577,20 @@ iop_sipp_transport() {
   esac
 }
 
+# iop_sipp_call_done SIPP_PID SIPP_LOGBASE ANSWER_PID OUT: the end of a SIPp call to our `answer
+# --max-calls 1`: SIPp exits 0 (its scenario ran to the end) within 25 s, our answer prints its
+# 'ended' line (in IOP_ENDED) within 5 s and exits 0 within 5 s more. Fails the test otherwise.
+iop_sipp_call_done() {
+  local sipp=$1 base=$2 ans=$3 out=$4
+  iop_wait_exit "$sipp" 25
+  [ "$IOP_EXIT" = 0 ] || iop_fail "SIPp exited '$IOP_EXIT' (0: its scenario ran to the end; see $base-errors.log, $base-messages.log)"
+  iop_log "SIPp: call completed (exit 0)"
+  wait_for_line "$out" '^ended ' 5 || iop_fail "no 'ended' line within 5 s of SIPp's BYE"
+  IOP_ENDED=$IOP_LINE
+  iop_wait_exit "$ans" 5
+  [ "$IOP_EXIT" = 0 ] || iop_fail "sipvoice answer --max-calls 1 exited '$IOP_EXIT' after the call (expected 0)"
+}
+
 # iop_wait_listening TRANSPORT PORT TIMEOUT: waits until something listens on 127.0.0.1:PORT (udp or
 # tcp); sets IOP_WAITED. Returns 1 on timeout.
 iop_wait_listening() {
