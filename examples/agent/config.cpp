@@ -18,6 +18,7 @@
 
 #include "sipvoice/sip/uri.hpp"
 #include "sipvoice/transport/dns.hpp"
+#include "sipvoice/ua/user_agent.hpp"
 
 extern char** environ;
 
@@ -197,8 +198,7 @@ std::optional<std::string> check_ha_name(std::string& v) {
 
 // RFC 5626 §4.1: a URN, put between <...> inside a quoted Contact parameter.
 std::optional<std::string> check_instance_id(std::string& v) {
-    const bool urn = v.size() > 4 && (v[0] | 0x20) == 'u' && (v[1] | 0x20) == 'r' && (v[2] | 0x20) == 'n' && v[3] == ':';
-    if (v.empty() || (urn && v.find_first_of("<>\" \t\r\n") == std::string::npos))
+    if (v.empty() || sipvoice::ua::valid_instance_id(v))
         return std::nullopt;
     return "'" + v + "' is not a URN such as urn:uuid:00000000-0000-1000-8000-000000000000";
 }

@@ -335,4 +335,10 @@ TEST_CASE("default_instance_id: one UUID URN per address of record, the same eve
     CHECK(a == ua::default_instance_id("sip:1001@pbx.example.com"));
     CHECK(a != ua::default_instance_id("sip:1002@pbx.example.com"));
     CHECK(std::regex_match(a, std::regex("urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+    CHECK(ua::valid_instance_id(a));
+    CHECK(ua::valid_instance_id("URN:uuid:1"));  // RFC 8141: the scheme in any case
+    CHECK_FALSE(ua::valid_instance_id("urn:"));
+    CHECK_FALSE(ua::valid_instance_id("uuid:1"));
+    CHECK_FALSE(ua::valid_instance_id("urn:x\"y"));
+    CHECK_FALSE(ua::valid_instance_id("urn:x>;reg-id=2"));
 }

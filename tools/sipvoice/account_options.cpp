@@ -36,8 +36,7 @@ int parse_account_option(std::span<const std::string_view> args, std::size_t& i,
     if (a == "--instance-id") {
         // RFC 5626 §4.1: a URN; "urn:uuid:" + a UUID is what RFC 4122 names and every registrar takes.
         const std::string_view id = *v;
-        const bool urn = id.size() > 4 && (id[0] | 0x20) == 'u' && (id[1] | 0x20) == 'r' && (id[2] | 0x20) == 'n' && id[3] == ':';
-        if (!urn || id.find_first_of("<>\" \t\r\n") != std::string_view::npos) {
+        if (!ua::valid_instance_id(id)) {
             std::fprintf(stderr, "%.*s: --instance-id: not a URN (urn:uuid:...): %.*s\n", static_cast<int>(command.size()),
                          command.data(), static_cast<int>(id.size()), id.data());
             return -1;

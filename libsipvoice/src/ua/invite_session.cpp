@@ -10,6 +10,7 @@
 #include "text.hpp"
 
 namespace sipvoice::ua {
+using detail::lists_token;
 namespace {
 
 // The SDP a message carries, or empty (a body of another type is not an offer or answer).
@@ -18,12 +19,6 @@ std::string sdp_of(const sip::message& m) {
     auto ct = m.content_type();
     if (ct && !ct->matches("application", "sdp")) return {};
     return std::string(m.body());
-}
-
-bool lists_token(const sip::header_values<sip::token>& values, std::string_view want) {
-    for (auto v : values)
-        if (v && sip::detail::iequals(v->text, want)) return true;
-    return false;
 }
 
 // A DTMF key as SIP INFO carries it: "Signal=5\r\nDuration=160" (application/dtmf-relay, the form

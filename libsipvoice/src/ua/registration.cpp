@@ -163,10 +163,7 @@ void registration::on_response(const sip::message& response, time_point now) {
     }
 
     // 2xx. RFC 5626 §4.2.1: outbound is in use once the registrar requires it in the 2xx.
-    bool outbound = false;
-    if (outbound_)
-        for (auto t : response.require())
-            if (t && sip::detail::iequals(t->text, "outbound")) outbound = true;
+    const bool outbound = outbound_ && detail::lists_token(response.require(), "outbound");
     // RFC 3581: received/rport say how the registrar sees us; behind NAT, register that.
     if (auto via = response.top_via()) {
         std::string host(via->received.empty() ? std::string_view(cfg_.contact_host) : via->received);

@@ -4,6 +4,10 @@
 #include <cstddef>
 #include <random>
 #include <string>
+#include <string_view>
+
+#include "../sip/charset.hpp"
+#include "sipvoice/sip/message.hpp"
 
 namespace sipvoice::ua::detail {
 
@@ -23,6 +27,13 @@ inline std::string random_token(std::mt19937_64& rng, std::size_t length) {
 inline std::string host_reference(std::string host) {
     if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
     return host;
+}
+
+// Whether a token list (Supported, Require, Allow...) names `want`, in any case.
+inline bool lists_token(const sip::header_values<sip::token>& values, std::string_view want) {
+    for (auto v : values)
+        if (v && sip::detail::iequals(v->text, want)) return true;
+    return false;
 }
 
 }  // namespace sipvoice::ua::detail

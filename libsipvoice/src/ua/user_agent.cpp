@@ -39,6 +39,11 @@ auth::credentials account_credentials(const account& acct) {
     return {acct.auth_user.empty() ? acct.user : acct.auth_user, acct.password};
 }
 
+bool valid_instance_id(std::string_view id) noexcept {
+    const bool urn = id.size() > 4 && sip::detail::iequals(id.substr(0, 4), "urn:");
+    return urn && id.find_first_of("<>\" \t\r\n") == std::string_view::npos;
+}
+
 std::string default_instance_id(std::string_view aor) {
     std::string machine;
     for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {

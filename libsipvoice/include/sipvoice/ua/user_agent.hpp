@@ -141,6 +141,9 @@ auth::credentials account_credentials(const account& acct);
 // An RFC 5626 instance id that stays the same across restarts of this machine: a UUID (version 8,
 // RFC 9562) made from a hash of /etc/machine-id (else the host name) and `aor`, as "urn:uuid:...".
 std::string default_instance_id(std::string_view aor);
+// Whether `id` can be an instance id: a URN ("urn:" in any case, RFC 8141) with nothing that would
+// break out of the quoted <...> of the +sip.instance parameter (no '<', '>', '"' or white space).
+bool valid_instance_id(std::string_view id) noexcept;
 
 // The end of a request: a final response, or an error (timeout, transport failure) with its reason.
 struct request_outcome {
