@@ -1,12 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include <cctype>
+#include <cstring>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "sipvoice/sip/headers.hpp"
+#include "sipvoice/sip/message.hpp"
 #include "sipvoice/sip/params.hpp"
 
 namespace sip = sipvoice::sip;
@@ -874,5 +877,91 @@ TEST_CASE("parse_call_id", "[sip][headers][call_id]") {
         const sip::error e = sip::parse_call_id(r.text);
         CHECK(e.code == sip::errc::bad_header_value);
         CHECK(e.offset == r.offset);
+    }
+}
+
+// result<T> default-initializes the view types that declare initialized_by_default (result.hpp): in
+// memory full of garbage, a fresh result must still hold exactly the type's defaults, as the
+// accessors' in-place parses expect.
+namespace {
+template <class T>
+struct dirty_result {
+    alignas(sip::result<T>) unsigned char raw[sizeof(sip::result<T>)];
+    sip::result<T>* r;
+    dirty_result() {
+        std::memset(raw, 0xA5, sizeof raw);
+        r = new (raw) sip::result<T>;  // default-initialized, as message::single() and the iterators do
+    }
+    ~dirty_result() { r->~result(); }
+    dirty_result(const dirty_result&) = delete;
+    dirty_result& operator=(const dirty_result&) = delete;
+    const T& operator*() const { return **r; }
+};
+
+bool fresh(std::string_view v) { return v.data() == nullptr && v.empty(); }
+bool fresh(const sip::param_list& p, sip::param_syntax syntax) { return fresh(p.raw()) && p.syntax() == syntax; }
+bool fresh(const sip::uri& u) {
+    return u.scheme == sip::uri_scheme::other && fresh(u.scheme_name) && fresh(u.user) && fresh(u.password) &&
+           !u.has_user && !u.has_password && fresh(u.host) && u.host_kind == sip::host_type::none && u.port == 0 &&
+           !u.has_port && fresh(u.params, sip::param_syntax::uri) && fresh(u.headers) && fresh(u.opaque) && fresh(u.text);
+}
+bool fresh(const sip::name_addr& a) {
+    return fresh(a.display_name) && !a.quoted_display_name && !a.angle_brackets && fresh(a.address) &&
+           fresh(a.params, sip::param_syntax::header) && fresh(a.text) && fresh(a.tag_value);
+}
+}  // namespace
+
+TEST_CASE("a fresh result of a view type holds the type's defaults whatever the memory held") {
+    STATIC_REQUIRE(sipvoice::initialized_by_default<sip::uri>);
+    STATIC_REQUIRE(sipvoice::initialized_by_default<sip::name_addr>);
+    STATIC_REQUIRE(sipvoice::initialized_by_default<sip::via>);
+    STATIC_REQUIRE(sipvoice::initialized_by_default<sip::contact>);
+    STATIC_REQUIRE(sipvoice::initialized_by_default<sip::auth_value>);
+    STATIC_REQUIRE(sipvoice::initialized_by_default<sip::media_type>);
+    STATIC_REQUIRE(sipvoice::initialized_by_default<sip::message>);
+    {
+        const dirty_result<sip::uri> r;
+        CHECK(r.r->has_value());
+        CHECK(fresh(*r));
+    }
+    {
+        const dirty_result<sip::name_addr> r;
+        CHECK(r.r->has_value());
+        CHECK(fresh(*r));
+    }
+    {
+        const dirty_result<sip::contact> r;
+        CHECK(r.r->has_value());
+        CHECK((!(*r).star && fresh((*r).address) && (*r).expires == 0 && !(*r).has_expires() && (*r).q == -1));
+    }
+    {
+        const dirty_result<sip::via> r;
+        const sip::via& v = *r;
+        CHECK(r.r->has_value());
+        CHECK((fresh(v.protocol_name) && fresh(v.protocol_version) && fresh(v.transport) && fresh(v.host) &&
+               v.host_kind == sip::host_type::none && v.port == 0 && !v.has_port && fresh(v.branch) &&
+               fresh(v.received) && fresh(v.maddr) && !v.has_rport && v.rport == 0 && v.ttl == -1 &&
+               fresh(v.params, sip::param_syntax::header)));
+    }
+    {
+        const dirty_result<sip::auth_value> r;
+        const sip::auth_value& a = *r;
+        CHECK(r.r->has_value());
+        CHECK((fresh(a.scheme) && fresh(a.params.raw) && a.params.index_size == 0 && a.params.indexed_text == nullptr &&
+               a.params.indexed_length == 0 && !a.params.indexed() && fresh(a.token68)));
+        for (const auto& e : a.params.index) CHECK((e.name_at == 0 && e.name_length == 0 && e.value_at == 0 && e.value_length == 0));
+    }
+    {
+        const dirty_result<sip::media_type> r;
+        CHECK((fresh((*r).type) && fresh((*r).subtype) && fresh((*r).params, sip::param_syntax::header)));
+    }
+    {
+        const dirty_result<sip::message> r;
+        const sip::message& m = *r;
+        CHECK(r.r->has_value());
+        CHECK((m.bytes().empty() && m.fields().empty() && m.status() == 0 && m.is_request() &&
+               m.method() == sip::method::other && m.method_name().empty() && fresh(m.request_uri()) &&
+               m.body().empty() && m.trailing_bytes() == 0));
+        for (std::size_t id = 0; id < sip::header_id_count; ++id) CHECK_FALSE(m.has(static_cast<sip::header_id>(id)));
     }
 }

@@ -87,6 +87,7 @@ inline bool next_token_element(std::string_view& rest, std::string_view& element
 
 // Via (RFC 3261 §20.42, RFC 3581 rport, RFC 5118 IPv6).
 struct via {
+    using initialized_by_default = void;  // every member below has its initializer (result.hpp)
     std::string_view protocol_name;     // "SIP"
     std::string_view protocol_version;  // "2.0"
     std::string_view transport;         // "UDP", "TCP", "TLS", "SCTP", "WS", anything token
@@ -115,6 +116,7 @@ error parse_value(std::string_view text, cseq& out) noexcept;
 
 // Contact (RFC 3261 §20.10): a name-addr, or "*" (only in REGISTER).
 struct contact {
+    using initialized_by_default = void;  // every member below has its initializer (result.hpp)
     bool star = false;
     name_addr address;
     [[nodiscard]] bool has_expires() const noexcept { return expires_present; }
@@ -127,6 +129,7 @@ error parse_value(std::string_view text, name_addr& out) noexcept;
 
 // A media type as in Content-Type and Accept (RFC 3261 §20.1, §20.15).
 struct media_type {
+    using initialized_by_default = void;  // every member below has its initializer (result.hpp)
     std::string_view type;     // "application"
     std::string_view subtype;  // "sdp"
     param_list params{{}, param_syntax::header};
@@ -168,6 +171,7 @@ struct auth_params {
     }
 };
 struct auth_value {
+    using initialized_by_default = void;  // every member below has its initializer (result.hpp)
     std::string_view scheme;   // "Digest"
     auth_params params;
     std::string_view token68;  // for schemes whose credentials are a single token

@@ -124,6 +124,7 @@ private:
 
 class message {
 public:
+    using initialized_by_default = void;  // every data member has its initializer (result.hpp)
     message() = default;
     // Copies and moves re-point the parsed Request-URI's views at the new buffer (a short message
     // lives inside the std::string object itself, so even a move changes its address).

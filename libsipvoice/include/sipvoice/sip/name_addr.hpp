@@ -19,6 +19,7 @@
 namespace sipvoice::sip {
 
 struct name_addr {
+    using initialized_by_default = void;  // every member below has its initializer (result.hpp)
     std::string_view display_name;  // raw; quotes kept when quoted
     bool quoted_display_name = false;
     bool angle_brackets = false;     // name-addr form

@@ -21,6 +21,7 @@ enum class uri_scheme : std::uint8_t { sip, sips, tel, other };
 enum class host_type : std::uint8_t { none, name, ipv4, ipv6 };
 
 struct uri {
+    using initialized_by_default = void;  // every member below has its initializer (result.hpp)
     uri_scheme scheme = uri_scheme::other;
     std::string_view scheme_name;  // as written, e.g. "SIP" or "soap.beep"
     std::string_view user;         // escaped; for tel: the telephone number
