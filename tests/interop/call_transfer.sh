@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A blind transfer of our `sipvoice call` (RFC 3515): SIPp (sipp/uas_transferor.xml) answers the call
 # and sends a REFER to our `sipvoice answer --echo`; the call must answer 202, call the target,
-# report the progress in NOTIFYs (message/sipfrag: 100, 180, 200) and carry on with the target after
-# SIPp's BYE. Passes when SIPp's scenario completed (so the NOTIFYs said 100, 180 and 200, and its BYE
+# report the progress in NOTIFYs (message/sipfrag: 100, 180, 200; or 100, 200 when the target answered before the NOTIFY 100
+# was answered: one NOTIFY at a time, the newest state) and carry on with the target after
+# SIPp's BYE. Passes when SIPp's scenario completed (so the NOTIFYs said 100, (180,) 200, and its BYE
 # was answered), the call printed "transfer to=" and two "connected" and "ended" lines (the first
 # ended by SIPp), RTP flowed both ways in the call to the target (the target's echo came back), and
 # `call` exited 0.

@@ -845,10 +845,11 @@ struct transferee : recorder {
         }
     };
     std::shared_ptr<onward_call> onward_handler = std::make_shared<onward_call>();
-    void on_refer(const std::string& to) override {
+    bool on_refer(const std::string& to) override {
         target = to;
         onward_handler->parent = self;
         onward = agent->place_call(to, sdp_b, onward_handler);
+        return true;
     }
 };
 
@@ -926,20 +927,24 @@ TEST_CASE("user_agent calls: blind transfer by REFER, the transferee calls the t
     REQUIRE(run_until(io, [&] { return target->ended(); }));
 }
 
-TEST_CASE("user_agent calls: a REFER is declined with 603 when the call has no handler or transfers are off",
+TEST_CASE("user_agent calls: a REFER is declined with 603 when the call has no handler, its handler does not take it, "
+          "or transfers are off",
           "[ua][loopback][call][refer]") {
-    for (const bool accept_refer : {true, false}) {
-        INFO(accept_refer);
+    enum class mode { no_handler, handler_not_taking, transfers_off };
+    for (const mode m : {mode::no_handler, mode::handler_not_taking, mode::transfers_off}) {
+        INFO(static_cast<int>(m));
         asio::io_context io;
         auto cfg = local_config();
-        cfg.accept_refer = accept_refer;
+        cfg.accept_refer = m != mode::transfers_off;
         ua::user_agent a(io, local_config()), b(io, cfg);
         REQUIRE_FALSE(a.start());
         REQUIRE_FALSE(b.start());
         auto callee = std::make_shared<transferee>();
         callee->agent = &b;
+        auto plain = std::make_shared<recorder>();  // on_refer() not overridden
         b.on_incoming_call([&](ua::call c, const sip::message&) {
-            if (!accept_refer) c.set_handler(callee);  // with a handler, the setting alone declines
+            if (m == mode::transfers_off) c.set_handler(callee);  // with a handler, the setting alone declines
+            if (m == mode::handler_not_taking) c.set_handler(plain);
             c.accept(sdp_b);
         });
         auto caller = std::make_shared<transferor>();
@@ -947,8 +952,11 @@ TEST_CASE("user_agent calls: a REFER is declined with 603 when the call has no h
                                   sdp_a, caller);
         REQUIRE(run_until(io, [&] { return !caller->events.empty() && caller->events.back() == "connected"; }));
         REQUIRE(c.refer("sip:1003@127.0.0.1:9"));
-        REQUIRE(run_until(io, [&] { return caller->transfer_over(); }));
-        CHECK(caller->refer_reports == std::vector<std::string>{"603 final"});
+        // At once: well before the subscription's 60 s would run out.
+        REQUIRE(run_until(io, [&] { return caller->transfer_over(); }, std::chrono::seconds(5)));
+        // Declined instead of the 202, or (a handler that does not take it) by a NOTIFY after it.
+        CHECK(caller->refer_reports == (m == mode::handler_not_taking ? std::vector<std::string>{"202", "100", "603 final"}
+                                                                       : std::vector<std::string>{"603 final"}));
         CHECK(callee->target.empty());
         CHECK(c.state() == ua::session_state::connected);
         c.hangup();

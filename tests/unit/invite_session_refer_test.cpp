@@ -425,6 +425,9 @@ TEST_CASE("invite_session transferee: REFER answered 202, NOTIFY 100 at once, th
     CHECK(ringing.body() == "SIP/2.0 180 Ringing\r\n");
     CHECK(ringing.header(sip::header_id::subscription_state) == "active;expires=50");
     CHECK(ringing.cseq()->number == trying.cseq()->number + 1);
+    const sip::message ringing_ok = reply(ringing, 200);
+    s.on_dialog_response(&ringing_ok, t0 + 10s, ringing.cseq()->number);
+    CHECK(s.take_outputs().empty());
 
     s.notify_refer(200, t0 + 12s);
     const sip::message done = only_request(s);
@@ -473,6 +476,8 @@ TEST_CASE("invite_session transferee: a REFER to the callee of an incoming call,
     auto ev = s.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].target == "sip:1003@example.com");
+    const sip::message trying_ok = reply(trying, 200);
+    s.on_dialog_response(&trying_ok, t0, outs[1].cseq);
 
     s.notify_refer(486, t0 + 1s);
     const sip::message busy = only_request(s);
@@ -555,7 +560,10 @@ TEST_CASE("invite_session transferee: a subscription the application never ends 
     const time_point t0{};
     auto s = connected_call();
     s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "k", t0);
-    s.take_outputs();
+    auto first = s.take_outputs();
+    REQUIRE(first.size() == 2);
+    const sip::message first_ok = reply(parse_wire(first[1].bytes), 200);
+    s.on_dialog_response(&first_ok, t0, first[1].cseq);
     s.take_events();
     REQUIRE(s.next_deadline());
     CHECK(*s.next_deadline() == t0 + 60s);
@@ -577,6 +585,89 @@ TEST_CASE("invite_session transferee: a subscription the application never ends 
     CHECK(s.state() == session_state::connected);
     s.notify_refer(200, t0 + 62s);
     CHECK(s.take_outputs().empty());
+}
+
+TEST_CASE("invite_session transferee: one NOTIFY at a time, the newest state sent when the last one is answered, "
+          "a final one kept",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto cfg = config();
+    cfg.credentials = auth::credentials{"auth1001", "secret"};
+    auto s = connected_call(cfg);
+    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "k", t0);
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 2);
+    s.take_events();
+    const sip::message trying = parse_wire(outs[1].bytes);
+    CHECK(trying.body() == "SIP/2.0 100 Trying\r\n");
+
+    // The target rings, then sends early media, while the NOTIFY 100 has no answer yet: nothing
+    // goes out, and the 200 to it releases the newest state only.
+    s.notify_refer(180, t0 + 1s);
+    s.notify_refer(183, t0 + 2s);
+    CHECK(s.take_outputs().empty());
+    const sip::message trying_ok = reply(trying, 200);
+    s.on_dialog_response(&trying_ok, t0 + 3s, outs[1].cseq);
+    ua::session_output progress_out;
+    const sip::message progress = only_request(s, &progress_out);
+    CHECK(progress.body() == "SIP/2.0 183 Session Progress\r\n");
+    CHECK(progress.header(sip::header_id::subscription_state) == "active;expires=57");
+    CHECK(progress.cseq()->number == trying.cseq()->number + 1);
+
+    // A challenge to it: sent again with credentials, which is then the one to wait for.
+    const sip::message challenge = reply(progress, 401, {{sip::header_id::www_authenticate, R"(Digest realm="pbx", nonce="n1")"}});
+    s.on_dialog_response(&challenge, t0 + 4s, progress_out.cseq);
+    ua::session_output again_out;
+    const sip::message again = only_request(s, &again_out);
+    CHECK(again.method_name() == "NOTIFY");
+    CHECK(again.body() == "SIP/2.0 183 Session Progress\r\n");
+    CHECK(std::string(again.header(sip::header_id::authorization)).find("username=\"auth1001\"") != std::string::npos);
+
+    // The outcome while that one is open is kept, and nothing replaces a final state: neither a
+    // later progress nor the subscription's expiry (which then leaves no deadline behind).
+    s.notify_refer(200, t0 + 5s);
+    s.notify_refer(180, t0 + 6s);
+    CHECK(s.take_outputs().empty());
+    CHECK_FALSE(s.next_deadline());
+    s.on_time(t0 + 61s);
+    CHECK(s.take_outputs().empty());
+    // A late answer to the challenged NOTIFY is not the open one's.
+    s.on_dialog_response(&trying_ok, t0 + 61s, outs[1].cseq);
+    CHECK(s.take_outputs().empty());
+    const sip::message again_ok = reply(again, 200);
+    s.on_dialog_response(&again_ok, t0 + 62s, again_out.cseq);
+    const sip::message done = only_request(s);
+    CHECK(done.body() == "SIP/2.0 200 OK\r\n");
+    CHECK(done.header(sip::header_id::subscription_state) == "terminated;reason=noresource");
+    CHECK(done.header(sip::header_id::event) == "refer;id=30");
+
+    // The subscription is over: a new transfer may start.
+    s.on_request(from_callee(s, "REFER", 31, {{sip::header_id::refer_to, "<sip:b@example.com>"}}), "k2", t0 + 63s);
+    CHECK(s.take_outputs().size() == 2);
+    CHECK(s.state() == session_state::connected);
+}
+
+TEST_CASE("invite_session transferee: the subscription's expiry while a NOTIFY is open sends the timeout NOTIFY after it",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = connected_call();
+    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "k", t0);
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 2);
+    s.take_events();
+    const sip::message trying_ok = reply(parse_wire(outs[1].bytes), 200);
+    s.on_dialog_response(&trying_ok, t0, outs[1].cseq);
+    s.notify_refer(180, t0 + 59s);
+    ua::session_output ringing_out;
+    const sip::message ringing = only_request(s, &ringing_out);
+    s.on_time(t0 + 60s);
+    CHECK(s.take_outputs().empty());
+    CHECK_FALSE(s.next_deadline());
+    const sip::message ringing_ok = reply(ringing, 200);
+    s.on_dialog_response(&ringing_ok, t0 + 60s, ringing_out.cseq);
+    const sip::message timeout = only_request(s);
+    CHECK(timeout.body() == "SIP/2.0 180 Ringing\r\n");
+    CHECK(timeout.header(sip::header_id::subscription_state) == "terminated;reason=timeout");
 }
 
 TEST_CASE("invite_session: REFER and NOTIFY are in the default Allow", "[invite_session][refer]") {

@@ -983,7 +983,9 @@ void invite_session::on_refer(const sip::message& request, const std::string& ke
     respond_to(request, key, 202, true, subscription ? named_headers{} : named_headers{no_subscription});
     events_.push_back(std::move(ev));
     if (!subscription) return;
-    peer_refer_ = peer_refer{cseq->number, 100, now + std::chrono::duration_cast<duration>(refer_subscription)};
+    peer_refer_.emplace();
+    peer_refer_->cseq = cseq->number;
+    peer_refer_->expires_at = now + std::chrono::duration_cast<duration>(refer_subscription);
     // RFC 3515 §2.4.4: the implicit subscription starts with an immediate NOTIFY.
     send_refer_notify(100, false, {}, now);
 }
@@ -995,7 +997,13 @@ void invite_session::notify_refer(int status, time_point now) {
 }
 
 void invite_session::send_refer_notify(int status, bool final, std::string_view reason, time_point now) {
-    if (!peer_refer_ || !dialog_) return;
+    if (!peer_refer_ || !dialog_ || peer_refer_->final_queued()) return;
+    if (peer_refer_->notify_cseq != 0) {
+        // The last NOTIFY has no final response yet: this state follows it (on_dialog_response).
+        peer_refer_->queued = peer_refer::queued_notify{status, final, std::string(reason)};
+        peer_refer_->last_status = status;
+        return;
+    }
     std::string sub_state;
     if (final) {
         sub_state = "terminated;reason=" + std::string(reason);
@@ -1009,6 +1017,7 @@ void invite_session::send_refer_notify(int status, bool final, std::string_view 
                         {sip::header_id::subscription_state, std::move(sub_state)}};
     send_in_dialog("NOTIFY", purpose::other, now, sipfrag_of(status), {}, false, 0, "message/sipfrag", std::move(headers));
     peer_refer_->last_status = status;
+    peer_refer_->notify_cseq = in_flight_.back().cseq;
     if (final) peer_refer_.reset();
 }
 
@@ -1107,11 +1116,24 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
         return;
     }
     if (state_ != session_state::connected || !dialog_) return;  // e.g. a re-offer's answer after our BYE
-    if (retry_with_credentials(req, response, now)) return;
+    if (retry_with_credentials(req, response, now)) {
+        // A NOTIFY sent again with credentials is the outstanding one now.
+        if (req.method == "NOTIFY" && peer_refer_ && peer_refer_->notify_cseq == req.cseq)
+            peer_refer_->notify_cseq = in_flight_.back().cseq;
+        return;
+    }
     if (req.method == "NOTIFY") {
         // RFC 6665 (and RFC 5057 on dialog usages): a NOTIFY refused or unanswered ends the
         // subscription, not the call.
-        if (status >= 300) peer_refer_.reset();
+        if (!peer_refer_ || peer_refer_->notify_cseq != req.cseq) return;  // an earlier subscription's
+        if (status >= 300) {
+            peer_refer_.reset();
+            return;
+        }
+        // Answered: the state reported meanwhile, if any, goes now.
+        peer_refer_->notify_cseq = 0;
+        if (auto next = std::exchange(peer_refer_->queued, std::nullopt))
+            send_refer_notify(next->status, next->final, next->reason, now);
         return;
     }
     if (req.method == "REFER") {
@@ -1228,7 +1250,7 @@ void invite_session::on_time(time_point now) {
         }
         awaiting_ack_answer_ = false;
     }
-    if (peer_refer_ && now >= peer_refer_->expires_at && state_ != session_state::terminated) {
+    if (peer_refer_ && !peer_refer_->final_queued() && now >= peer_refer_->expires_at && state_ != session_state::terminated) {
         // The application never told the outcome: the subscription runs out (RFC 6665, reason=timeout).
         send_refer_notify(peer_refer_->last_status, true, "timeout", now);
     }
@@ -1281,7 +1303,9 @@ std::optional<time_point> invite_session::next_deadline() const noexcept {
     // it ends), so a deadline never stays due without being acted on.
     if (refer_ && refer_->deadline && state_ == session_state::connected && (!next || *refer_->deadline < *next))
         next = refer_->deadline;
-    if (peer_refer_ && (!next || peer_refer_->expires_at < *next)) next = peer_refer_->expires_at;
+    // (Once the final NOTIFY waits for the last one's response, the expiry has nothing left to do.)
+    if (peer_refer_ && !peer_refer_->final_queued() && (!next || peer_refer_->expires_at < *next))
+        next = peer_refer_->expires_at;
     return next;
 }
 

@@ -364,7 +364,14 @@ bool user_agent::impl::pump_calls() {
                 case session_event_kind::refer_accepted: handler->on_refer_progress(ev.status, false); break;
                 case session_event_kind::refer_progress: handler->on_refer_progress(ev.status, ev.final); break;
                 case session_event_kind::refer_failed: handler->on_refer_progress(ev.status, true); break;
-                case session_event_kind::refer_requested: handler->on_refer(ev.target); break;
+                case session_event_kind::refer_requested:
+                    if (!handler->on_refer(ev.target)) {
+                        // Not taken: the transferor hears so at once, not when the subscription runs out.
+                        auto self = calls.find(id);
+                        if (self != calls.end() && self->second.session)
+                            self->second.session->notify_refer(603, sipvoice::clock::now());
+                    }
+                    break;
             }
             it = calls.find(id);
             if (it == calls.end() || !it->second.session) break;

@@ -41,6 +41,9 @@
 //  - transferee: a REFER in the confirmed call is answered 202 at once, a NOTIFY "SIP/2.0 100
 //    Trying" follows, and refer_requested hands the Refer-To URI to the application, which reports
 //    the outcome of its own INVITE with notify_refer() (a final status ends the subscription).
+//    One NOTIFY is outstanding at a time: a state reported while the last NOTIFY awaits its
+//    response goes out once that response came, the newest state only (a final one always), so
+//    that the peer sees them in order.
 //    A REFER with "Refer-Sub: false" (RFC 4488) gets a 202 with "Refer-Sub: false" and no
 //    subscription: no NOTIFY at all, and notify_refer() sends nothing.
 // The subscription is not refreshed with SUBSCRIBE (we send none and answer none); each side ends it
@@ -378,6 +381,17 @@ private:
         std::uint32_t cseq = 0;
         int last_status = 100;  // the last status we notified
         time_point expires_at{};
+        // One NOTIFY at a time: the CSeq of the one awaiting its final response (0: none), and the
+        // newest state to send once it has one (a later state replaces an earlier one; a final
+        // one is kept).
+        std::uint32_t notify_cseq = 0;
+        struct queued_notify {
+            int status = 0;
+            bool final = false;
+            std::string reason;
+        };
+        std::optional<queued_notify> queued;
+        [[nodiscard]] bool final_queued() const noexcept { return queued && queued->final; }
     };
     std::optional<peer_refer> peer_refer_;
 

@@ -71,8 +71,8 @@ struct user_agent_config {
     std::uint32_t session_expires = 1800;
     std::uint32_t min_se = 90;
     // A REFER from the peer of a call (a transfer it asks of us): accepted with 202 and handed to
-    // call_handler::on_refer(), or, when false, declined with 603 Decline. A call without a handler
-    // declines it either way.
+    // call_handler::on_refer(), or, when false, declined with 603 Decline. A call whose handler does
+    // not take it (on_refer() returns false, as by default) reports 603 in a NOTIFY at once.
     bool accept_refer = true;
     // RFC 3263 §4.2: a URI with a host name and no port is looked up in DNS SRV first
     // (_sip._udp/_sip._tcp/_sips._tcp.HOST; with no transport parameter, UDP then TCP then TLS, those
@@ -186,8 +186,13 @@ public:
     // The peer asks us to transfer (its REFER, already answered 202): call `target` (the Refer-To
     // URI) and report how that went with call::notify_refer(); a status >= 200 ends the report. An
     // application that never reports has the report ended after 60 s (the last status, "timeout").
-    // To refuse, call notify_refer(603) at once, or set user_agent_config::accept_refer = false.
-    virtual void on_refer(const std::string& target) { (void)target; }
+    // Return true when the transfer is taken; false (what a handler that does not override this
+    // returns) declines it: the peer is told 603 Decline at once (a NOTIFY ending the subscription).
+    // To refuse every REFER before its 202, set user_agent_config::accept_refer = false.
+    virtual bool on_refer(const std::string& target) {
+        (void)target;
+        return false;
+    }
 };
 
 // How place_call() reaches its target.
