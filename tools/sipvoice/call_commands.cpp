@@ -68,8 +68,10 @@ WAV file; records what it hears. With --register it registers the listening addr
 registrar first and keeps it registered, so callers reach it through the registrar. Prints:
 listening udp=... tcp=... | registering | registered expires=N | failed retry_in=Ns reason=... |
 incoming from=URI | connected codec=... | dtmf digit=D (RFC 4733) | dtmf digit=D source=info (SIP
-INFO) | ended reason=... rtp_in=N rtp_out=M [lost=N jitter_ms=X] [rtt_ms=X] | unregistered.
-SIGINT/SIGTERM end the calls (BYE), un-register and exit 0.
+INFO) | transfer to=URI | ended reason=... rtp_in=N rtp_out=M [lost=N jitter_ms=X] [rtt_ms=X] |
+unregistered. A caller's REFER (a blind transfer, RFC 3515) is taken: we call URI (through the
+registrar when registered), echo or play there as to the caller, and report how it goes in NOTIFYs;
+that call's lines follow. SIGINT/SIGTERM end the calls (BYE), un-register and exit 0.
 
   --listen udp:HOST:PORT|tcp:HOST:PORT   where to listen (default udp:0.0.0.0:5060; TCP and UDP both
                    listen on PORT; port 0 picks free ones, printed as "listening udp=... tcp=...")
@@ -77,7 +79,8 @@ SIGINT/SIGTERM end the calls (BYE), un-register and exit 0.
   --play WAV       play this file to every caller instead
   --record WAV     write what the (last) caller said
   --codec C        pcmu, pcma, g722 or opus (default: accept PCMU, PCMA, Opus in that order)
-  --max-calls N    exit 0 after N calls have ended
+  --max-calls N    exit 0 after N incoming calls have ended (and the calls they were transferred
+                   to)
   --register       register with the account options below (they imply it)
   --rtp-timeout S  hang up a call when no RTP came from the caller for S seconds while it should
                    send (not on hold); its ended line says reason=rtp timeout (default 30; 0 off)
@@ -206,6 +209,7 @@ struct call_printer : ua::call_handler {
     std::function<void(const std::string& target)> on_transfer;
     // This call is the one a REFER asked for: its progress and outcome go back to that call.
     ua::call transfer_of;
+    bool transferred = false;  // a REFER of this call's peer was taken (`answer`: one per call)
     std::vector<std::int16_t>* record_sink = &recorded;  // what is heard goes here
     std::uint64_t rtp_in = 0;
     std::uint64_t rtp_out = 0;
@@ -262,11 +266,12 @@ struct call_printer : ua::call_handler {
         std::printf("dtmf digit=%c source=info duration_ms=%d\n", digit, duration_ms);
         std::fflush(stdout);
     }
-    void on_refer(const std::string& target) override {
+    bool on_refer(const std::string& target) override {
         std::printf("transfer to=%s\n", target.c_str());
         std::fflush(stdout);
-        if (on_transfer) on_transfer(target);
-        else self.notify_refer(603);
+        if (!on_transfer) return false;  // declined: 603
+        on_transfer(target);
+        return true;
     }
     void on_connected() override {
         connected = true;
@@ -329,6 +334,36 @@ ua::media_config media_config_for(const common_options& co, std::string address)
     mc.app_rate = co.app_rate;
     mc.rtp_timeout = co.rtp_timeout;
     return mc;
+}
+
+// The call a REFER of `transferred`'s peer asks for (RFC 3515): media of its own toward the first hop
+// (`opts.proxy`, else the target), the same audio as the transferred call, and its progress and
+// outcome reported to that call (NOTIFY). The caller sets on_end and record_sink, places the call
+// with agent.place_call() and sets self. nullptr, the REFER's outcome reported, when it cannot be.
+std::shared_ptr<call_printer> start_transfer(asio::io_context& io, ua::user_agent& agent, const net_options& net,
+                                             const common_options& co, call_printer& transferred,
+                                             const std::string& target, const ua::call_options& opts,
+                                             const char* who) {
+    const auto hop = ua::target_of(opts.proxy.empty() ? target : opts.proxy);
+    if (!hop) {
+        std::fprintf(stderr, "%s: transfer: not a SIP URI: %s\n", who, target.c_str());
+        transferred.self.notify_refer(400);
+        return nullptr;
+    }
+    auto onward = std::make_shared<call_printer>();
+    std::string err;
+    onward->media = ua::call_media::create(io, media_config_for(co, media_address(agent, net, hop->host)), &err);
+    if (!onward->media) {
+        std::fprintf(stderr, "%s: transfer: %s\n", who, err.c_str());
+        transferred.self.notify_refer(500);
+        return nullptr;
+    }
+    onward->echo = transferred.echo;
+    onward->play = transferred.play;
+    onward->record = transferred.record;
+    onward->transfer_of = transferred.self;
+    onward->attach_audio();
+    return onward;
 }
 
 constexpr std::string_view call_account_note =
@@ -499,21 +534,9 @@ int call_command(std::span<const std::string_view> args) {
     handler->on_transfer = [&](const std::string& target) {
         if (onward) return handler->self.notify_refer(603);  // one transfer per run
         // The same way as the first call: through the outbound proxy, with the same credentials.
-        const auto hop = ua::target_of(opts.proxy.empty() ? target : opts.proxy);
-        if (!hop) return handler->self.notify_refer(400);
-        onward = std::make_shared<call_printer>();
-        std::string err;
-        onward->media = ua::call_media::create(io, media_config_for(co, media_address(agent, net, hop->host)), &err);
-        if (!onward->media) {
-            std::fprintf(stderr, "sipvoice call: transfer: %s\n", err.c_str());
-            return handler->self.notify_refer(500);
-        }
-        onward->echo = handler->echo;
-        onward->play = handler->play;
-        onward->record = handler->record;
-        onward->record_sink = &handler->recorded;
-        onward->transfer_of = handler->self;
-        onward->attach_audio();
+        onward = start_transfer(io, agent, net, co, *handler, target, opts, "sipvoice call");
+        if (!onward) return;
+        onward->record_sink = &handler->recorded;  // one recording of the whole run
         onward->on_end = call_ended;
         ++live_calls;
         onward_call = agent.place_call(target, onward->media->offer(), onward, opts);
@@ -613,8 +636,16 @@ int answer_command(std::span<const std::string_view> args) {
     std::vector<std::int16_t> play;
     if (!co.play.empty() && !load_play(co.play, co.app_rate, play)) return 1;
 
+    // A transfer (the caller's REFER) goes out the way a `call` with the same account options would:
+    // through the registrar as outbound proxy, with its credentials and our address of record.
+    ua::call_options transfer_opts;
+    if (do_register) {
+        transfer_opts.proxy = account.acct.registrar;
+        if (account.have_password) transfer_opts.credentials = ua::account_credentials(account.acct);
+        transfer_opts.from = account_aor(account.acct);
+    }
+
     asio::io_context io;
-    net.config.accept_refer = false;  // `answer` does not transfer: a REFER gets 603 Decline
     ua::user_agent agent(io, net.config);
     agent.on_log(stderr_log(net.verbose));
     if (auto ec = agent.start()) {
@@ -641,6 +672,14 @@ int answer_command(std::span<const std::string_view> args) {
         });
     }
     std::vector<std::shared_ptr<call_printer>> live;
+    unsigned transfers_live = 0;  // calls placed for a caller's REFER, not ended yet
+    auto call_ended = [&](call_printer* hp, bool incoming) {
+        if (!co.record.empty()) save_record(co.record, co.app_rate, hp->recorded);
+        std::erase_if(live, [hp](const std::shared_ptr<call_printer>& p) { return p.get() == hp; });
+        if (incoming) ++ended;
+        else --transfers_live;
+        if (max_calls != 0 && ended >= max_calls && transfers_live == 0) stop();
+    };
     agent.on_incoming_call([&](ua::call c, const sip::message& invite) {
         auto from = invite.from();
         std::printf("incoming from=%s\n", from ? std::string(from->address.text).c_str() : "?");
@@ -661,12 +700,17 @@ int answer_command(std::span<const std::string_view> args) {
         h->record = !co.record.empty();
         h->self = c;
         h->attach_audio();
-        // A raw pointer: the handler holding a shared_ptr to itself would never be freed.
-        h->on_end = [&, hp = h.get()] {
-            if (!co.record.empty()) save_record(co.record, co.app_rate, hp->recorded);
-            std::erase_if(live, [hp](const std::shared_ptr<call_printer>& p) { return p.get() == hp; });
-            ++ended;
-            if (max_calls != 0 && ended >= max_calls) stop();
+        // Raw pointers: the handler holding a shared_ptr to itself would never be freed.
+        h->on_end = [&, hp = h.get()] { call_ended(hp, true); };
+        h->on_transfer = [&, hp = h.get()](const std::string& target) {
+            if (stopping) return hp->self.notify_refer(603);
+            if (std::exchange(hp->transferred, true)) return hp->self.notify_refer(603);  // one per call
+            auto onward = start_transfer(io, agent, net, co, *hp, target, transfer_opts, "sipvoice answer");
+            if (!onward) return;
+            onward->on_end = [&, op = onward.get()] { call_ended(op, false); };
+            ++transfers_live;
+            live.push_back(onward);
+            onward->self = agent.place_call(target, onward->media->offer(), onward, transfer_opts);
         };
         std::string sdp;
         if (invite.body().empty()) {
