@@ -624,11 +624,12 @@ TEST_CASE("invite_session transferee: one NOTIFY at a time, the newest state sen
     CHECK(std::string(again.header(sip::header_id::authorization)).find("username=\"auth1001\"") != std::string::npos);
 
     // The outcome while that one is open is kept, and nothing replaces a final state: neither a
-    // later progress nor the subscription's expiry (which then leaves no deadline behind).
+    // later progress nor the subscription's expiry (only a last guard, 64*T1 past it, is left).
     s.notify_refer(200, t0 + 5s);
     s.notify_refer(180, t0 + 6s);
     CHECK(s.take_outputs().empty());
-    CHECK_FALSE(s.next_deadline());
+    REQUIRE(s.next_deadline());
+    CHECK(*s.next_deadline() == t0 + 60s + 64 * 500ms);
     s.on_time(t0 + 61s);
     CHECK(s.take_outputs().empty());
     // A late answer to the challenged NOTIFY is not the open one's.
@@ -662,12 +663,48 @@ TEST_CASE("invite_session transferee: the subscription's expiry while a NOTIFY i
     const sip::message ringing = only_request(s, &ringing_out);
     s.on_time(t0 + 60s);
     CHECK(s.take_outputs().empty());
-    CHECK_FALSE(s.next_deadline());
-    const sip::message ringing_ok = reply(ringing, 200);
-    s.on_dialog_response(&ringing_ok, t0 + 60s, ringing_out.cseq);
-    const sip::message timeout = only_request(s);
-    CHECK(timeout.body() == "SIP/2.0 180 Ringing\r\n");
-    CHECK(timeout.header(sip::header_id::subscription_state) == "terminated;reason=timeout");
+    REQUIRE(s.next_deadline());
+    CHECK(*s.next_deadline() == t0 + 92s);
+    SECTION("the open NOTIFY answered: the timeout NOTIFY follows") {
+        const sip::message ringing_ok = reply(ringing, 200);
+        s.on_dialog_response(&ringing_ok, t0 + 60s, ringing_out.cseq);
+        const sip::message timeout = only_request(s);
+        CHECK(timeout.body() == "SIP/2.0 180 Ringing\r\n");
+        CHECK(timeout.header(sip::header_id::subscription_state) == "terminated;reason=timeout");
+    }
+    SECTION("never answered (no transaction timeout either): the guard drops the subscription") {
+        s.on_time(t0 + 92s);
+        CHECK(s.take_outputs().empty());
+        CHECK_FALSE(s.next_deadline());
+        s.on_request(from_callee(s, "REFER", 31, {{sip::header_id::refer_to, "<sip:b@example.com>"}}), "k2", t0 + 93s);
+        auto again = s.take_outputs();
+        REQUIRE(again.size() == 2);
+        CHECK(again[0].status == 202);
+    }
+}
+
+TEST_CASE("invite_session transferee: a REFER before our 2xx's ACK, its NOTIFY answered before the ACK, reports go on",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    auto s = ua::invite_session::incoming(test::uas::invite_from_alice(answer), "inv", config(), 7);
+    s.accept(offer, t0);
+    s.take_outputs();
+    REQUIRE(s.state() == session_state::accepted);
+    s.on_request(test::uas::from_alice(s, "REFER", 11, {}, {{sip::header_id::refer_to, "<sip:1003@example.com>"}}), "r", t0);
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 2);
+    CHECK(outs[0].status == 202);
+    const sip::message trying = parse_wire(outs[1].bytes);
+    CHECK(trying.body() == "SIP/2.0 100 Trying\r\n");
+    const sip::message trying_ok = reply(trying, 200);
+    s.on_dialog_response(&trying_ok, t0, outs[1].cseq);
+    s.on_ack(test::uas::from_alice(s, "ACK", 10), t0 + 1s);
+    REQUIRE(s.state() == session_state::connected);
+    s.take_events();
+    s.notify_refer(200, t0 + 2s);
+    const sip::message done = only_request(s);
+    CHECK(done.body() == "SIP/2.0 200 OK\r\n");
+    CHECK(done.header(sip::header_id::subscription_state) == "terminated;reason=noresource");
 }
 
 TEST_CASE("invite_session: REFER and NOTIFY are in the default Allow", "[invite_session][refer]") {

@@ -77,7 +77,8 @@ that call's lines follow. SIGINT/SIGTERM end the calls (BYE), un-register and ex
                    listen on PORT; port 0 picks free ones, printed as "listening udp=... tcp=...")
   --echo           send back what is heard (default when --play is not given)
   --play WAV       play this file to every caller instead
-  --record WAV     write what the (last) caller said
+  --record WAV     write what the caller said (each call writes it when it ends, so the last call
+                   to end wins; with a transfer, usually the call to the transfer target)
   --codec C        pcmu, pcma, g722 or opus (default: accept PCMU, PCMA, Opus in that order)
   --max-calls N    exit 0 after N incoming calls have ended (and the calls they were transferred
                    to)
@@ -681,6 +682,8 @@ int answer_command(std::span<const std::string_view> args) {
         if (max_calls != 0 && ended >= max_calls && transfers_live == 0) stop();
     };
     agent.on_incoming_call([&](ua::call c, const sip::message& invite) {
+        // Done with --max-calls, only waiting for a transfer's call to end: no new caller.
+        if (max_calls != 0 && ended >= max_calls) return c.reject(486);
         auto from = invite.from();
         std::printf("incoming from=%s\n", from ? std::string(from->address.text).c_str() : "?");
         std::fflush(stdout);

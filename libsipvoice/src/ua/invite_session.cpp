@@ -983,9 +983,10 @@ void invite_session::on_refer(const sip::message& request, const std::string& ke
     respond_to(request, key, 202, true, subscription ? named_headers{} : named_headers{no_subscription});
     events_.push_back(std::move(ev));
     if (!subscription) return;
-    peer_refer_.emplace();
-    peer_refer_->cseq = cseq->number;
-    peer_refer_->expires_at = now + std::chrono::duration_cast<duration>(refer_subscription);
+    peer_refer fresh;
+    fresh.cseq = cseq->number;
+    fresh.expires_at = now + std::chrono::duration_cast<duration>(refer_subscription);
+    peer_refer_ = std::move(fresh);
     // RFC 3515 §2.4.4: the implicit subscription starts with an immediate NOTIFY.
     send_refer_notify(100, false, {}, now);
 }
@@ -994,6 +995,10 @@ void invite_session::notify_refer(int status, time_point now) {
     if (!peer_refer_ || status < 100 || status > 699 || state_ == session_state::terminated) return;
     // RFC 3515 §2.4.7: the NOTIFY with the final status ends the subscription, reason=noresource.
     send_refer_notify(status, status >= 200, "noresource", now);
+}
+
+time_point invite_session::final_notify_deadline() const noexcept {
+    return peer_refer_->expires_at + 64 * cfg_.timers.t1;
 }
 
 void invite_session::send_refer_notify(int status, bool final, std::string_view reason, time_point now) {
@@ -1115,17 +1120,17 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
         retry_with_credentials(req, response, now);
         return;
     }
-    if (state_ != session_state::connected || !dialog_) return;  // e.g. a re-offer's answer after our BYE
-    if (retry_with_credentials(req, response, now)) {
-        // A NOTIFY sent again with credentials is the outstanding one now.
-        if (req.method == "NOTIFY" && peer_refer_ && peer_refer_->notify_cseq == req.cseq)
-            peer_refer_->notify_cseq = in_flight_.back().cseq;
-        return;
-    }
     if (req.method == "NOTIFY") {
+        // Ours for the peer's REFER, which may have come before its ACK (state accepted): handled
+        // in either state, or the NOTIFYs queued behind this one would never go. Once the call
+        // ends there is no subscription (stop_timers()).
         // RFC 6665 (and RFC 5057 on dialog usages): a NOTIFY refused or unanswered ends the
         // subscription, not the call.
-        if (!peer_refer_ || peer_refer_->notify_cseq != req.cseq) return;  // an earlier subscription's
+        if (!dialog_ || !peer_refer_ || peer_refer_->notify_cseq != req.cseq) return;  // an earlier subscription's
+        if (retry_with_credentials(req, response, now)) {
+            peer_refer_->notify_cseq = in_flight_.back().cseq;  // the one to wait for now
+            return;
+        }
         if (status >= 300) {
             peer_refer_.reset();
             return;
@@ -1136,6 +1141,8 @@ void invite_session::on_dialog_response(const sip::message* response, time_point
             send_refer_notify(next->status, next->final, next->reason, now);
         return;
     }
+    if (state_ != session_state::connected || !dialog_) return;  // e.g. a re-offer's answer after our BYE
+    if (retry_with_credentials(req, response, now)) return;
     if (req.method == "REFER") {
         refer_response(req, status, now);
         if (status != 481 && status != 408) return;  // those end the call too, below
@@ -1250,6 +1257,11 @@ void invite_session::on_time(time_point now) {
         }
         awaiting_ack_answer_ = false;
     }
+    if (peer_refer_ && peer_refer_->final_queued() && now >= final_notify_deadline()) {
+        // The open NOTIFY's transaction ends long before this (64*T1 after it was sent): a last guard
+        // so that a subscription can never outlive its expiry by more.
+        peer_refer_.reset();
+    }
     if (peer_refer_ && !peer_refer_->final_queued() && now >= peer_refer_->expires_at && state_ != session_state::terminated) {
         // The application never told the outcome: the subscription runs out (RFC 6665, reason=timeout).
         send_refer_notify(peer_refer_->last_status, true, "timeout", now);
@@ -1303,9 +1315,11 @@ std::optional<time_point> invite_session::next_deadline() const noexcept {
     // it ends), so a deadline never stays due without being acted on.
     if (refer_ && refer_->deadline && state_ == session_state::connected && (!next || *refer_->deadline < *next))
         next = refer_->deadline;
-    // (Once the final NOTIFY waits for the last one's response, the expiry has nothing left to do.)
-    if (peer_refer_ && !peer_refer_->final_queued() && (!next || peer_refer_->expires_at < *next))
-        next = peer_refer_->expires_at;
+    // (Once the final NOTIFY waits for the last one's response, only the guard of on_time() is left.)
+    if (peer_refer_) {
+        const time_point due = peer_refer_->final_queued() ? final_notify_deadline() : peer_refer_->expires_at;
+        if (!next || due < *next) next = due;
+    }
     return next;
 }
 

@@ -281,6 +281,8 @@ private:
     void respond_to(const sip::message& request, const std::string& key, int status, bool contact = false,
                     std::span<const std::pair<std::string_view, std::string_view>> extra = {});  // named headers
     void send_refer_notify(int status, bool final, std::string_view reason, time_point now);
+    // With a final NOTIFY queued behind an open one: when the subscription is dropped regardless.
+    [[nodiscard]] time_point final_notify_deadline() const noexcept;
     // UAC: (re)builds and sends the INVITE to target_ with the next CSeq.
     void send_invite(time_point now, const std::string& authorization_line = {}, bool proxy_auth = false);
     bool retry_invite(const sip::message& response, time_point now);  // 401/407, 3xx, 422, a redirect target failed
