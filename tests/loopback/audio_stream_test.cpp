@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <numbers>
+#include <stdexcept>
 #include <vector>
 
 #include "../unit/loopback.hpp"
@@ -336,4 +337,78 @@ TEST_CASE("audio_stream: a flush from the frame handler drops what it wrote in t
     CHECK(after_flush == 0);
     CHECK(p.sa->stats().frames_sent == 0);
     CHECK(p.sa->queued_samples() == 0);
+}
+
+TEST_CASE("audio_stream: a frame handler that throws out of run() leaves every stream ticking", "[media][loopback]") {
+    asio::io_context io;
+    constexpr int streams = 12;  // more than the tick clock fetches ahead, all due in the same millisecond
+    std::vector<std::unique_ptr<media::rtp_socket>> sockets;
+    std::vector<std::unique_ptr<media::audio_stream>> s;
+    std::vector<int> frames(streams, 0);
+    for (int i = 0; i < streams; ++i) {
+        sockets.push_back(std::make_unique<media::rtp_socket>(io, media::rtp_socket_config{.bind_address = "127.0.0.1"}));
+        REQUIRE_FALSE(sockets.back()->open());
+        std::string error;
+        s.push_back(media::audio_stream::create(io, *sockets.back(), {}, &error));
+        REQUIRE(s.back());
+        s.back()->on_frame([&frames, i](std::span<const std::int16_t>) {
+            // The first stream throws at its 5th frame, before the other streams of that tick ran.
+            if (++frames[static_cast<std::size_t>(i)] == 5 && i == 0) throw std::runtime_error("handler");
+        });
+    }
+    for (auto& stream : s) stream->start();
+    int thrown = 0;
+    const auto run_for = [&](std::chrono::milliseconds limit) {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < end) {
+            try {
+                io.run_for(std::chrono::milliseconds(5));
+            } catch (const std::runtime_error&) {
+                ++thrown;
+            }
+            if (io.stopped()) io.restart();
+        }
+    };
+    run_for(std::chrono::milliseconds(200));
+    REQUIRE(thrown == 1);
+    const std::vector<int> after_throw = frames;
+    run_for(std::chrono::milliseconds(300));
+    for (int i = 0; i < streams; ++i) {
+        INFO("stream " << i);
+        CHECK(frames[static_cast<std::size_t>(i)] >= after_throw[static_cast<std::size_t>(i)] + 8);  // 15 due
+    }
+}
+
+TEST_CASE("audio_stream: a frame handler may stop or destroy streams due in the same tick", "[media][loopback]") {
+    asio::io_context io;
+    constexpr int streams = 12;  // all due in the same millisecond: the later ones already fetched ahead
+    std::vector<std::unique_ptr<media::rtp_socket>> sockets;
+    std::vector<std::unique_ptr<media::audio_stream>> s;
+    std::vector<int> frames(streams, 0);
+    for (int i = 0; i < streams; ++i) {
+        sockets.push_back(std::make_unique<media::rtp_socket>(io, media::rtp_socket_config{.bind_address = "127.0.0.1"}));
+        REQUIRE_FALSE(sockets.back()->open());
+        std::string error;
+        s.push_back(media::audio_stream::create(io, *sockets.back(), {}, &error));
+        REQUIRE(s.back());
+    }
+    for (int i = 0; i < streams; ++i) {
+        s[static_cast<std::size_t>(i)]->on_frame([&, i](std::span<const std::int16_t>) {
+            if (++frames[static_cast<std::size_t>(i)] != 5 || i != 0) return;
+            s[1]->stop();
+            s[2].reset();  // the stream, then its socket
+            sockets[2].reset();
+            s[3].reset();
+        });
+    }
+    for (auto& stream : s) stream->start();
+    run_until(io, [] { return false; }, std::chrono::milliseconds(200));
+    REQUIRE(frames[0] >= 5);
+    const std::vector<int> at_stop = frames;
+    run_until(io, [] { return false; }, std::chrono::milliseconds(300));
+    for (int i = 0; i < streams; ++i) {
+        INFO("stream " << i);
+        if (i >= 1 && i <= 3) CHECK(frames[static_cast<std::size_t>(i)] == at_stop[static_cast<std::size_t>(i)]);
+        else CHECK(frames[static_cast<std::size_t>(i)] >= at_stop[static_cast<std::size_t>(i)] + 8);
+    }
 }

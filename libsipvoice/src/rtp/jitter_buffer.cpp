@@ -407,6 +407,28 @@ bool jitter_buffer::adapt(time_point now, playout& out) {
     return false;
 }
 
+void jitter_buffer::prefetch() const noexcept {
+    __builtin_prefetch(this);
+    __builtin_prefetch(reinterpret_cast<const char*>(this) + 64);
+    if (slots_.empty()) return;
+    const slot& s = slots_[static_cast<std::uint64_t>(next_seq_) & mask_];
+    __builtin_prefetch(&s);
+}
+
+void jitter_buffer::prefetch_push() const noexcept {
+    __builtin_prefetch(&stats_);
+    __builtin_prefetch(&min_queue_);
+    if (slots_.empty()) return;
+    __builtin_prefetch(&slots_[static_cast<std::uint64_t>(high_seq_ + 1) & mask_], 1);
+    if (!min_queue_.empty()) {
+        __builtin_prefetch(&min_queue_[min_front_], 1);
+        __builtin_prefetch(&min_queue_[(min_front_ + min_size_) % min_queue_.size()], 1);
+    }
+    if (!delays_.empty()) __builtin_prefetch(&delays_[delay_next_], 1);
+    if (quantile_bucket_ < histogram_.size()) __builtin_prefetch(&histogram_[quantile_bucket_], 1);
+    if (!free_buffers_.empty()) __builtin_prefetch(&free_buffers_.back());
+}
+
 playout jitter_buffer::pop(time_point now) {
     if (state_ == state::empty || state_ == state::stopped) return {};
     if (state_ == state::buffering) {

@@ -87,6 +87,9 @@ public:
     bool send_rtp(std::span<const std::uint8_t> packet);
     bool send_rtcp(std::span<const std::uint8_t> packet);
 
+    // Fetches what send_rtp() reads into the cache ahead of it (see audio_stream's ticks).
+    void prefetch() const noexcept;
+
     [[nodiscard]] const rtp_latch& latch() const noexcept;
     // RTP datagrams that went out and that were accepted; RTCP sent is counted apart.
     [[nodiscard]] std::uint64_t packets_sent() const noexcept;
