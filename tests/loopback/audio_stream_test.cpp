@@ -54,6 +54,18 @@ struct pair_of_streams {
     std::unique_ptr<media::audio_stream> sa, sb;
 };
 
+// n streams with default settings, each on its own RTP socket on 127.0.0.1.
+void open_streams(asio::io_context& io, int n, std::vector<std::unique_ptr<media::rtp_socket>>& sockets,
+                  std::vector<std::unique_ptr<media::audio_stream>>& streams) {
+    for (int i = 0; i < n; ++i) {
+        sockets.push_back(std::make_unique<media::rtp_socket>(io, media::rtp_socket_config{.bind_address = "127.0.0.1"}));
+        REQUIRE_FALSE(sockets.back()->open());
+        std::string error;
+        streams.push_back(media::audio_stream::create(io, *sockets.back(), {}, &error));
+        REQUIRE(streams.back());
+    }
+}
+
 void tone_test(media::audio_stream_config cfg) {
     pair_of_streams p(cfg);
     const double rate = cfg.app_rate;
@@ -236,15 +248,10 @@ TEST_CASE("audio_stream: the streams of one io_context tick on their own phases;
     constexpr int streams = 4;
     std::vector<std::unique_ptr<media::rtp_socket>> sockets;
     std::vector<std::unique_ptr<media::audio_stream>> s;
+    open_streams(io, streams, sockets, s);
     std::vector<int> frames(streams, 0);
-    for (int i = 0; i < streams; ++i) {
-        sockets.push_back(std::make_unique<media::rtp_socket>(io, media::rtp_socket_config{.bind_address = "127.0.0.1"}));
-        REQUIRE_FALSE(sockets.back()->open());
-        std::string error;
-        s.push_back(media::audio_stream::create(io, *sockets.back(), {}, &error));
-        REQUIRE(s.back());
-        s.back()->on_frame([&frames, i](std::span<const std::int16_t>) { ++frames[static_cast<std::size_t>(i)]; });
-    }
+    for (int i = 0; i < streams; ++i)
+        s[static_cast<std::size_t>(i)]->on_frame([&frames, i](std::span<const std::int16_t>) { ++frames[static_cast<std::size_t>(i)]; });
     // Started 7 ms apart: each on its own phase. Every tick hands the application a frame (silence here).
     for (auto& stream : s) {
         stream->start();
@@ -344,14 +351,10 @@ TEST_CASE("audio_stream: a frame handler that throws out of run() leaves every s
     constexpr int streams = 12;  // more than the tick clock fetches ahead, all due in the same millisecond
     std::vector<std::unique_ptr<media::rtp_socket>> sockets;
     std::vector<std::unique_ptr<media::audio_stream>> s;
+    open_streams(io, streams, sockets, s);
     std::vector<int> frames(streams, 0);
     for (int i = 0; i < streams; ++i) {
-        sockets.push_back(std::make_unique<media::rtp_socket>(io, media::rtp_socket_config{.bind_address = "127.0.0.1"}));
-        REQUIRE_FALSE(sockets.back()->open());
-        std::string error;
-        s.push_back(media::audio_stream::create(io, *sockets.back(), {}, &error));
-        REQUIRE(s.back());
-        s.back()->on_frame([&frames, i](std::span<const std::int16_t>) {
+        s[static_cast<std::size_t>(i)]->on_frame([&frames, i](std::span<const std::int16_t>) {
             // The first stream throws at its 5th frame, before the other streams of that tick ran.
             if (++frames[static_cast<std::size_t>(i)] == 5 && i == 0) throw std::runtime_error("handler");
         });
@@ -384,14 +387,8 @@ TEST_CASE("audio_stream: a frame handler may stop or destroy streams due in the 
     constexpr int streams = 12;  // all due in the same millisecond: the later ones already fetched ahead
     std::vector<std::unique_ptr<media::rtp_socket>> sockets;
     std::vector<std::unique_ptr<media::audio_stream>> s;
+    open_streams(io, streams, sockets, s);
     std::vector<int> frames(streams, 0);
-    for (int i = 0; i < streams; ++i) {
-        sockets.push_back(std::make_unique<media::rtp_socket>(io, media::rtp_socket_config{.bind_address = "127.0.0.1"}));
-        REQUIRE_FALSE(sockets.back()->open());
-        std::string error;
-        s.push_back(media::audio_stream::create(io, *sockets.back(), {}, &error));
-        REQUIRE(s.back());
-    }
     for (int i = 0; i < streams; ++i) {
         s[static_cast<std::size_t>(i)]->on_frame([&, i](std::span<const std::int16_t>) {
             if (++frames[static_cast<std::size_t>(i)] != 5 || i != 0) return;

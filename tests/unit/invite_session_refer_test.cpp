@@ -78,6 +78,17 @@ std::uint32_t refer_accepted(ua::invite_session& s, time_point at) {
     return out.cseq;
 }
 
+// The peer REFERs us (CSeq 30, to sip:a@example.com) at `at`: 202, and our NOTIFY 100 is answered
+// 200, so the subscription is open with no NOTIFY outstanding.
+void refer_answered(ua::invite_session& s, time_point at) {
+    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "k", at);
+    auto outs = s.take_outputs();
+    REQUIRE(outs.size() == 2);
+    const sip::message trying_ok = reply(parse_wire(outs[1].bytes), 200);
+    s.on_dialog_response(&trying_ok, at, outs[1].cseq);
+    s.take_events();
+}
+
 }  // namespace
 
 TEST_CASE("invite_session REFER: built in the dialog with Refer-To and Referred-By, routed like every request",
@@ -559,12 +570,7 @@ TEST_CASE("invite_session transferee: a subscription the application never ends 
           "[invite_session][refer]") {
     const time_point t0{};
     auto s = connected_call();
-    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "k", t0);
-    auto first = s.take_outputs();
-    REQUIRE(first.size() == 2);
-    const sip::message first_ok = reply(parse_wire(first[1].bytes), 200);
-    s.on_dialog_response(&first_ok, t0, first[1].cseq);
-    s.take_events();
+    refer_answered(s, t0);
     REQUIRE(s.next_deadline());
     CHECK(*s.next_deadline() == t0 + 60s);
     s.on_time(t0 + 60s);
@@ -652,12 +658,7 @@ TEST_CASE("invite_session transferee: the subscription's expiry while a NOTIFY i
           "[invite_session][refer]") {
     const time_point t0{};
     auto s = connected_call();
-    s.on_request(from_callee(s, "REFER", 30, {{sip::header_id::refer_to, "<sip:a@example.com>"}}), "k", t0);
-    auto outs = s.take_outputs();
-    REQUIRE(outs.size() == 2);
-    s.take_events();
-    const sip::message trying_ok = reply(parse_wire(outs[1].bytes), 200);
-    s.on_dialog_response(&trying_ok, t0, outs[1].cseq);
+    refer_answered(s, t0);
     s.notify_refer(180, t0 + 59s);
     ua::session_output ringing_out;
     const sip::message ringing = only_request(s, &ringing_out);

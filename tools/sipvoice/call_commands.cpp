@@ -373,6 +373,16 @@ constexpr std::string_view call_account_note =
 
 }  // namespace
 
+// How an account's calls go out: through its registrar as outbound proxy, with its credentials for
+// a 401/407, from its address of record.
+ua::call_options account_call_options(const account_options& account) {
+    ua::call_options opts;
+    opts.proxy = account.acct.registrar;
+    if (account.have_password) opts.credentials = ua::account_credentials(account.acct);
+    opts.from = account_aor(account.acct);
+    return opts;
+}
+
 int call_command(std::span<const std::string_view> args) {
     net_options net = default_net_options();
     common_options co;
@@ -435,18 +445,15 @@ int call_command(std::span<const std::string_view> args) {
         std::fprintf(stderr, "sipvoice call: --unhold-after needs --hold-after with a smaller number of seconds\n");
         return 2;
     }
-    // Account options: the registrar is the outbound proxy, the credentials answer a 401/407.
     ua::call_options opts;
     if (!complete_account(account, "sipvoice call", false, false)) return 2;
     if (account.given) {
-        opts.proxy = account.acct.registrar;
-        if (account.have_password) opts.credentials = ua::account_credentials(account.acct);
-        if (from.empty()) from = account_aor(account.acct);
+        opts = account_call_options(account);
         // A bare extension is dialled in the account's domain (sips: when the registrar is).
         if (!uri.empty() && !uri.starts_with("sip:") && !uri.starts_with("sips:") && uri.find('@') == std::string::npos)
             uri = (account.acct.registrar.starts_with("sips:") ? "sips:" : "sip:") + uri + "@" + account_domain(account.acct);
     }
-    opts.from = from;
+    if (!from.empty()) opts.from = from;  // --from, over the account's
     auto where = ua::target_of(uri);
     if (!where) {
         std::fprintf(stderr, "sipvoice call: a SIP-URI is required (see --help)\n");
@@ -639,12 +646,7 @@ int answer_command(std::span<const std::string_view> args) {
 
     // A transfer (the caller's REFER) goes out the way a `call` with the same account options would:
     // through the registrar as outbound proxy, with its credentials and our address of record.
-    ua::call_options transfer_opts;
-    if (do_register) {
-        transfer_opts.proxy = account.acct.registrar;
-        if (account.have_password) transfer_opts.credentials = ua::account_credentials(account.acct);
-        transfer_opts.from = account_aor(account.acct);
-    }
+    const ua::call_options transfer_opts = do_register ? account_call_options(account) : ua::call_options{};
 
     asio::io_context io;
     ua::user_agent agent(io, net.config);

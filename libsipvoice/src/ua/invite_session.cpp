@@ -1003,10 +1003,10 @@ time_point invite_session::final_notify_deadline() const noexcept {
 
 void invite_session::send_refer_notify(int status, bool final, std::string_view reason, time_point now) {
     if (!peer_refer_ || !dialog_ || peer_refer_->final_queued()) return;
+    peer_refer_->last_status = status;
     if (peer_refer_->notify_cseq != 0) {
         // The last NOTIFY has no final response yet: this state follows it (on_dialog_response).
         peer_refer_->queued = peer_refer::queued_notify{status, final, std::string(reason)};
-        peer_refer_->last_status = status;
         return;
     }
     std::string sub_state;
@@ -1021,7 +1021,6 @@ void invite_session::send_refer_notify(int status, bool final, std::string_view 
     header_list headers{{sip::header_id::event, "refer;id=" + std::to_string(peer_refer_->cseq)},
                         {sip::header_id::subscription_state, std::move(sub_state)}};
     send_in_dialog("NOTIFY", purpose::other, now, sipfrag_of(status), {}, false, 0, "message/sipfrag", std::move(headers));
-    peer_refer_->last_status = status;
     peer_refer_->notify_cseq = in_flight_.back().cseq;
     if (final) peer_refer_.reset();
 }
