@@ -371,8 +371,6 @@ constexpr std::string_view call_account_note =
     "  (call: the INVITE goes through --registrar as outbound proxy; --expires, --keepalive and\n"
     "  --options-ping are not used)\n";
 
-}  // namespace
-
 // How an account's calls go out: through its registrar as outbound proxy, with its credentials for
 // a 401/407, from its address of record.
 ua::call_options account_call_options(const account_options& account) {
@@ -382,6 +380,8 @@ ua::call_options account_call_options(const account_options& account) {
     opts.from = account_aor(account.acct);
     return opts;
 }
+
+}  // namespace
 
 int call_command(std::span<const std::string_view> args) {
     net_options net = default_net_options();

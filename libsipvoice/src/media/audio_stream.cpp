@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -63,6 +64,12 @@ struct frame_stage {
 
 thread_local frame_stage staged;
 
+// Asks the CPU to fetch the line at `address + offset`. The address is kept as a number: it may
+// name an object already gone, and a prefetch never reads or faults.
+inline void prefetch_at(std::uintptr_t address, std::ptrdiff_t offset = 0) {
+    __builtin_prefetch(reinterpret_cast<const void*>(address + static_cast<std::uintptr_t>(offset)));
+}
+
 // The first n elements of v, grown (never shrunk) to hold them.
 template <typename T>
 std::span<T> first(std::vector<T>& v, std::size_t n) {
@@ -92,7 +99,7 @@ public:
     explicit tick_clock(asio::io_context& io) : asio::io_context::service(io), timer_(io) {}
 
     // `target` ticks at `deadline`, unless its tick_generation has changed by then.
-    void schedule(std::weak_ptr<tick_target> target, const void* hint, std::uint64_t generation, time_point deadline) {
+    void schedule(std::weak_ptr<tick_target> target, std::uintptr_t hint, std::uint64_t generation, time_point deadline) {
         const std::int64_t ms = std::chrono::ceil<std::chrono::milliseconds>(deadline.time_since_epoch()).count();
         const std::lock_guard lock(mutex_);
         // Not armed and not firing: nothing is waiting, so the wheel can start from now.
@@ -106,7 +113,7 @@ private:
     static constexpr std::int64_t wheel = 256;
     struct entry {
         std::weak_ptr<tick_target> target;
-        const void* hint = nullptr;  // the target, after make_shared's control block: only ever prefetched
+        std::uintptr_t hint = 0;  // the target, after make_shared's control block: only ever prefetched
         std::uint64_t generation = 0;
         std::int64_t ms = 0;  // when it is due, in milliseconds of the steady clock
     };
@@ -170,13 +177,15 @@ private:
             // A tick threw (an application's handler, out of io_context::run): the ticks after it
             // are due at once, and the clock goes on for them when run() is called again.
             lock.lock();
-            for (std::size_t i = at + 1; i < due.size(); ++i) {
-                due[i].ms = cursor_;
-                place(std::move(due[i]));
-            }
             firing_ = false;
-            if (at + 1 < due.size()) arm(cursor_);
-            else rearm();
+            try {
+                for (std::size_t i = at + 1; i < due.size(); ++i) {
+                    due[i].ms = cursor_;
+                    place(std::move(due[i]));
+                }
+                rearm();
+            } catch (...) {  // no memory: the ticks not requeued are lost, the first exception goes on
+            }
             throw;
         }
         due.clear();
@@ -204,8 +213,8 @@ private:
         const std::size_t n = due.size();
         const auto fetch = [&](std::size_t i) {
             if (i >= n) return;
-            __builtin_prefetch(due[i].hint);  // only ever prefetched: the target may be gone
-            __builtin_prefetch(static_cast<const char*>(due[i].hint) - 16);
+            prefetch_at(due[i].hint);  // only ever prefetched: the target may be gone
+            prefetch_at(due[i].hint, -16);
         };
         // Locked ahead, in order. A stream stopped or destroyed meanwhile (by an earlier tick's
         // handler) lives on here until its turn, and is skipped then: its generation has moved on.
@@ -555,12 +564,16 @@ struct audio_stream::impl : tick_target, std::enable_shared_from_this<impl> {
         // what it staged is dropped and the next tick is scheduled as usual.
         struct on_throw {
             impl& m;
+            const std::uint32_t clock_at_start = m.session->sender().timestamp();
             const int depth = std::uncaught_exceptions();
             ~on_throw() {
                 if (std::uncaught_exceptions() <= depth) return;
                 m.staging = false;
                 m.in_tick = false;
                 staged.drop(&m);
+                // The frame this tick did not send still takes its place in the media clock.
+                if (m.session->sender().timestamp() == clock_at_start)
+                    m.session->sender().advance(m.audio->rtp_samples(m.codec_frame));
                 if (!m.running) return;
                 try {
                     m.schedule_next(sipvoice::clock::now());
@@ -597,7 +610,7 @@ struct audio_stream::impl : tick_target, std::enable_shared_from_this<impl> {
     void on_tick() override { tick(); }
 
     // The next tick at next_tick; one scheduled before is cancelled.
-    void arm() { ticks.schedule(weak_from_this(), this, ++tick_generation, next_tick); }
+    void arm() { ticks.schedule(weak_from_this(), reinterpret_cast<std::uintptr_t>(this), ++tick_generation, next_tick); }
 
     void prefetch() const noexcept override {
         const char* base = reinterpret_cast<const char*>(this);
@@ -668,10 +681,11 @@ std::unique_ptr<audio_stream> audio_stream::create(asio::io_context& io, rtp_soc
     std::weak_ptr<impl> weak = m;
     // Where the stream's first lines and its jitter buffer are: prefetched while the weak pointer is
     // locked (only ever prefetched, so harmless once the stream is gone).
-    const std::array<const void*, 3> lines{static_cast<const char*>(static_cast<const void*>(m.get())) + 64,
-                                           &m->jitter, &m->stats};
+    const std::array<std::uintptr_t, 3> lines{reinterpret_cast<std::uintptr_t>(m.get()) + 64,
+                                              reinterpret_cast<std::uintptr_t>(&m->jitter),
+                                              reinterpret_cast<std::uintptr_t>(&m->stats)};
     socket.on_rtp([weak, lines](std::span<const std::uint8_t> p, time_point at) {
-        for (const void* l : lines) __builtin_prefetch(l);
+        for (std::uintptr_t l : lines) prefetch_at(l);
         if (auto self = weak.lock()) self->on_packet(p, at);
     });
     socket.on_rtcp([weak](std::span<const std::uint8_t> p, time_point at) {

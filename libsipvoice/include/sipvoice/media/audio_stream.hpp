@@ -1,8 +1,8 @@
 // sipvoice/media/audio_stream.hpp: the audio of one call as 20 ms PCM frames in and out, with no
 // sound card: what a speech pipeline wants (STT in, TTS out).
 //
-// One timer per stream ticks every ptime on absolute deadlines (start + n * ptime, so a long call
-// does not drift). Each tick:
+// Each stream ticks every ptime on absolute deadlines (start + n * ptime, so a long call does not
+// drift); the streams of one io_context share one timer. Each tick:
 //   receive: the jitter buffer gives the next frame (or a loss, which the codec conceals or rebuilds
 //            from Opus FEC), the codec decodes it, the resampler brings it to the application's rate,
 //            and on_frame() gets exactly one frame (with deliver_on_arrival: frames go out as their
@@ -102,8 +102,9 @@ public:
     using frame_handler = std::function<void(std::span<const std::int16_t> pcm)>;
     using dtmf_handler = std::function<void(char digit, std::chrono::milliseconds length)>;
 
-    // The stream takes over the socket's packet handlers. An error names what could not be set up
-    // (unknown codec, a rate the resampler or codec does not take).
+    // The stream takes over the socket's packet handlers; the socket must outlive the stream, or at
+    // least its running: from stop() on the stream no longer touches it. An error names what could
+    // not be set up (unknown codec, a rate the resampler or codec does not take).
     static std::unique_ptr<audio_stream> create(asio::io_context& io, rtp_socket& socket, audio_stream_config config,
                                                 std::string* error = nullptr);
     ~audio_stream();
