@@ -63,6 +63,9 @@ iop_check_transferred "$out" "$target" SIPp
 
 # ---- the target heard our tone, and was hung up by our SIGTERM
 iop_wait_exit "$tgt" 10
+# RFC 3892: SIPp's Referred-By came along in our INVITE.
+grep -q '^incoming from=.* referred_by=sip:sipp@127.0.0.1' "$tout" ||
+  iop_fail "the target's call does not say SIPp referred it (Referred-By): $(grep '^incoming' "$tout")"
 [ "$IOP_EXIT" = 0 ] || iop_fail "the target (sipvoice answer --max-calls 1) exited '$IOP_EXIT'"
 ended_t=$(grep -m1 '^ended ' "$tout" || true)
 [ "$(iop_field "$ended_t" reason)" = remote ] || iop_fail "the target's call did not end by our BYE: $ended_t"

@@ -48,6 +48,9 @@ iop_wait_exit "$sipp" 10
 notifies=$(awk '/^NOTIFY / { n = 1; next } n && /^SIP\/2.0 / { print; n = 0 }' "$IOP_DIR/sipp-uas-messages.log" | paste -sd, -)
 iop_wait_exit "$ans" 10
 grep -q '^connected ' "$IOP_DIR/answer.out" || iop_fail "the target (sipvoice answer) was not connected"
+# RFC 3892: SIPp's Referred-By came along in our INVITE.
+grep -q '^incoming from=.* referred_by=sip:sipp@127.0.0.1' "$IOP_DIR/answer.out" ||
+  iop_fail "the target's call does not say SIPp referred it (Referred-By): $(grep '^incoming' "$IOP_DIR/answer.out")"
 ended_t=$(grep -m1 '^ended ' "$IOP_DIR/answer.out" || true)
 [ "$(iop_field "$ended_t" rtp_in)" -gt 0 ] || iop_fail "the target got no RTP: $ended_t"
 echo "MEASURED call-transfer-$t: sipfrags=[$notifies] call to the target: $IOP_TRANSFERRED"

@@ -623,12 +623,14 @@ iop_sipvoice_command() {
 iop_field() { sed -n -E "s/^(.* )?$2=([^ ]*).*$/\2/p" <<<"$1"; }
 
 # iop_check_transferred OUT TARGET WHO: the output of a `sipvoice call` that was transferred (REFER)
-# to TARGET: "transfer to=TARGET", two "connected" lines, the first call ended by WHO's BYE (reason
+# to TARGET: "transfer to=TARGET?Referred-By=..." (the REFER's Referred-By as a header of the target
+# URI, RFC 3892, for the INVITE), two "connected" lines, the first call ended by WHO's BYE (reason
 # remote hangup), RTP both ways in the call to the target. Sets IOP_TRANSFERRED to that call's
 # "ended" line.
 iop_check_transferred() {
   local out=$1 target=$2 who=$3 first
-  grep -q "^transfer to=$target\$" "$out" || iop_fail "no 'transfer to=$target' line: the REFER did not reach the call: $(cat "$out")"
+  grep -q "^transfer to=$target?Referred-By=%3Csip:[^ ]*%3E\$" "$out" ||
+    iop_fail "no 'transfer to=$target?Referred-By=...' line: the REFER (and its Referred-By) did not reach the call: $(cat "$out")"
   [ "$(grep -c '^connected ' "$out")" -eq 2 ] || iop_fail "expected two 'connected' lines ($who, then the target): $(cat "$out")"
   first=$(grep -m1 '^ended ' "$out")
   [ "$(iop_field "$first" reason)" = "remote" ] || iop_fail "the first call did not end by $who's BYE: $first"

@@ -889,7 +889,9 @@ TEST_CASE("user_agent calls: blind transfer by REFER, the transferee calls the t
     ua::user_agent &a = agents.a, &b = agents.b, &t = agents.t;
     const std::shared_ptr<transferee> callee = agents.callee;
     auto target = std::make_shared<recorder>();
-    t.on_incoming_call([&](ua::call c, const sip::message&) {
+    std::string referred_by;  // of the INVITE that reaches the target
+    t.on_incoming_call([&](ua::call c, const sip::message& invite) {
+        referred_by = std::string(invite.header(sip::header_id::referred_by));
         c.set_handler(target);
         c.ring();
         c.accept(sdp_a);
@@ -904,7 +906,9 @@ TEST_CASE("user_agent calls: blind transfer by REFER, the transferee calls the t
     REQUIRE(c.refer(target_uri));
     CHECK_FALSE(c.refer(target_uri));  // one transfer at a time
     REQUIRE(run_until(io, [&] { return caller->transfer_over(); }));
-    CHECK(callee->target == target_uri);
+    // RFC 3892: our REFER's Referred-By goes with the target, and into the transferee's INVITE.
+    CHECK(callee->target == target_uri + "?Referred-By=%3Csip:1001%40127.0.0.1%3E");
+    CHECK(referred_by == "<sip:1001@127.0.0.1>");
     REQUIRE_FALSE(caller->refer_reports.empty());
     CHECK(caller->refer_reports.front() == "202");
     CHECK(caller->refer_reports.back() == "200 final");

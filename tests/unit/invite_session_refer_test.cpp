@@ -425,7 +425,8 @@ TEST_CASE("invite_session transferee: REFER answered 202, NOTIFY 100 at once, th
     auto ev = s.take_events();
     REQUIRE(ev.size() == 1);
     CHECK(ev[0].kind == session_event_kind::refer_requested);
-    CHECK(ev[0].target == "sip:1003@pbx.example.com;user=phone");
+    // RFC 3892: the REFER's Referred-By rides in the target as a URI header, for the INVITE.
+    CHECK(ev[0].target == "sip:1003@pbx.example.com;user=phone?Referred-By=%3Csip:bob%40example.com%3E");
     const sip::message trying_ok = reply(trying, 200);
     s.on_dialog_response(&trying_ok, t0, outs[1].cseq);
     CHECK(s.take_outputs().empty());
@@ -712,4 +713,23 @@ TEST_CASE("invite_session: REFER and NOTIFY are in the default Allow", "[invite_
     const std::string allow = ua::session_config{}.allow;
     CHECK(allow.find("REFER") != std::string::npos);
     CHECK(allow.find("NOTIFY") != std::string::npos);
+}
+
+TEST_CASE("invite_session transferee: the REFER's Referred-By joins the target's headers, unless the target names one",
+          "[invite_session][refer]") {
+    const time_point t0{};
+    const auto target_of = [&](std::string refer_to, std::string referred_by) {
+        auto s = connected_call();
+        headers h{{sip::header_id::refer_to, std::move(refer_to)}};
+        if (!referred_by.empty()) h.push_back({sip::header_id::referred_by, std::move(referred_by)});
+        s.on_request(from_callee(s, "REFER", 30, h), "k", t0);
+        auto ev = s.take_events();
+        REQUIRE(ev.size() == 1);
+        return ev[0].target;
+    };
+    CHECK(target_of("<sip:a@example.com?Replaces=x%40y%3Bto-tag%3D1%3Bfrom-tag%3D2>", "<sip:b@example.com>;cid=c1") ==
+          "sip:a@example.com?Replaces=x%40y%3Bto-tag%3D1%3Bfrom-tag%3D2&Referred-By=%3Csip:b%40example.com%3E%3Bcid%3Dc1");
+    CHECK(target_of("<sip:a@example.com?referred-by=%3Csip:c%40example.com%3E>", "<sip:b@example.com>") ==
+          "sip:a@example.com?referred-by=%3Csip:c%40example.com%3E");
+    CHECK(target_of("<sip:a@example.com>", "") == "sip:a@example.com");
 }

@@ -31,7 +31,7 @@ proxy, From is sip:EXT@DOMAIN, a 401/407 is answered with --auth-user/--password
 as target means sip:EXT@DOMAIN. Prints: progress N | connected codec=... | dtmf digit=D
 (RFC 4733) | dtmf digit=D source=info (SIP INFO) | hold | unhold | reoffer rejected status=N |
 transfer to=URI (the peer's REFER: we call URI and report how it goes; the lines of that call
-follow) |
+follow; URI carries the REFER's Referred-By as a header, ?Referred-By=..., for our INVITE) |
 ended reason=... rtp_in=N rtp_out=M [lost=N jitter_ms=X] [rtt_ms=X] (lost and jitter of what we
 received, once RTP came in; rtt once the peer's RTCP reported on ours). Exit 0 only for a call that
 was answered and had RTP in both directions and no RTP timeout; 1 otherwise (the reason on stderr);
@@ -67,11 +67,13 @@ Answers every incoming call (180, then 200 with an SDP answer) and echoes the au
 WAV file; records what it hears. With --register it registers the listening address with the
 registrar first and keeps it registered, so callers reach it through the registrar. Prints:
 listening udp=... tcp=... | registering | registered expires=N | failed retry_in=Ns reason=... |
-incoming from=URI | connected codec=... | dtmf digit=D (RFC 4733) | dtmf digit=D source=info (SIP
-INFO) | transfer to=URI | ended reason=... rtp_in=N rtp_out=M [lost=N jitter_ms=X] [rtt_ms=X] |
-unregistered. A caller's REFER (a blind transfer, RFC 3515) is taken: we call URI (through the
-registrar when registered), echo or play there as to the caller, and report how it goes in NOTIFYs;
-that call's lines follow. SIGINT/SIGTERM end the calls (BYE), un-register and exit 0.
+incoming from=URI [referred_by=URI] (a call a transfer sent here: who referred it, RFC 3892) |
+connected codec=... | dtmf digit=D (RFC 4733) | dtmf digit=D source=info (SIP INFO) | transfer
+to=URI | ended reason=... rtp_in=N rtp_out=M [lost=N jitter_ms=X] [rtt_ms=X] | unregistered. A
+caller's REFER (a blind transfer, RFC 3515) is taken: we call URI (through the registrar when
+registered), echo or play there as to the caller, and report how it goes in NOTIFYs; that call's
+lines follow; URI carries the REFER's Referred-By as a header (?Referred-By=...), which goes into
+our INVITE. SIGINT/SIGTERM end the calls (BYE), un-register and exit 0.
 
   --listen udp:HOST:PORT|tcp:HOST:PORT   where to listen (default udp:0.0.0.0:5060; TCP and UDP both
                    listen on PORT; port 0 picks free ones, printed as "listening udp=... tcp=...")
@@ -687,7 +689,10 @@ int answer_command(std::span<const std::string_view> args) {
         // Done with --max-calls, only waiting for a transfer's call to end: no new caller.
         if (max_calls != 0 && ended >= max_calls) return c.reject(486);
         auto from = invite.from();
-        std::printf("incoming from=%s\n", from ? std::string(from->address.text).c_str() : "?");
+        // A call a transfer sent here says who referred it (RFC 3892 Referred-By).
+        auto by = invite.referred_by();
+        std::printf("incoming from=%s%s%s\n", from ? std::string(from->address.text).c_str() : "?",
+                    by ? " referred_by=" : "", by ? std::string(by->address.text).c_str() : "");
         std::fflush(stdout);
         auto h = std::make_shared<call_printer>();
         auto via = invite.top_via();

@@ -115,28 +115,40 @@ constexpr std::chrono::seconds refer_subscription{60};
 
 }  // namespace
 
-// RFC 3261 §19.1.5: the headers of a URI (hname=hvalue joined by '&', %-escaped) that may go into an
-// INVITE we send: those a transfer or redirect may ask for, never ones that would change the
-// request's identity or routing (Call-ID, From, Via, Route...).
-static std::vector<std::pair<std::string, std::string>> uri_headers_of(std::string_view raw) {
-    static constexpr std::string_view taken[] = {"Replaces", "Subject", "Priority", "Alert-Info", "Call-Info", "Referred-By"};
-    std::vector<std::pair<std::string, std::string>> out;
+// Calls f(name, value), both unescaped, for each header of a URI (hname=hvalue joined by '&',
+// %-escaped; RFC 3261 §19.1.5). An item without '=' has no value.
+template <typename F>
+static void for_each_uri_header(std::string_view raw, F f) {
     while (!raw.empty()) {
         const std::size_t amp = raw.find('&');
         const std::string_view item = raw.substr(0, amp);
         raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
         const std::size_t eq = item.find('=');
-        if (eq == std::string_view::npos) continue;
-        const std::string name = sip::unescape(item.substr(0, eq));
-        const std::string value = sip::unescape(item.substr(eq + 1));
+        f(sip::unescape(item.substr(0, eq)), eq == std::string_view::npos ? std::string{} : sip::unescape(item.substr(eq + 1)));
+    }
+}
+
+// The headers of a URI that may go into an INVITE we send: those a transfer or redirect may ask
+// for, never ones that would change the request's identity or routing (Call-ID, From, Via, Route...).
+static std::vector<std::pair<std::string, std::string>> uri_headers_of(std::string_view raw) {
+    static constexpr std::string_view taken[] = {"Replaces", "Subject", "Priority", "Alert-Info", "Call-Info", "Referred-By"};
+    std::vector<std::pair<std::string, std::string>> out;
+    for_each_uri_header(raw, [&](const std::string& name, const std::string& value) {
         const auto known = std::find_if(std::begin(taken), std::end(taken), [&](std::string_view t) { return sip::detail::iequals(t, name); });
         // One header line: no line break or other control character may come in from the URI.
         const bool one_line = !value.empty() && std::none_of(value.begin(), value.end(), [](char ch) {
             return (static_cast<unsigned char>(ch) < 0x20 && ch != '\t') || ch == 0x7f;
         });
         if (known != std::end(taken) && one_line) out.emplace_back(std::string(*known), value);
-    }
+    });
     return out;
+}
+
+// Whether a URI's headers name `name`.
+static bool has_uri_header(std::string_view raw, std::string_view name) {
+    bool found = false;
+    for_each_uri_header(raw, [&](const std::string& n, const std::string&) { found = found || sip::detail::iequals(n, name); });
+    return found;
 }
 
 std::string_view session_state_name(session_state s) noexcept {
@@ -973,6 +985,16 @@ void invite_session::on_refer(const sip::message& request, const std::string& ke
     if (peer_refer_) return respond_to(request, key, 491);  // the peer's earlier transfer is still under way
     session_event ev{session_event_kind::refer_requested, 0, {}, {}};
     ev.target = std::string(to->address.text);
+    // RFC 3892 §3: the request the REFER triggers carries its Referred-By. As a header of the
+    // target URI (RFC 3261 §19.1.5) it goes into the INVITE whoever places the call (unless the
+    // Refer-To already names one).
+    if (const std::string_view by = request.header(sip::header_id::referred_by);
+        !by.empty() && !has_uri_header(to->address.headers, "Referred-By")) {
+        ev.target += ev.target.find('?') == std::string::npos ? '?' : '&';
+        std::string value;  // a folded header line unfolded: no line break may go into the URI
+        std::copy_if(by.begin(), by.end(), std::back_inserter(value), [](char c) { return c != '\r' && c != '\n'; });
+        ev.target += "Referred-By=" + sip::escape(value, sip::uri_component::header);
+    }
     // RFC 4488: "Refer-Sub: false" asks for no implicit subscription. We honour it: the 202 says
     // so with the same header, and no NOTIFY follows (notify_refer() then sends nothing).
     std::string_view refer_sub = request.header("Refer-Sub");

@@ -207,6 +207,7 @@ public:
         return single<sip::subscription_state>(header_id::subscription_state);
     }
     [[nodiscard]] result<name_addr> refer_to() const noexcept { return single<name_addr>(header_id::refer_to); }
+    [[nodiscard]] result<name_addr> referred_by() const noexcept { return single<name_addr>(header_id::referred_by); }
 
     // 1-based line and column of a byte offset into bytes().
     [[nodiscard]] parse_error locate(error e) const noexcept;

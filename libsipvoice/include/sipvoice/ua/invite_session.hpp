@@ -39,7 +39,8 @@
 //    refer_progress with the status of the sipfrag body, a final failure (non-2xx to the REFER, no
 //    answer, a NOTIFY with a sipfrag status >= 300) as refer_failed. One REFER at a time.
 //  - transferee: a REFER in the confirmed call is answered 202 at once, a NOTIFY "SIP/2.0 100
-//    Trying" follows, and refer_requested hands the Refer-To URI to the application, which reports
+//    Trying" follows, and refer_requested hands the Refer-To URI (with the REFER's Referred-By as a
+//    URI header, RFC 3892, so that the INVITE to it carries one) to the application, which reports
 //    the outcome of its own INVITE with notify_refer() (a final status ends the subscription).
 //    One NOTIFY is outstanding at a time: a state reported while the last NOTIFY awaits its
 //    response goes out once that response came, the newest state only (a final one always), so
@@ -131,7 +132,7 @@ struct session_event {
     std::string reason;  // for terminated: "remote hangup", "cancelled", "rejected 486 Busy Here", ...
     char digit = 0;      // for dtmf
     int duration_ms = 0;
-    std::string target{};  // for refer_requested: the Refer-To URI
+    std::string target{};  // for refer_requested: the Refer-To URI (+ ?Referred-By=..., RFC 3892)
     bool final = false;  // for refer_progress (and refer_failed, always final)
 };
 

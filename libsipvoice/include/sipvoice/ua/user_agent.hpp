@@ -184,7 +184,8 @@ public:
     // up then. The call itself goes on in any case.
     virtual void on_refer_progress(int status, bool final) { (void)status, (void)final; }
     // The peer asks us to transfer (its REFER, already answered 202): call `target` (the Refer-To
-    // URI) and report how that went with call::notify_refer(); a status >= 200 ends the report. An
+    // URI, with the REFER's Referred-By as a URI header that place_call() puts into the INVITE,
+    // RFC 3892) and report how that went with call::notify_refer(); a status >= 200 ends the report. An
     // application that never reports has the report ended after 60 s (the last status, "timeout").
     // Return true when the transfer is taken; false (what a handler that does not override this
     // returns) declines it: the peer is told 603 Decline at once (a NOTIFY ending the subscription).
