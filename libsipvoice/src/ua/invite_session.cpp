@@ -990,10 +990,9 @@ void invite_session::on_refer(const sip::message& request, const std::string& ke
     // Refer-To already names one).
     if (const std::string_view by = request.header(sip::header_id::referred_by);
         !by.empty() && !has_uri_header(to->address.headers, "Referred-By")) {
+        // The parser unfolded a folded line in place (sip/message.hpp): the value holds no line break.
         ev.target += ev.target.find('?') == std::string::npos ? '?' : '&';
-        std::string value;  // a folded header line unfolded: no line break may go into the URI
-        std::copy_if(by.begin(), by.end(), std::back_inserter(value), [](char c) { return c != '\r' && c != '\n'; });
-        ev.target += "Referred-By=" + sip::escape(value, sip::uri_component::header);
+        ev.target += "Referred-By=" + sip::escape(by, sip::uri_component::header);
     }
     // RFC 4488: "Refer-Sub: false" asks for no implicit subscription. We honour it: the 202 says
     // so with the same header, and no NOTIFY follows (notify_refer() then sends nothing).
